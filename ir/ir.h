@@ -245,13 +245,13 @@ bool ir_broadcast(Module *m, const TensorType *a, const TensorType *b, TensorTyp
 /* ---- op.c ------------------------------------------------------------------------ */
 int ir_op_lookup(const char *name); /* op name -> OpKind, or -1 */
 
-/* ---- verify.c, print.c, analysis.c --------------------------------------------------- */
+/* ---- verify.c, print.c, module.c ------------------------------------------------------- */
 bool ir_verify(const Module *m, char *err, size_t errlen);
-void ir_print(const Module *m, FILE *out);                 /* --emit ir */
+/* Formats a span as "file:line:col" for comments in printed IR (the IR knows no files). */
+typedef const char *IrSpanFormatter(void *ud, Span s, char *buf, size_t len);
+void ir_print(const Module *m, FILE *out, IrSpanFormatter *fmt, void *ud); /* --emit ir */
 void ir_print_dot(const Module *m, FILE *out);             /* --emit dot */
 /* Number of uses of every value (array of m->values.n), freed by the caller. */
 uint32_t *ir_count_uses(const Module *m);
-/* Removes OPF_DEAD ops and unused values/weights; renumbers ids. */
-void ir_compact(Module *m);
 
 #endif

@@ -1,0 +1,330 @@
+/* SPDX-License-Identifier: MIT
+ * driver.c - one command line, start to end: read and parse the source, elaborate the
+ * model, verify, run the passes, then emit (compile) or execute (run).
+ *
+ * Outputs are written to a temporary file in the target directory and renamed into
+ * place; when a command fails, the output path is removed, so no partial or stale
+ * artefact survives (spec section 9). Exit statuses: 0, 1 diagnostics, 2 usage, 3 ICE.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include "frontend.h"
+#include "json.h"
+#include "../passes/passes.h"
+#include "../runtime/safetensors.h"
+
+/* ---- atomic output files -------------------------------------------------------------- */
+
+typedef struct OutFile {
+    FILE *f;
+    char *tmp;
+    const char *path;
+} OutFile;
+
+static bool out_open(OutFile *o, const char *path, Diag *d)
+{
+    o->path = path;
+    o->tmp = xmalloc(strlen(path) + 32);
+    sprintf(o->tmp, "%s.tmpXXXXXX", path);
+    int fd = mkstemp(o->tmp);
+    if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
+        diag_file_error(d, path, "cannot write: %s", strerror(errno));
+        if (fd >= 0) { close(fd); unlink(o->tmp); }
+        free(o->tmp);
+        o->tmp = NULL;
+        return false;
+    }
+    return true;
+}
+
+static bool out_commit(OutFile *o, Diag *d)
+{
+    bool ok = fflush(o->f) == 0 && !ferror(o->f);
+    ok = (fclose(o->f) == 0) && ok;
+    if (ok && rename(o->tmp, o->path) != 0) ok = false;
+    if (!ok) {
+        diag_file_error(d, o->path, "cannot write: %s", strerror(errno));
+        unlink(o->tmp);
+    }
+    free(o->tmp);
+    return ok;
+}
+
+/* Writes text produced by fn to path (or stdout when path is NULL). */
+static bool write_text(const char *path, Diag *d, void (*fn)(FILE *, void *), void *ud)
+{
+    if (!path) {
+        fn(stdout, ud);
+        return fflush(stdout) == 0;
+    }
+    OutFile o;
+    if (!out_open(&o, path, d)) return false;
+    fn(o.f, ud);
+    return out_commit(&o, d);
+}
+
+/* ---- emitters of text ------------------------------------------------------------------------ */
+
+typedef struct PrintCtx {
+    const Module *m;
+    const SourceMgr *sm;
+    const Ast *ast;
+} PrintCtx;
+
+static const char *format_span(void *ud, Span s, char *buf, size_t len)
+{
+    const SourceMgr *sm = ud;
+    unsigned line, col;
+    src_line_col(sm, s, &line, &col);
+    const char *p = src_path(sm, s.file), *slash = strrchr(p, '/');
+    snprintf(buf, len, "%s:%u:%u", slash ? slash + 1 : p, line, col);
+    return buf;
+}
+
+static void print_ir(FILE *f, void *ud)
+{
+    PrintCtx *c = ud;
+    ir_print(c->m, f, format_span, (void *)c->sm);
+}
+
+static void print_dot(FILE *f, void *ud) { ir_print_dot(((PrintCtx *)ud)->m, f); }
+
+static void print_json(FILE *f, void *ud)
+{
+    char *s = json_report(((PrintCtx *)ud)->m);
+    fputs(s, f);
+    fputc('\n', f);
+    free(s);
+}
+
+static void print_ast(FILE *f, void *ud)
+{
+    PrintCtx *c = ud;
+    ast_dump(c->ast, c->sm, f);
+}
+
+/* ---- ndlc run --------------------------------------------------------------------------- */
+
+static bool st_to_dtype(NdlrtStDType st, DType want)
+{
+    bool f = ndlrt_st_dtype_is_float(st);
+    if (want == DT_F32) return f;
+    if (want == DT_BOOL) return st == NDLRT_ST_BOOL || st == NDLRT_ST_U8;
+    return !f && st != NDLRT_ST_BOOL;
+}
+
+static NdlrtStDType dtype_to_st(DType dt)
+{
+    switch (dt) {
+    case DT_I32: return NDLRT_ST_I32;
+    case DT_I64: return NDLRT_ST_I64;
+    case DT_BOOL: return NDLRT_ST_BOOL;
+    default: return NDLRT_ST_F32;
+    }
+}
+
+/* Reads the model's inputs by name; names, dtypes and ranks are checked here, dims by
+ * the interpreter (which binds the symbols). */
+static bool read_inputs(const Module *m, const char *path, Tensor *in, Diag *d)
+{
+    NdlrtSt *st;
+    char err[512], t[256];
+    if (ndlrt_st_open(path, &st, err, sizeof err) != 0) {
+        diag_file_error(d, path, "%s", err);
+        return false;
+    }
+    bool ok = true;
+    for (uint32_t i = 0; i < m->inputs.n; i++) {
+        const IrPort *p = &m->inputs.v[i];
+        const TensorType *want = ir_type(m, p->value);
+        const NdlrtStTensor *x = ndlrt_st_find(st, p->name);
+        if (!x) {
+            diag_file_error(d, path, "missing input tensor '%s' (%s)", p->name,
+                            ir_format_type(m, want, t, sizeof t));
+            ok = false;
+            continue;
+        }
+        if (!st_to_dtype(x->dtype, want->dtype) || x->rank != want->rank) {
+            char shape[256];
+            size_t o = 0;
+            for (int k = 0; k < x->rank && o < sizeof shape; k++)
+                o += (size_t)snprintf(shape + o, sizeof shape - o, "%s%lld", k ? "," : "", (long long)x->shape[k]);
+            diag_file_error(d, path, "input '%s' is %s[%s] but the model declares %s", p->name,
+                            ndlrt_st_dtype_name(x->dtype), x->rank ? shape : "",
+                            ir_format_type(m, want, t, sizeof t));
+            ok = false;
+            continue;
+        }
+        Tensor *ti = &in[i];
+        ti->dtype = want->dtype;
+        ti->rank = want->rank;
+        for (int k = 0; k < x->rank; k++) ti->dims[k] = x->shape[k];
+        size_t n = (size_t)x->nelem;
+        ti->data = xmalloc(n * dtype_info[want->dtype].size + 1);
+        if (want->dtype == DT_F32) {
+            ndlrt_st_read_f32(x, ti->data);
+        } else {
+            int64_t *tmp = xmalloc(n * sizeof *tmp + 1);
+            ndlrt_st_read_i64(x, tmp);
+            for (size_t k = 0; k < n; k++) {
+                if (want->dtype == DT_I64) ((int64_t *)ti->data)[k] = tmp[k];
+                else if (want->dtype == DT_BOOL) ((uint8_t *)ti->data)[k] = tmp[k] != 0;
+                else if (tmp[k] < INT32_MIN || tmp[k] > INT32_MAX) {
+                    diag_file_error(d, path, "input '%s' holds %lld, which does not fit in i32", p->name,
+                                    (long long)tmp[k]);
+                    ok = false;
+                    break;
+                } else ((int32_t *)ti->data)[k] = (int32_t)tmp[k];
+            }
+            free(tmp);
+        }
+    }
+    ndlrt_st_close(st);
+    return ok;
+}
+
+static bool run_model(const Module *m, const Options *opt, Diag *d)
+{
+    Tensor *in = xcalloc(m->inputs.n + 1, sizeof *in);
+    Tensor *out = xcalloc(m->outputs.n + 1, sizeof *out);
+    bool ok = read_inputs(m, opt->inputs, in, d);
+    char err[512] = "";
+    if (ok && !interp_run(m, in, out, err, sizeof err)) {
+        diag_file_error(d, opt->inputs, "%s", err);
+        ok = false;
+    }
+    if (ok) {
+        NdlrtStOut *w = xcalloc(m->outputs.n + 1, sizeof *w);
+        for (uint32_t i = 0; i < m->outputs.n; i++)
+            w[i] = (NdlrtStOut){m->outputs.v[i].name, dtype_to_st(out[i].dtype), out[i].rank, out[i].dims,
+                                out[i].data};
+        if (ndlrt_st_write(opt->output, w, m->outputs.n, err, sizeof err) != 0) {
+            diag_file_error(d, opt->output, "%s", err);
+            ok = false;
+        }
+        free(w);
+        for (uint32_t i = 0; i < m->outputs.n; i++) tensor_free(&out[i]);
+    }
+    for (uint32_t i = 0; i < m->inputs.n; i++) tensor_free(&in[i]);
+    free(in);
+    free(out);
+    return ok;
+}
+
+/* ---- the command -------------------------------------------------------------------------- */
+
+static void write_depfile(const Options *opt, const char *weights, Diag *d)
+{
+    const char *target = opt->output ? opt->output : "a.out";
+    char *path = NULL;
+    if (!opt->depfile_path) {
+        path = xmalloc(strlen(target) + 3);
+        sprintf(path, "%s.d", target);
+    }
+    OutFile o;
+    if (out_open(&o, opt->depfile_path ? opt->depfile_path : path, d)) {
+        fprintf(o.f, "%s: %s", target, opt->input);
+        if (weights) fprintf(o.f, " \\\n  %s", weights);
+        if (opt->subnet) fprintf(o.f, " \\\n  %s", opt->subnet);
+        fputc('\n', o.f);
+        out_commit(&o, d);
+    }
+    free(path);
+}
+
+static int compile(const Options *opt, SourceMgr *sm, Diag *d)
+{
+    char err[512];
+    uint32_t file = src_load(sm, opt->input, err, sizeof err);
+    if (!file) {
+        diag_file_error(d, opt->input, "%s", err);
+        return 1;
+    }
+    Ast ast;
+    ast_init(&ast);
+    bool parsed = parse_file(&ast, sm, file, d);
+    PrintCtx pc = {.sm = sm, .ast = &ast};
+    if (parsed && opt->emit == EMIT_AST) {
+        bool ok = write_text(opt->output, d, print_ast, &pc);
+        ast_free(&ast);
+        return ok ? 0 : 1;
+    }
+    if (!parsed) {
+        ast_free(&ast);
+        return 1;
+    }
+    bool usage = false;
+    Module *m = lower_model(&ast, sm, file, opt, d, &usage);
+    int status = 0;
+    if (!m) {
+        status = usage ? 2 : 1;
+        goto done;
+    }
+    if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
+    pc.m = m;
+    if (opt->dump_after) {
+        if (strcmp(opt->dump_after, "elaborate") != 0) {
+            diag_error(d, (Span){0}, "unknown pass '%s' for --dump-after (passes: elaborate)", opt->dump_after);
+            status = 2;
+            goto done;
+        }
+        print_ir(stderr, &pc);
+    }
+    if (opt->cmd == CMD_RUN) {
+        status = run_model(m, opt, d) ? 0 : 1;
+        goto done;
+    }
+    if (opt->report) {
+        OutFile o;
+        if (!out_open(&o, opt->report, d)) { status = 1; goto done; }
+        print_json(o.f, &pc);
+        if (!out_commit(&o, d)) { status = 1; goto done; }
+    }
+    switch (opt->emit) {
+    case EMIT_IR: status = write_text(opt->output, d, print_ir, &pc) ? 0 : 1; break;
+    case EMIT_DOT: status = write_text(opt->output, d, print_dot, &pc) ? 0 : 1; break;
+    case EMIT_JSON: status = write_text(opt->output, d, print_json, &pc) ? 0 : 1; break;
+    default: {
+        static const char *const names[] = {[EMIT_EXE] = "exe", [EMIT_C] = "c", [EMIT_OBJ] = "obj",
+                                            [EMIT_LLVM] = "llvm", [EMIT_PTX] = "ptx", [EMIT_CUDA] = "cuda"};
+        diag_error(d, (Span){0}, "--emit %s is not supported yet (this build has the reference "
+                   "interpreter, 'ndlc run', and --emit ir|json|dot)", names[opt->emit]);
+        status = 1;
+        break;
+    }
+    }
+    if (status == 0 && opt->depfile)
+        write_depfile(opt, opt->weights ? opt->weights : NULL, d);
+done:
+    ir_module_free(m);
+    ast_free(&ast);
+    return status;
+}
+
+int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
+{
+    switch (opt->cmd) {
+    case CMD_VERSION: printf("ndlc %s\n", NDLC_VERSION); return 0;
+    case CMD_HELP: fputs(options_usage(), stdout); return 0;
+    case CMD_LIST_OPS:
+        for (int k = 0; k < OP_COUNT; k++) printf("%s\n", op_info[k].name);
+        return 0;
+    case CMD_IMPORT:
+        diag_error(d, (Span){0}, "'ndlc import' is not supported yet");
+        return 1;
+    default: break;
+    }
+    size_t n = strlen(opt->input);
+    if (n >= 5 && strcmp(opt->input + n - 5, ".onnx") == 0) {
+        diag_error(d, (Span){0}, "compiling ONNX files is not supported yet");
+        return 1;
+    }
+    int status = compile(opt, sm, d);
+    /* no stale or partial artefact survives a failure (as GCC) */
+    if (status != 0 && opt->output) unlink(opt->output);
+    return status;
+}

@@ -1,0 +1,34 @@
+/* SPDX-License-Identifier: MIT
+ * main.c - the ndlc command: parse the command line, run the driver, set the exit
+ * status. The only file that decides where diagnostics go (stderr).
+ */
+#include <stdio.h>
+#include "frontend.h"
+
+static void to_stderr(void *ud, DiagLevel level, const char *text)
+{
+    (void)ud;
+    (void)level;
+    fputs(text, stderr);
+}
+
+int main(int argc, char **argv)
+{
+    Options opt;
+    char err[512];
+    if (!options_parse(&opt, argc, argv, err, sizeof err)) {
+        fprintf(stderr, "ndlc: error: %s\n%s", err, "run 'ndlc --help' for usage\n");
+        options_free(&opt);
+        return 2;
+    }
+    SourceMgr *sm = src_new();
+    Diag *d = diag_new(sm, to_stderr, NULL);
+    diag_set_plain(d, opt.diag_plain);
+    diag_set_werror(d, opt.werror);
+    int status = ndlc_drive(&opt, sm, d);
+    if (status == 0 && diag_errors(d)) status = 1; /* -Werror */
+    diag_free(d);
+    src_free(sm);
+    options_free(&opt);
+    return status;
+}

@@ -1,0 +1,56 @@
+/* SPDX-License-Identifier: MIT
+ * options.h - everything the command line can say (spec section 9), parsed by
+ * options_parse() without side effects, so the driver and tests share one meaning.
+ */
+#ifndef NDLC_OPTIONS_H
+#define NDLC_OPTIONS_H
+
+#include "../ir/base.h"
+
+typedef enum Command { CMD_COMPILE, CMD_RUN, CMD_IMPORT, CMD_VERSION, CMD_HELP, CMD_LIST_OPS } Command;
+
+typedef enum EmitKind {
+    EMIT_EXE, EMIT_C, EMIT_OBJ, EMIT_LLVM, EMIT_PTX, EMIT_CUDA, EMIT_IR, EMIT_JSON, EMIT_DOT,
+    EMIT_AST, /* --dump-ast, for debugging the parser */
+} EmitKind;
+
+typedef struct Define {       /* -D NAME=VALUE */
+    const char *name;
+    const char *value;
+} Define;
+
+typedef struct Options {
+    Command cmd;
+    const char *input;        /* the .ndl (or .onnx) file */
+    const char *output;       /* -o */
+    EmitKind emit;
+    const char *backend;      /* c | llvm */
+    const char *target;       /* cpu | cuda */
+    const char *cpu;          /* --cpu */
+    int opt_level;            /* -O0..3 */
+    const char *weights;      /* --weights */
+    VEC(Define) defines;      /* -D, in order */
+    const char *subnet;       /* --subnet F.json */
+    VEC(const char *) prunes; /* --prune P=SPEC */
+    const char *share;        /* materialize | compressed */
+    const char *hyper;        /* fold | init */
+    bool external_weights;
+    const char *model;        /* --model */
+    const char *report;       /* --report F.json */
+    bool depfile;             /* -MD */
+    const char *depfile_path; /* -MF */
+    const char *dump_after;   /* --dump-after PASS */
+    const char *inputs;       /* run: --inputs */
+    bool warn_unused_weights; /* -Wunused-weights */
+    bool werror;              /* -Werror */
+    bool diag_plain;          /* --diag-plain */
+    bool verify_each;         /* --verify-each (default on) */
+} Options;
+
+/* Parses argv. On a usage error returns false with a message in err (exit status 2).
+ * The Options must be released with options_free. */
+bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen);
+void options_free(Options *o);
+const char *options_usage(void);
+
+#endif
