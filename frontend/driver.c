@@ -107,6 +107,8 @@ static void print_ast(FILE *f, void *ud)
     ast_dump(c->ast, c->sm, f);
 }
 
+static void pass_error(void *ud, Span span, const char *msg) { diag_error(ud, span, "%s", msg); }
+
 /* ---- ndlc run --------------------------------------------------------------------------- */
 
 static bool st_to_dtype(NdlrtStDType st, DType want)
@@ -187,6 +189,45 @@ static bool read_inputs(const Module *m, const char *path, Tensor *in, Diag *d)
     return ok;
 }
 
+/* Prints a tensor as nested lists, like numpy, eliding the middle of long rows. */
+static void print_tensor(FILE *f, const Tensor *t, unsigned axis, size_t off, size_t stride_elems)
+{
+    if (axis == t->rank) {
+        switch (t->dtype) {
+        case DT_F32: fprintf(f, "%.6g", (double)((const float *)t->data)[off]); break;
+        case DT_I32: fprintf(f, "%d", (int)((const int32_t *)t->data)[off]); break;
+        case DT_I64: fprintf(f, "%lld", (long long)((const int64_t *)t->data)[off]); break;
+        default: fprintf(f, "%s", ((const uint8_t *)t->data)[off] ? "true" : "false"); break;
+        }
+        return;
+    }
+    int64_t n = t->dims[axis];
+    size_t inner = stride_elems / (size_t)(n ? n : 1);
+    fputc('[', f);
+    for (int64_t i = 0; i < n; i++) {
+        if (n > 8 && i == 3) {
+            fputs(", ...", f);
+            i = n - 3;
+        }
+        if (i) fputs(", ", f);
+        print_tensor(f, t, axis + 1, off + (size_t)i * inner, inner);
+    }
+    fputc(']', f);
+}
+
+static void print_outputs(const Module *m, const Tensor *out)
+{
+    char buf[256];
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        const Tensor *t = &out[i];
+        TensorType ty = {.dtype = t->dtype, .rank = t->rank};
+        for (unsigned k = 0; k < t->rank; k++) ty.dims[k] = t->dims[k];
+        printf("%s: %s = ", m->outputs.v[i].name, ir_format_type(m, &ty, buf, sizeof buf));
+        print_tensor(stdout, t, 0, 0, (size_t)tensor_numel(t));
+        printf("\n");
+    }
+}
+
 static bool run_model(const Module *m, const Options *opt, Diag *d)
 {
     Tensor *in = xcalloc(m->inputs.n + 1, sizeof *in);
@@ -197,7 +238,10 @@ static bool run_model(const Module *m, const Options *opt, Diag *d)
         diag_file_error(d, opt->inputs, "%s", err);
         ok = false;
     }
-    if (ok) {
+    if (ok && !opt->output) {
+        print_outputs(m, out);
+        for (uint32_t i = 0; i < m->outputs.n; i++) tensor_free(&out[i]);
+    } else if (ok) {
         NdlrtStOut *w = xcalloc(m->outputs.n + 1, sizeof *w);
         for (uint32_t i = 0; i < m->outputs.n; i++)
             w[i] = (NdlrtStOut){m->outputs.v[i].name, dtype_to_st(out[i].dtype), out[i].rank, out[i].dims,
@@ -217,19 +261,21 @@ static bool run_model(const Module *m, const Options *opt, Diag *d)
 
 /* ---- the command -------------------------------------------------------------------------- */
 
-static void write_depfile(const Options *opt, const char *weights, Diag *d)
+static void write_depfile(const Options *opt, const Module *m, Diag *d)
 {
     const char *target = opt->output ? opt->output : "a.out";
     char *path = NULL;
-    if (!opt->depfile_path) {
+    if (!opt->depfile_path) { /* as GCC: the output's name with its suffix replaced by .d */
         path = xmalloc(strlen(target) + 3);
-        sprintf(path, "%s.d", target);
+        strcpy(path, target);
+        char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
+        if (dot && (!slash || dot > slash)) *dot = 0;
+        strcat(path, ".d");
     }
     OutFile o;
     if (out_open(&o, opt->depfile_path ? opt->depfile_path : path, d)) {
         fprintf(o.f, "%s: %s", target, opt->input);
-        if (weights) fprintf(o.f, " \\\n  %s", weights);
-        if (opt->subnet) fprintf(o.f, " \\\n  %s", opt->subnet);
+        for (uint32_t i = 0; i < m->deps.n; i++) fprintf(o.f, " \\\n  %s", m->deps.v[i]);
         fputc('\n', o.f);
         out_commit(&o, d);
     }
@@ -266,13 +312,17 @@ static int compile(const Options *opt, SourceMgr *sm, Diag *d)
     }
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
-    if (opt->dump_after) {
-        if (strcmp(opt->dump_after, "elaborate") != 0) {
-            diag_error(d, (Span){0}, "unknown pass '%s' for --dump-after (passes: elaborate)", opt->dump_after);
-            status = 2;
-            goto done;
-        }
-        print_ir(stderr, &pc);
+    if (opt->dump_after && strcmp(opt->dump_after, "elaborate") != 0 && !pass_lookup(opt->dump_after)) {
+        diag_error(d, (Span){0}, "unknown pass '%s' for --dump-after (see 'ndlc --help')", opt->dump_after);
+        status = 2;
+        goto done;
+    }
+    if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
+    PassContext cx = {.m = m, .error = pass_error, .ud = d};
+    if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
+                      stderr, format_span, (void *)sm)) {
+        status = 1;
+        goto done;
     }
     if (opt->cmd == CMD_RUN) {
         status = run_model(m, opt, d) ? 0 : 1;
@@ -298,7 +348,7 @@ static int compile(const Options *opt, SourceMgr *sm, Diag *d)
     }
     }
     if (status == 0 && opt->depfile)
-        write_depfile(opt, opt->weights ? opt->weights : NULL, d);
+        write_depfile(opt, m, d);
 done:
     ir_module_free(m);
     ast_free(&ast);

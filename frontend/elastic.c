@@ -151,6 +151,7 @@ void elaborate_elastic(Lower *L, const AstNode *model, Scope *s)
     SubnetEntry *sub = NULL;
     uint32_t nsub = 0;
     char err[256];
+    if (L->opt->subnet) vec_push(L->m->deps, arena_strdup(L->m->arena, L->opt->subnet));
     if (L->opt->subnet &&
         !json_read_subnet(L->opt->subnet, L->arena, &sub, &nsub, err, sizeof err)) {
         diag_file_error(L->diag, L->opt->subnet, "%s", err);

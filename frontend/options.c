@@ -17,8 +17,9 @@ static const char *const emit_names[] = {
 const char *options_usage(void)
 {
     return "usage: ndlc FILE.ndl [options]                compile a model\n"
-           "       ndlc run FILE.ndl --inputs IN.safetensors -o OUT.safetensors [options]\n"
+           "       ndlc run FILE.ndl --inputs IN.safetensors [-o OUT.safetensors] [options]\n"
            "                                               run it with the reference interpreter\n"
+           "                                               (without -o, print the outputs)\n"
            "       ndlc import MODEL.onnx -o OUT.ndl        convert an ONNX model\n"
            "       ndlc --version | --help | --list-ops\n"
            "\n"
@@ -39,7 +40,8 @@ const char *options_usage(void)
            "  --inputs FILE           run: the input tensors\n"
            "  --report FILE.json      write a report (parameters, FLOPs, bytes)\n"
            "  -MD -MF FILE            write a Make-style depfile\n"
-           "  --dump-after PASS       print the IR after a pass ('elaborate' or a pass name)\n"
+           "  --dump-after PASS       print the IR to stderr after a pass: 'elaborate' or one of\n"
+           "                          the pipeline's passes (dce)\n"
            "  -Wunused-weights        warn about weight tensors the model does not use\n"
            "  -Werror                 treat warnings as errors\n"
            "  --diag-plain            diagnostics without source excerpts\n";
@@ -174,7 +176,6 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     if (!o->input) return fail(err, errlen, "no input file");
     if (o->cmd == CMD_RUN) {
         if (!o->inputs) return fail(err, errlen, "'ndlc run' needs --inputs IN.safetensors");
-        if (!o->output) return fail(err, errlen, "'ndlc run' needs -o OUT.safetensors");
     }
     if (o->depfile_path && !o->depfile) o->depfile = true;
     return true;

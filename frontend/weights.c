@@ -154,9 +154,9 @@ static bool attach_pruned(Binder *b, const ParamDecl *p, const NdlrtStTensor *or
                           const NdlrtStTensor *mask)
 {
     Lower *L = b->L;
-    const TensorType *want = &L->m->weights.v[p->weight].type;
+    TensorType mt = L->m->weights.v[p->weight].type; /* a copy: ir_add_weight may move the table */
+    const TensorType *want = &mt;
     if (!attach(b, p, orig, want)) return false;
-    TensorType mt = *want;
     WeightId mw = ir_add_weight(L->m, mask->name, &mt, NULL, 0, p->span);
     ParamDecl mp = *p;
     mp.weight = mw;
@@ -251,7 +251,8 @@ static bool bind_all(Binder *b)
             ok = false;
             continue;
         }
-        if (!attach(b, p, t, &L->m->weights.v[p->weight].type)) {
+        TensorType want = L->m->weights.v[p->weight].type;
+        if (!attach(b, p, t, &want)) {
             ok = false;
             continue;
         }
@@ -274,6 +275,7 @@ bool bind_weights(Lower *L)
     }
     char err[512];
     Binder b = {.L = L, .path = path};
+    vec_push(L->m->deps, arena_strdup(L->m->arena, path));
     if (ndlrt_st_open(path, &b.st, err, sizeof err) != 0) {
         diag_file_error(L->diag, path, "%s", err);
         return false;

@@ -171,6 +171,7 @@ typedef struct Module {
     VEC(IrPort) inputs;
     VEC(IrPort) outputs;
     VEC(IrCleanup) cleanups;        /* run by ir_module_free (weight buffers, mappings) */
+    VEC(const char *) deps;         /* files besides the .ndl read to build it (-MD) */
 } Module;
 
 /* ---- module.c: building ------------------------------------------------------- */
@@ -253,5 +254,8 @@ void ir_print(const Module *m, FILE *out, IrSpanFormatter *fmt, void *ud); /* --
 void ir_print_dot(const Module *m, FILE *out);             /* --emit dot */
 /* Number of uses of every value (array of m->values.n), freed by the caller. */
 uint32_t *ir_count_uses(const Module *m);
+/* compact.c: removes OPF_DEAD ops, unused values and unreferenced weights (model
+ * inputs always stay); renumbers all ids densely, keeping their order. */
+void ir_compact(Module *m);
 
 #endif

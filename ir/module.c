@@ -40,6 +40,7 @@ void ir_module_free(Module *m)
     vec_free(m->dimexprs);
     vec_free(m->inputs);
     vec_free(m->outputs);
+    vec_free(m->deps);
     arena_free(m->arena);
     free(m);
 }

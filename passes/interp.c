@@ -23,6 +23,7 @@ enum { V_NONE, V_BORROWED, V_OWNED }; /* Interp.state: where a value's data live
 typedef struct Interp {
     const Module *m;
     int64_t *symvals;  /* per symbol: its size, -1 while unbound */
+    uint32_t *binder;  /* per symbol: 1 + index of the input that bound it, 0 if none */
     Tensor *vals;      /* per value: its tensor once computed */
     uint8_t *state;    /* per value: V_NONE, V_BORROWED (input, weight) or V_OWNED */
     uint32_t *uses;    /* per value: uses not yet executed (outputs count as a use) */
@@ -968,6 +969,12 @@ static const char *format_dims(const int64_t *dims, unsigned rank, char *buf, si
     return buf;
 }
 
+/* Is d an interned symbolic dim (slot 0 of Module.dimexprs is reserved)? */
+static bool valid_sym_dim(const Module *m, Dim d)
+{
+    return d < 0 && -(d + 1) >= 1 && (uint64_t)(-(d + 1)) < m->dimexprs.n;
+}
+
 /* Checks that every symbol of d is bound and evaluates it. */
 static bool eval_dim(Interp *ip, Dim d, int64_t *val)
 {
@@ -976,7 +983,7 @@ static bool eval_dim(Interp *ip, Dim d, int64_t *val)
         *val = d;
         return true;
     }
-    if (-(d + 1) < 1 || (uint64_t)(-(d + 1)) >= m->dimexprs.n)
+    if (!valid_sym_dim(m, d))
         return fail(ip, "internal error: dimension %lld is not a valid symbolic size", (long long)d);
     const DimExpr *e = ir_dim_expr(m, d);
     for (unsigned i = 0; i < e->nsym; i++) {
@@ -1013,8 +1020,9 @@ static bool make_tensor(Interp *ip, const TensorType *type, Tensor *t)
 }
 
 /* Binds or checks one declared dim of input `port` against the given size. */
-static bool bind_dim(Interp *ip, const IrPort *port, const Tensor *given, unsigned axis)
+static bool bind_dim(Interp *ip, uint32_t input, const Tensor *given, unsigned axis)
 {
+    const IrPort *port = &ip->m->inputs.v[input];
     const Module *m = ip->m;
     const TensorType *decl = ir_type(m, port->value);
     Dim d = decl->dims[axis];
@@ -1024,7 +1032,7 @@ static bool bind_dim(Interp *ip, const IrPort *port, const Tensor *given, unsign
     if (d >= 0) {
         ok = have == d;
     } else {
-        if (-(d + 1) < 1 || (uint64_t)(-(d + 1)) >= m->dimexprs.n)
+        if (!valid_sym_dim(m, d))
             return fail(ip, "internal error: input '%s' has an invalid symbolic size", port->name);
         const DimExpr *e = ir_dim_expr(m, d);
         int64_t known = e->coef;
@@ -1052,18 +1060,31 @@ static bool bind_dim(Interp *ip, const IrPort *port, const Tensor *given, unsign
                             port->name, sym->name, (long long)val, sym->name,
                             (long long)sym->bound);
             ip->symvals[unbound] = val;
+            ip->binder[unbound] = input + 1;
             return true;
         }
         ok = nunbound == 0 && known == have;
-        /* name the values the symbols were bound to */
-        size_t at = 0;
-        for (unsigned i = 0; i < e->nsym && at < sizeof note; i++)
-            if (ip->symvals[e->sym[i]] >= 0)
-                at += (size_t)snprintf(note + at, sizeof note - at, "%s %s = %lld",
-                                       at ? "," : " with", m->syms.v[e->sym[i]].name,
-                                       (long long)ip->symvals[e->sym[i]]);
     }
     if (ok) return true;
+    /* name the sizes that earlier inputs bound the declaration's symbols to */
+    size_t at = 0;
+    SymId seen[IR_MAX_RANK * IR_DIM_MAXSYMS];
+    unsigned nseen = 0;
+    for (unsigned a = 0; a < decl->rank; a++) {
+        if (!valid_sym_dim(m, decl->dims[a])) continue;
+        const DimExpr *e = ir_dim_expr(m, decl->dims[a]);
+        for (unsigned i = 0; i < e->nsym; i++) {
+            SymId s = e->sym[i];
+            bool dup = false;
+            for (unsigned j = 0; j < nseen; j++) dup = dup || seen[j] == s;
+            if (dup || s >= m->syms.n || ip->binder[s] == 0 || ip->binder[s] > input ||
+                at >= sizeof note)
+                continue;
+            seen[nseen++] = s;
+            at += (size_t)snprintf(note + at, sizeof note - at, "%s %s = %lld", at ? "," : " with",
+                                   m->syms.v[s].name, (long long)ip->symvals[s]);
+        }
+    }
     return fail(ip, "input '%s' has shape %s but the model declares %s%s", port->name,
                 format_dims(given->dims, given->rank, b1, sizeof b1),
                 ir_format_type(m, decl, b2, sizeof b2), note);
@@ -1096,7 +1117,7 @@ static bool bind_inputs(Interp *ip, const Tensor *inputs)
                         ir_format_type(m, decl, b1, sizeof b1));
         }
         for (unsigned a = 0; a < given->rank; a++)
-            if (!bind_dim(ip, port, given, a)) return false;
+            if (!bind_dim(ip, i, given, a)) return false;
         if (!given->data && tensor_numel(given) > 0)
             return fail(ip, "input '%s' has no data", port->name);
         if (ip->state[port->value] != V_NONE)
@@ -1236,6 +1257,7 @@ bool interp_run(const Module *m, const Tensor *inputs, Tensor *outputs, char *er
     for (uint32_t i = 0; i < m->outputs.n; i++) memset(&outputs[i], 0, sizeof outputs[i]);
     ip.symvals = xmalloc((m->syms.n ? m->syms.n : 1) * sizeof *ip.symvals);
     for (uint32_t i = 0; i < m->syms.n; i++) ip.symvals[i] = -1;
+    ip.binder = xcalloc(m->syms.n ? m->syms.n : 1, sizeof *ip.binder);
     ip.vals = xcalloc(nv, sizeof *ip.vals);
     ip.state = xcalloc(nv, sizeof *ip.state);
     ip.uses = xcalloc(nv, sizeof *ip.uses);
@@ -1250,6 +1272,7 @@ bool interp_run(const Module *m, const Tensor *inputs, Tensor *outputs, char *er
     for (uint32_t v = 0; v < m->values.n; v++)
         if (ip.state[v] == V_OWNED) tensor_free(&ip.vals[v]);
     free(ip.symvals);
+    free(ip.binder);
     free(ip.vals);
     free(ip.state);
     free(ip.uses);

@@ -32,4 +32,40 @@ void tensor_free(Tensor *t);      /* frees data, sets it NULL */
 bool interp_run(const Module *m, const Tensor *inputs, Tensor *outputs, char *err,
                 size_t errlen);
 
+/* ---- passes --------------------------------------------------------------------------- */
+
+/* What a pass gets. A pass reports user-facing problems through error() (located at an
+ * NDL span) and returns false; a broken invariant is an NDLC_ICE. */
+typedef struct PassContext {
+    Module *m;
+    void (*error)(void *ud, Span span, const char *msg);
+    void *ud;
+} PassContext;
+
+typedef bool PassFn(PassContext *cx);
+
+typedef struct Pass {
+    const char *name;
+    const char *summary;
+    PassFn *run;
+} Pass;
+
+#define PASS(name, summary) bool pass_##name(PassContext *cx);
+#include "passes.def"
+#undef PASS
+
+extern const Pass pass_table[];
+extern const unsigned pass_count;
+const Pass *pass_lookup(const char *name);
+
+/* The default pipeline, in order. */
+extern const char *const pipeline_default[];
+extern const unsigned pipeline_default_len;
+
+/* Runs passes names[0..n) on cx->m. After each: ir_verify when verify is set (a failure
+ * is an ICE: "IR invalid after pass 'x'"), and the IR printed to dump_out when the pass
+ * is named dump_after. False when a pass reported errors. */
+bool pipeline_run(PassContext *cx, const char *const *names, unsigned n, bool verify,
+                  const char *dump_after, FILE *dump_out, IrSpanFormatter *fmt, void *fmt_ud);
+
 #endif

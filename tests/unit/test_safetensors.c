@@ -1227,7 +1227,7 @@ int main(void)
     test_read_i64();
 
     const char *tmp = getenv("TMPDIR");
-    char dir[512];
+    char dir[256];
     snprintf(dir, sizeof dir, "%s/ndlc_st_XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (mkdtemp(dir)) {
         test_write_exact_header(dir);

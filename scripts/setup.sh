@@ -1,0 +1,26 @@
+#!/bin/sh
+# setup.sh - installs every build and test dependency of ndlc with apt-get (Debian 12 /
+# Ubuntu). Idempotent: packages already present are not fetched again. Run as root or
+# with sudo available. Pass --reference to also install PyTorch (python3-torch), needed
+# only to regenerate the committed goldens and the benchmark models, not to run tests.
+set -eu
+
+packages="build-essential cmake ninja-build flex bison libcjson-dev llvm-19-dev clang libclang-rt-14-dev python3"
+if [ "${1:-}" = "--reference" ]; then
+  packages="$packages python3-torch python3-numpy python3-onnx"
+fi
+
+missing=""
+for p in $packages; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"
+done
+if [ -z "$missing" ]; then
+  echo "setup: all dependencies are installed"
+  exit 0
+fi
+
+sudo=""
+[ "$(id -u)" = 0 ] || sudo="sudo"
+echo "setup: installing$missing"
+$sudo apt-get update -q
+DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -q --no-install-recommends $missing

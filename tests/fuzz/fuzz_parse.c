@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT
+ * fuzz_parse.c - libFuzzer target for the scanner, the parser and diagnostics
+ * rendering: any bytes must parse (or fail) without crashing, leaking or reading out of
+ * bounds. Diagnostics are rendered in full (excerpt and underline) and discarded; the
+ * tree is dumped to a scratch stream to walk every node once.
+ */
+#include <stdint.h>
+#include <stdio.h>
+
+#include "frontend/ast.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+static void discard(void *ud, DiagLevel level, const char *text)
+{
+    (void)ud;
+    (void)level;
+    (void)text;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+    SourceMgr *sm = src_new();
+    uint32_t file = src_add(sm, "fuzz.ndl", (const char *)data, size);
+    if (!file) {
+        src_free(sm);
+        return 0;
+    }
+    Diag *d = diag_new(sm, discard, NULL);
+    Ast ast;
+    ast_init(&ast);
+    parse_file(&ast, sm, file, d);
+    FILE *out = tmpfile();
+    if (out) {
+        ast_dump(&ast, sm, out);
+        fclose(out);
+    }
+    ast_free(&ast);
+    diag_free(d);
+    src_free(sm);
+    return 0;
+}
