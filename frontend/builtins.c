@@ -380,12 +380,15 @@ static Cv fn_reshape(Lower *L, const BuiltinFn *fn, Bound *a)
             return cv_error();
         }
         if (!want_dim(L, d, ASPAN(1), "a size in 'reshape'", &dims[i])) return cv_error();
-        known = ir_dim_mul(L->m, known, dims[i]);
+        if (!ir_dim_mul_checked(L->m, known, dims[i], &known)) {
+            diag_error(L->diag, ASPAN(1), "the sizes of 'reshape' multiply to more than this compiler represents");
+            return cv_error();
+        }
     }
     if (infer >= 0) {
         char t1[128], t2[64];
-        Dim total = ir_type_numel(L->m, ir_type(L->m, x));
-        if (!ir_dim_div(L->m, total, known, &dims[infer])) {
+        Dim total;
+        if (!ir_type_numel(L->m, ir_type(L->m, x), &total) || !ir_dim_div(L->m, total, known, &dims[infer])) {
             diag_error(L->diag, ASPAN(1), "cannot infer the -1 of 'reshape': %s elements of %s are "
                        "not a multiple of %s", ir_format_dim(L->m, total, t2, sizeof t2),
                        ir_format_dims(L->m, ir_type(L->m, x), t1, sizeof t1),
@@ -415,7 +418,12 @@ Cv emit_flatten(Lower *L, ValueId x, int64_t start, int64_t end, Span span)
     unsigned n = 0;
     for (int64_t i = 0; i < s; i++) dims[n++] = t->dims[i];
     Dim p = 1;
-    for (int64_t i = s; i <= e; i++) p = ir_dim_mul(L->m, p, t->dims[i]);
+    for (int64_t i = s; i <= e; i++)
+        if (!ir_dim_mul_checked(L->m, p, t->dims[i], &p)) {
+            diag_error(L->diag, span, "'flatten' of %s gives a size this compiler cannot represent",
+                       ir_format_dims(L->m, t, (char[256]){0}, 256));
+            return cv_error();
+        }
     dims[n++] = p;
     for (int64_t i = e + 1; i < t->rank; i++) dims[n++] = t->dims[i];
     return emit_reshape(L, x, dims, n, layer_name(L), span);

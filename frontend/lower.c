@@ -338,7 +338,7 @@ static Cv dim_arith(Lower *L, int op, const Cv *a, const Cv *b, Span span)
         return cv_error();
     bool ok = true;
     switch (op) {
-    case BIN_MUL: r = ir_dim_mul(L->m, x, y); break;
+    case BIN_MUL: ok = ir_dim_mul_checked(L->m, x, y, &r); break;
     case BIN_DIV: ok = ir_dim_div(L->m, x, y, &r); break;
     case BIN_ADD: ok = ir_dim_add(L->m, x, y, &r); break;
     case BIN_SUB: ok = y >= 0 && ir_dim_add(L->m, x, -y, &r); break;

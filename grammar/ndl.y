@@ -99,6 +99,10 @@ int yylex(YYSTYPE *yylval_param, YYLTYPE *yylloc_param, yyscan_t yyscanner);
 
 static void yyerror(const YYLTYPE *loc, yyscan_t scanner, Parser *p, const char *msg);
 
+/* Traces show a location as its byte range. */
+#define YYLOCATION_PRINT(File, Loc) \
+    fprintf(File, "%u..%u", (unsigned)(Loc)->off, (unsigned)((Loc)->off + (Loc)->len))
+
 #define NOLIST ((AstList){0})
 
 /* The one general builder: every action is a call to it or to a thin wrapper. */

@@ -213,7 +213,10 @@ const int64_t *ir_op_ints(const Module *m, const Op *op, AttrKey key, uint32_t *
 
 /* ---- type.c: dims and types ------------------------------------------------------ */
 Dim ir_dim_symbol(Module *m, SymId s);
-Dim ir_dim_mul(Module *m, Dim a, Dim b);
+Dim ir_dim_mul(Module *m, Dim a, Dim b);                   /* ICE on overflow */
+/* a * b; false when the coefficient overflows or the product has too many symbols
+ * (user-controlled sizes must use this one). */
+bool ir_dim_mul_checked(Module *m, Dim a, Dim b, Dim *out);
 bool ir_dim_div(Module *m, Dim a, Dim b, Dim *quot);       /* exact division only */
 bool ir_dim_add(Module *m, Dim a, Dim b, Dim *sum);        /* same symbols only */
 static inline bool ir_dim_is_const(Dim d) { return d >= 0; }
@@ -222,7 +225,7 @@ const DimExpr *ir_dim_expr(const Module *m, Dim d);        /* d must be symbolic
 int64_t ir_dim_eval(const Module *m, Dim d, const int64_t *symvals);
 /* Upper bound of d from the symbols' declared bounds; -1 when some symbol is unbounded. */
 int64_t ir_dim_upper(const Module *m, Dim d);
-Dim ir_type_numel(Module *m, const TensorType *t);         /* product of dims */
+bool ir_type_numel(Module *m, const TensorType *t, Dim *n); /* product of dims; false on overflow */
 bool ir_type_equal(const TensorType *a, const TensorType *b);
 TensorType ir_type_make(DType dt, unsigned rank, const Dim *dims);
 /* Writes "f32[N,3,32,32]" (or just the dims "[N,3]" when with_dtype is false). */

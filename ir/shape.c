@@ -199,23 +199,12 @@ static bool valid_dim(const Module *m, Dim d)
     return d >= 0 || (i >= 1 && i < m->dimexprs.n);
 }
 
-/* *out = a * b, or false where ir_dim_mul would stop with an internal error (the
- * coefficient overflows or the product has too many symbols): user sizes must not. */
-static bool dim_mul(Module *m, Dim a, Dim b, Dim *out)
-{
-    int64_t ca = a >= 0 ? a : ir_dim_expr(m, a)->coef, cb = b >= 0 ? b : ir_dim_expr(m, b)->coef;
-    unsigned na = a >= 0 ? 0 : ir_dim_expr(m, a)->nsym, nb = b >= 0 ? 0 : ir_dim_expr(m, b)->nsym;
-    if (ca != 0 && cb != 0 && (ca > INT64_MAX / cb || na + nb > IR_DIM_MAXSYMS)) return false;
-    *out = ir_dim_mul(m, a, b);
-    return true;
-}
-
 /* The element count of t, failing with a message where it is not representable. */
 static bool numel(Sh *s, const TensorType *t, Dim *n)
 {
     *n = 1;
     for (unsigned i = 0; i < t->rank; i++)
-        if (!dim_mul(s->m, *n, t->dims[i], n))
+        if (!ir_dim_mul_checked(s->m, *n, t->dims[i], n))
             return fail(s, "'%s' element count of %s is too large", NAME, dims_str(s, 0, t));
     return true;
 }
@@ -510,7 +499,7 @@ static bool shape_conv2d(Sh *s, TensorType *out)
             return fail(s, "'conv2d' expects a non-empty compile-time kernel, got weight %s",
                         dims_str(s, 0, w));
     Dim c = x->dims[x->rank - 3], want;
-    if (!dim_mul(s->m, w->dims[1], groups, &want))
+    if (!ir_dim_mul_checked(s->m, w->dims[1], groups, &want))
         return fail(s, "'conv2d' groups %lld is too large", (long long)groups);
     if (c != want)
         return fail(s, "'conv2d' input has %s channels but weight %s with groups %lld expects %s",
@@ -779,7 +768,7 @@ static bool shape_kron(Sh *s, TensorType *out)
                     dims_str(s, 1, b));
     *out = *a;
     for (unsigned i = 0; i < a->rank; i++)
-        if (!dim_mul(s->m, a->dims[i], b->dims[i], &out->dims[i]))
+        if (!ir_dim_mul_checked(s->m, a->dims[i], b->dims[i], &out->dims[i]))
             return fail(s, "'kron' result of %s and %s is too large", dims_str(s, 0, a),
                         dims_str(s, 1, b));
     return true;
@@ -886,6 +875,10 @@ static const TensorType *in_type(const Module *m, const Op *op, unsigned i)
 static int64_t out_numel(const Module *m, const Op *op) { return numel1(m, ir_type(m, op->out)); }
 static int64_t in_numel(const Module *m, const Op *op) { return numel1(m, in_type(m, op, 0)); }
 static int64_t flops_zero(const Module *m, const Op *op) { return 0; }
+static int64_t per_elem(const Module *m, const Op *op, int64_t k)
+{
+    return sat_mul(k, out_numel(m, op));
+}
 
 #define EW1(K, name, expr) \
     static int64_t flops_##name(const Module *m, const Op *op) { return out_numel(m, op); }
@@ -896,8 +889,8 @@ static int64_t flops_sub(const Module *m, const Op *op) { return out_numel(m, op
 static int64_t flops_mul(const Module *m, const Op *op) { return out_numel(m, op); }
 static int64_t flops_div(const Module *m, const Op *op) { return out_numel(m, op); }
 static int64_t flops_cast(const Module *m, const Op *op) { return 0; }
-static int64_t flops_softmax(const Module *m, const Op *op) { return sat_mul(5, out_numel(m, op)); }
-static int64_t flops_log_softmax(const Module *m, const Op *op) { return sat_mul(5, out_numel(m, op)); }
+static int64_t flops_softmax(const Module *m, const Op *op) { return per_elem(m, op, 5); }
+static int64_t flops_log_softmax(const Module *m, const Op *op) { return per_elem(m, op, 5); }
 static int64_t flops_reduce_sum(const Module *m, const Op *op) { return in_numel(m, op); }
 static int64_t flops_reduce_mean(const Module *m, const Op *op)
 {
@@ -936,9 +929,9 @@ static int64_t flops_pool(const Module *m, const Op *op)
 }
 static int64_t flops_max_pool2d(const Module *m, const Op *op) { return flops_pool(m, op); }
 static int64_t flops_avg_pool2d(const Module *m, const Op *op) { return flops_pool(m, op); }
-static int64_t flops_batch_norm(const Module *m, const Op *op) { return sat_mul(2, out_numel(m, op)); }
-static int64_t flops_layer_norm(const Module *m, const Op *op) { return sat_mul(6, out_numel(m, op)); }
-static int64_t flops_rms_norm(const Module *m, const Op *op) { return sat_mul(4, out_numel(m, op)); }
+static int64_t flops_batch_norm(const Module *m, const Op *op) { return per_elem(m, op, 2); }
+static int64_t flops_layer_norm(const Module *m, const Op *op) { return per_elem(m, op, 6); }
+static int64_t flops_rms_norm(const Module *m, const Op *op) { return per_elem(m, op, 4); }
 
 static int64_t flops_attention(const Module *m, const Op *op)
 {

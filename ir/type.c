@@ -50,19 +50,30 @@ static bool mul_overflows(int64_t a, int64_t b, int64_t *r)
     return __builtin_mul_overflow(a, b, r);
 }
 
-Dim ir_dim_mul(Module *m, Dim a, Dim b)
+bool ir_dim_mul_checked(Module *m, Dim a, Dim b, Dim *out)
 {
     DimExpr x = as_expr(m, a), y = as_expr(m, b), r = {0};
-    if (mul_overflows(x.coef, y.coef, &r.coef)) NDLC_ICE("dimension overflow");
-    if (r.coef == 0) return 0;
-    if (x.nsym + y.nsym > IR_DIM_MAXSYMS) NDLC_ICE("too many symbols in one dimension");
+    if (mul_overflows(x.coef, y.coef, &r.coef)) return false;
+    if (r.coef == 0) {
+        *out = 0;
+        return true;
+    }
+    if (x.nsym + y.nsym > IR_DIM_MAXSYMS) return false;
     /* merge two sorted symbol lists */
     unsigned i = 0, j = 0;
     while (i < x.nsym || j < y.nsym) {
         if (j >= y.nsym || (i < x.nsym && x.sym[i] <= y.sym[j])) r.sym[r.nsym++] = x.sym[i++];
         else r.sym[r.nsym++] = y.sym[j++];
     }
-    return intern_dimexpr(m, &r);
+    *out = intern_dimexpr(m, &r);
+    return true;
+}
+
+Dim ir_dim_mul(Module *m, Dim a, Dim b)
+{
+    Dim r;
+    if (!ir_dim_mul_checked(m, a, b, &r)) NDLC_ICE("dimension product overflows");
+    return r;
 }
 
 bool ir_dim_div(Module *m, Dim a, Dim b, Dim *quot)
@@ -118,11 +129,12 @@ int64_t ir_dim_upper(const Module *m, Dim d)
     return v;
 }
 
-Dim ir_type_numel(Module *m, const TensorType *t)
+bool ir_type_numel(Module *m, const TensorType *t, Dim *n)
 {
-    Dim n = 1;
-    for (unsigned i = 0; i < t->rank; i++) n = ir_dim_mul(m, n, t->dims[i]);
-    return n;
+    *n = 1;
+    for (unsigned i = 0; i < t->rank; i++)
+        if (!ir_dim_mul_checked(m, *n, t->dims[i], n)) return false;
+    return true;
 }
 
 bool ir_type_equal(const TensorType *a, const TensorType *b)

@@ -984,7 +984,8 @@ static bool eval_dim(Interp *ip, Dim d, int64_t *val)
         return true;
     }
     if (!valid_sym_dim(m, d))
-        return fail(ip, "internal error: dimension %lld is not a valid symbolic size", (long long)d);
+        return fail(ip, "internal error: dimension %lld is not a valid symbolic size",
+                    (long long)d);
     const DimExpr *e = ir_dim_expr(m, d);
     for (unsigned i = 0; i < e->nsym; i++) {
         if (e->sym[i] >= m->syms.n)
@@ -1044,8 +1045,8 @@ static bool bind_dim(Interp *ip, uint32_t input, const Tensor *given, unsigned a
                 unbound = (int)s;
                 nunbound++;
             } else {
-                known = ip->symvals[s] && known > INT64_MAX / ip->symvals[s] ? -1
-                                                                             : known * ip->symvals[s];
+                int64_t v = ip->symvals[s];
+                known = v && known > INT64_MAX / v ? -1 : known * v;
                 if (known < 0) break;
             }
         }
@@ -1181,7 +1182,8 @@ static bool count_uses(Interp *ip)
             return fail(ip, "internal error: op %u is malformed", (unsigned)o);
         for (unsigned i = 0; i < op->nin; i++) {
             ValueId v = ir_operand(m, op, i);
-            if (v >= m->values.n) return fail(ip, "internal error: op %u is malformed", (unsigned)o);
+            if (v >= m->values.n)
+                return fail(ip, "internal error: op %u is malformed", (unsigned)o);
             if (v) ip->uses[v]++;
         }
     }

@@ -991,6 +991,9 @@ static int read_all(int fd, unsigned char **out, size_t *outlen)
     return 0;
 }
 
+/* Maps a regular file read-only (reads anything else, such as a pipe, into memory). A
+ * mapped file that another process truncates while it is open can still raise SIGBUS;
+ * weight files are not expected to change under the compiler. */
 int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen)
 {
     struct stat sb;

@@ -237,6 +237,6 @@ int main(int argc, char **argv)
     ndlrt_st_close(got);
     ndlrt_st_close(want);
     if (ok)
-        printf("stcmp: %zu tensor%s match\n", ne, ne == 1 ? "" : "s");
+        printf("stcmp: %zu tensor%s within tolerance\n", ne, ne == 1 ? "" : "s");
     return ok ? 0 : 1;
 }

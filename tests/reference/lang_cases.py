@@ -544,3 +544,68 @@ model LangTie {
     return dict(doc="tie with only one of the two keys in the file (save_model keeps one name)",
                 ndl=ndl, inputs={"ids": ids}, weights={"emb.weight": state_dict_np(emb)["weight"]},
                 outputs={"y": y})
+
+
+# ---- parameter expressions (spec 5: weight = EXPR, bias = EXPR; spec 8.5) -------------------
+@case("ops", "lang_param_expr")
+def _(c):
+    a, s = c.randn(2, 2, 2), c.randn(2, 3, 4, scale=0.5)
+    fb = c.randn(6)
+    cw, cm, cb = c.randn(4, 2, 3, 3, scale=0.5), (c.rng.random((4, 2, 3, 3)) < 0.6), c.randn(4)
+    cm = cm.astype(np.float32)
+    emb = c.randn(2, 4)
+    hyper = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 36)).eval()
+    lb = [c.randn(6) for _ in range(2)]
+    x, img = c.randn(3, 8), c.randn(1, 2, 5, 4)
+
+    def ref(tx, timg):
+        w = torch.kron(T(a)[0], T(s)[0]) + torch.kron(T(a)[1], T(s)[1])
+        h = F.linear(tx, w, T(fb) * 2 - 1)
+        for i in range(2):
+            p = hyper(T(emb)[i])
+            wi = p[0:18].reshape(6, 3) @ p[18:36].reshape(6, 3).T
+            h = torch.tanh(F.linear(h, wi, T(lb[i])))
+        y2 = F.conv2d(timg, T(cw) * T(cm), T(cb) + 0.1, padding=1)
+        return h, y2
+
+    y1, y2 = no_grad(ref, T(x), T(img))
+    w = {"A": a, "S": s, "fb": fb, "cw": cw, "cm": cm, "cb": cb, "emb": emb}
+    w.update({"hyper." + k: v for k, v in state_dict_np(hyper).items()})
+    w.update({"layers.%d.bias" % i: lb[i] for i in range(2)})
+    ndl = """
+model LangParamExpr {
+  input x: f32[3, 8];
+  input img: f32[1, 2, 5, 4];
+  output y1;
+  output y2;
+  weights "lang_param_expr.w.safetensors";
+
+  param A: f32[2, 2, 2];
+  param S: f32[2, 3, 4];
+  param fb: f32[6];
+  phm = Linear(8, 6, weight = kron(A[0], S[0]) + kron(A[1], S[1]), bias = fb * 2 - 1);   # PHNN
+
+  hyper = Sequential(Linear(4, 16), ReLU(), Linear(16, 2 * 6 * 3));
+  param emb: f32[2, 4];
+  layers = [Linear(6, 6, weight = lowrank(
+              reshape(hyper(emb[i])[0:18], [6, 3]),
+              reshape(hyper(emb[i])[18:36], [6, 3]))) for i in 0..2];
+
+  param cw: f32[4, 2, 3, 3];
+  param cm: f32[4, 2, 3, 3];
+  param cb: f32[4];
+  conv = Conv2d(2, 4, 3, pad = 1, weight = cw * cm, bias = cb + 0.1);
+
+  forward {
+    let h = phm(x);
+    for l in layers {
+      h = tanh(l(h));
+    }
+    y1 = h;
+    y2 = conv(img);
+  }
+}
+"""
+    return dict(doc="parameter expressions: PHNN kron-sum weight, bias expressions, hypernetwork "
+                    "lowrank weights predicted from embeddings, Conv2d weight = w * mask",
+                ndl=ndl, inputs={"x": x, "img": img}, weights=w, outputs={"y1": y1, "y2": y2})

@@ -445,6 +445,18 @@ def _(c):
                          "y2": ref_attention(T(q2), T(k2), T(v2), causal=True, scale=0.7)})
 
 
+@case("ops", "attention_2d")
+def _(c):
+    q, k, v = c.randn(5, 4), c.randn(6, 4), c.randn(6, 3)
+    return dict(doc="rank-2 attention [T, D] (no batch axes), causal with Tq = 5 < Tk = 6",
+                ndl=simple("attention_2d", "y1 = attention(q, k, v, causal = true);\n"
+                                           "y2 = attention(q, k, v);",
+                           [("q", ty(q)), ("k", ty(k)), ("v", ty(v))], ["y1", "y2"], None),
+                inputs={"q": q, "k": k, "v": v},
+                outputs={"y1": ref_attention(T(q), T(k), T(v), causal=True),
+                         "y2": ref_attention(T(q), T(k), T(v))})
+
+
 # ---- shape manipulation ------------------------------------------------------------------
 @case("ops", "reshape")
 def _(c):

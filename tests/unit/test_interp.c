@@ -143,7 +143,8 @@ static void expect_f32(Tensor *o, const char *dims, const float *want, size_t n,
         float got = ((const float *)o->data)[i];
         bool ok = fabsf(got - want[i]) <= 1e-5f + 1e-5f * fabsf(want[i]) ||
                   (isnan(got) && isnan(want[i])) || got == want[i];
-        if (!ok) fprintf(stderr, "line %d: element %zu is %.9g, expected %.9g\n", line, i, got, want[i]);
+        if (!ok)
+            fprintf(stderr, "line %d: element %zu is %.9g, expected %.9g\n", line, i, got, want[i]);
         CHECK(ok);
     }
     tensor_free(o);
@@ -158,25 +159,28 @@ static void expect_i64(Tensor *o, const char *dims, const int64_t *want, size_t 
     for (size_t i = 0; o->data && i < n && (int64_t)i < tensor_numel(o); i++) {
         int64_t got = ((const int64_t *)o->data)[i];
         if (got != want[i])
-            fprintf(stderr, "line %d: element %zu is %lld, expected %lld\n", line, i, (long long)got,
-                    (long long)want[i]);
+            fprintf(stderr, "line %d: element %zu is %lld, expected %lld\n", line, i,
+                    (long long)got, (long long)want[i]);
         CHECK_EQ_INT(got, want[i]);
     }
     tensor_free(o);
 }
 
-#define V(...) ((const ValueId[]){__VA_ARGS__}), (unsigned)(sizeof((ValueId[]){__VA_ARGS__}) / sizeof(ValueId))
-#define AT(...) ((const Attr[]){__VA_ARGS__}), (unsigned)(sizeof((Attr[]){__VA_ARGS__}) / sizeof(Attr))
+#define V(...)                                                                                     \
+    ((const ValueId[]){__VA_ARGS__}), (unsigned)(sizeof((ValueId[]){__VA_ARGS__}) / sizeof(ValueId))
+#define AT(...)                                                                                    \
+    ((const Attr[]){__VA_ARGS__}), (unsigned)(sizeof((Attr[]){__VA_ARGS__}) / sizeof(Attr))
 #define NOATTRS NULL, 0u
-#define INTS(key, ...) \
-    ir_attr_ints(t->m, key, (const int64_t[]){__VA_ARGS__}, (uint32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+#define INTS(key, ...)                                                                             \
+    ir_attr_ints(t->m, key, (const int64_t[]){__VA_ARGS__},                                        \
+                 (uint32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
 #define I(key, v) ir_attr_int(key, v)
 #define F(key, v) ir_attr_float(key, v)
 #define FL(...) ((const float[]){__VA_ARGS__})
 #define IL(...) ((const int64_t[]){__VA_ARGS__})
-#define EXPECT_F32(o, dims, ...) \
+#define EXPECT_F32(o, dims, ...)                                                                   \
     expect_f32(o, dims, FL(__VA_ARGS__), sizeof(FL(__VA_ARGS__)) / sizeof(float), __LINE__)
-#define EXPECT_I64(o, dims, ...) \
+#define EXPECT_I64(o, dims, ...)                                                                   \
     expect_i64(o, dims, IL(__VA_ARGS__), sizeof(IL(__VA_ARGS__)) / sizeof(int64_t), __LINE__)
 #define PAIR(key, a, b) ir_attr_ints(t->m, key, (const int64_t[]){a, b}, 2)
 
@@ -292,8 +296,8 @@ static void test_softmax(T *t)
     CHECK(fabsf(s[3] + s[4] + s[5] - 1) < 1e-6f);
     float e = expf(1);
     EXPECT_F32(&y[0], "[2,3]", 0.125f, 0.25f, 0.625f, 1 / (2 + e), 1 / (2 + e), e / (2 + e));
-    EXPECT_F32(&y[1], "[2,3]", -2.07944154f, -1.38629436f, -0.47000363f, -logf(2 + e),
-               -logf(2 + e), 1 - logf(2 + e));
+    EXPECT_F32(&y[1], "[2,3]", -2.07944154f, -1.38629436f, -0.47000363f, -logf(2 + e), -logf(2 + e),
+               1 - logf(2 + e));
     /* over dim 0: each column of (x0, x1) where x1 >> x0 gives (0, 1) */
     EXPECT_F32(&y[2], "[2,3]", 0, 0, 0, 1, 1, 1);
 }
@@ -365,7 +369,8 @@ static void test_linear(T *t)
     Tensor y[2];
     fresh(t);
     ValueId x = in(t, "x", "f32[N,3]");
-    ValueId w = cst(t, "f32[2,3]", FL(1, 0, -1, 0.5f, 0.5f, 0.5f)), b = cst(t, "f32[2]", FL(10, 20));
+    ValueId w = cst(t, "f32[2,3]", FL(1, 0, -1, 0.5f, 0.5f, 0.5f)),
+            b = cst(t, "f32[2]", FL(10, 20));
     out(t, "y", op(t, OP_LINEAR, V(x, w, b), NOATTRS));
     out(t, "z", op(t, OP_LINEAR, V(x, w, 0), NOATTRS));
     Tensor xt = tens(DT_F32, "[3,3]", FL(1, 2, 3, 4, 5, 6, -1, 0, 1));
@@ -385,20 +390,26 @@ static void test_conv(T *t)
     /* x = 1..9 as 3x3; w = [[1,0],[0,-1]]: out[i][j] = x[i][j] - x[i+1][j+1] = -4 */
     ValueId x = in(t, "x", "f32[1,1,3,3]");
     ValueId w = cst(t, "f32[1,1,2,2]", FL(1, 0, 0, -1));
-    out(t, "plain", op(t, OP_CONV2D, V(x, w, 0), AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0),
-                                                    PAIR(ATTR_DILATION, 1, 1), conv_attrs_groups(1))));
+    out(t, "plain",
+        op(t, OP_CONV2D, V(x, w, 0),
+           AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 1, 1),
+              conv_attrs_groups(1))));
     /* pad 1, stride 2: windows start at -1 and 1; out[0][0] = -x[0][0] = -1,
      * out[0][1] = -x[0][2] = -3, out[1][0] = -x[2][0] = -7, out[1][1] = x[1][1] - x[2][2] = -4 */
-    out(t, "strided", op(t, OP_CONV2D, V(x, w, cst(t, "f32[1]", FL(100))),
-                         AT(PAIR(ATTR_STRIDE, 2, 2), PAIR(ATTR_PAD, 1, 1), PAIR(ATTR_DILATION, 1, 1),
-                            conv_attrs_groups(1))));
+    out(t, "strided",
+        op(t, OP_CONV2D, V(x, w, cst(t, "f32[1]", FL(100))),
+           AT(PAIR(ATTR_STRIDE, 2, 2), PAIR(ATTR_PAD, 1, 1), PAIR(ATTR_DILATION, 1, 1),
+              conv_attrs_groups(1))));
     /* dilation 2: one output, x[0][0]*1 + x[2][2]*(-1) = 1 - 9 */
-    out(t, "dilated", op(t, OP_CONV2D, V(x, w, 0), AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0),
-                                                      PAIR(ATTR_DILATION, 2, 2), conv_attrs_groups(1))));
+    out(t, "dilated",
+        op(t, OP_CONV2D, V(x, w, 0),
+           AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 2, 2),
+              conv_attrs_groups(1))));
     /* a [1,2] kernel, stride (1,2), pad (0,1): out[i][j] = x[i][2j-1] + 2 x[i][2j] (0 outside) */
-    out(t, "rect", op(t, OP_CONV2D, V(x, cst(t, "f32[1,1,1,2]", FL(1, 2)), 0),
-                      AT(PAIR(ATTR_STRIDE, 1, 2), PAIR(ATTR_PAD, 0, 1), PAIR(ATTR_DILATION, 1, 1),
-                         conv_attrs_groups(1))));
+    out(t, "rect",
+        op(t, OP_CONV2D, V(x, cst(t, "f32[1,1,1,2]", FL(1, 2)), 0),
+           AT(PAIR(ATTR_STRIDE, 1, 2), PAIR(ATTR_PAD, 0, 1), PAIR(ATTR_DILATION, 1, 1),
+              conv_attrs_groups(1))));
     Tensor xt = tens(DT_F32, "[1,1,3,3]", FL(1, 2, 3, 4, 5, 6, 7, 8, 9));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[1,1,2,2]", -4, -4, -4, -4);
@@ -411,9 +422,10 @@ static void test_conv(T *t)
     fresh(t);
     x = in(t, "x", "f32[2,2,2]");
     w = cst(t, "f32[4,1,1,1]", FL(2, -2, 3, -3));
-    out(t, "g", op(t, OP_CONV2D, V(x, w, cst(t, "f32[4]", FL(0, 1, 0, 1))),
-                   AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 1, 1),
-                      conv_attrs_groups(2))));
+    out(t, "g",
+        op(t, OP_CONV2D, V(x, w, cst(t, "f32[4]", FL(0, 1, 0, 1))),
+           AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 1, 1),
+              conv_attrs_groups(2))));
     xt = tens(DT_F32, "[2,2,2]", FL(1, 2, 3, 4, 10, 20, 30, 40));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[4,2,2]", 2, 4, 6, 8, -1, -3, -5, -7, 30, 60, 90, 120, -29, -59, -89, -119);
@@ -421,9 +433,10 @@ static void test_conv(T *t)
     /* two input channels summed, batch of 2: w = ones [1,2,1,1] */
     fresh(t);
     x = in(t, "x", "f32[N,2,1,2]");
-    out(t, "s", op(t, OP_CONV2D, V(x, cst(t, "f32[1,2,1,1]", FL(1, 1)), 0),
-                   AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 1, 1),
-                      conv_attrs_groups(1))));
+    out(t, "s",
+        op(t, OP_CONV2D, V(x, cst(t, "f32[1,2,1,1]", FL(1, 1)), 0),
+           AT(PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 0, 0), PAIR(ATTR_DILATION, 1, 1),
+              conv_attrs_groups(1))));
     xt = tens(DT_F32, "[2,2,1,2]", FL(1, 2, 3, 4, 5, 6, 7, 8));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[2,1,1,2]", 4, 6, 12, 14);
@@ -437,8 +450,9 @@ static void test_pool(T *t)
     Attr pa[3] = {PAIR(ATTR_KERNEL, 2, 2), PAIR(ATTR_STRIDE, 1, 1), PAIR(ATTR_PAD, 1, 1)};
     out(t, "max", op(t, OP_MAX_POOL2D, V(x), pa, 3));
     out(t, "avg", op(t, OP_AVG_POOL2D, V(x), pa, 3));
-    out(t, "big", op(t, OP_MAX_POOL2D, V(x), AT(PAIR(ATTR_KERNEL, 2, 2), PAIR(ATTR_STRIDE, 2, 2),
-                                                PAIR(ATTR_PAD, 0, 0))));
+    out(t, "big",
+        op(t, OP_MAX_POOL2D, V(x),
+           AT(PAIR(ATTR_KERNEL, 2, 2), PAIR(ATTR_STRIDE, 2, 2), PAIR(ATTR_PAD, 0, 0))));
     /* negative values show the -inf padding of max pooling (zero padding would give 0) */
     Tensor xt = tens(DT_F32, "[1,1,2,2]", FL(-1, -2, -3, -4));
     CHECK(run(t, &xt, y));
@@ -450,10 +464,12 @@ static void test_pool(T *t)
     /* unbatched [C,H,W], rectangular window 1x3 with stride 2 over width 5 */
     fresh(t);
     x = in(t, "x", "f32[1,1,5]");
-    out(t, "m", op(t, OP_MAX_POOL2D, V(x), AT(PAIR(ATTR_KERNEL, 1, 3), PAIR(ATTR_STRIDE, 1, 2),
-                                              PAIR(ATTR_PAD, 0, 0))));
-    out(t, "a", op(t, OP_AVG_POOL2D, V(x), AT(PAIR(ATTR_KERNEL, 1, 3), PAIR(ATTR_STRIDE, 1, 2),
-                                              PAIR(ATTR_PAD, 0, 0))));
+    out(t, "m",
+        op(t, OP_MAX_POOL2D, V(x),
+           AT(PAIR(ATTR_KERNEL, 1, 3), PAIR(ATTR_STRIDE, 1, 2), PAIR(ATTR_PAD, 0, 0))));
+    out(t, "a",
+        op(t, OP_AVG_POOL2D, V(x),
+           AT(PAIR(ATTR_KERNEL, 1, 3), PAIR(ATTR_STRIDE, 1, 2), PAIR(ATTR_PAD, 0, 0))));
     xt = tens(DT_F32, "[1,1,5]", FL(1, 5, 2, 0, 3));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[1,1,2]", 5, 3);
@@ -487,7 +503,8 @@ static void test_norms(T *t)
      * use 3,4,3,4 (mean 3.5, var 0.25). rms of (1,2,3,4) is sqrt(7.5); of (3,4,3,4) sqrt(12.5) */
     xt = tens(DT_F32, "[2,4]", FL(1, 2, 3, 4, 3, 4, 3, 4));
     CHECK(run(t, &xt, y));
-    EXPECT_F32(&y[0], "[2,4]", -1.34164079f, -0.89442719f, 0.44721360f, 11.34164079f, -1, 2, -1, 11);
+    EXPECT_F32(&y[0], "[2,4]", -1.34164079f, -0.89442719f, 0.44721360f, 11.34164079f, -1, 2, -1,
+               11);
     EXPECT_F32(&y[1], "[2,4]", -1.34164079f, -0.44721360f, 0.44721360f, 1.34164079f, -1, 1, -1, 1);
     EXPECT_F32(&y[2], "[2,4]", 0.36514837f, 1.46059349f, 1.09544512f, 1.46059349f, 0.84852814f,
                2.26274170f, 0.84852814f, 1.13137085f);
@@ -530,11 +547,13 @@ static void test_movement(T *t)
     ValueId x = in(t, "x", "f32[2,3]");
     out(t, "r", op(t, OP_RESHAPE, V(x), AT(INTS(ATTR_SHAPE, 3, 2))));
     out(t, "p", op(t, OP_PERMUTE, V(x), AT(INTS(ATTR_PERM, 1, 0))));
-    out(t, "s", op(t, OP_SLICE, V(x), AT(INTS(ATTR_BEGIN, 1, 0), INTS(ATTR_END, 2, INT64_MAX),
-                                         INTS(ATTR_STEP, 1, 2))));
+    out(t, "s",
+        op(t, OP_SLICE, V(x),
+           AT(INTS(ATTR_BEGIN, 1, 0), INTS(ATTR_END, 2, INT64_MAX), INTS(ATTR_STEP, 1, 2))));
     out(t, "c0", op(t, OP_CONCAT, V(x, x), AT(I(ATTR_DIM, 0))));
     out(t, "c1", op(t, OP_CONCAT, V(x, cst(t, "f32[2,1]", FL(7, 8)), x), AT(I(ATTR_DIM, 1))));
-    out(t, "k", op(t, OP_KRON, V(cst(t, "f32[1,2]", FL(1, 2)), cst(t, "f32[2,1]", FL(1, 10))), NOATTRS));
+    out(t, "k",
+        op(t, OP_KRON, V(cst(t, "f32[1,2]", FL(1, 2)), cst(t, "f32[2,1]", FL(1, 10))), NOATTRS));
     Tensor xt = tens(DT_F32, "[2,3]", FL(0, 1, 2, 3, 4, 5));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[3,2]", 0, 1, 2, 3, 4, 5);
@@ -548,9 +567,12 @@ static void test_movement(T *t)
     fresh(t);
     x = in(t, "x", "f32[N,2,3]");
     out(t, "p", op(t, OP_PERMUTE, V(x), AT(INTS(ATTR_PERM, 2, 0, 1))));
-    out(t, "s", op(t, OP_SLICE, V(x), AT(INTS(ATTR_BEGIN, 0, 0, 1), INTS(ATTR_END, INT64_MAX, 2, 3),
-                                         INTS(ATTR_STEP, 1, 1, 2))));
-    out(t, "k", op(t, OP_KRON, V(cst(t, "i64[2]", IL(1, -2)), cst(t, "i64[2]", IL(3, 5))), NOATTRS));
+    out(t, "s",
+        op(t, OP_SLICE, V(x),
+           AT(INTS(ATTR_BEGIN, 0, 0, 1), INTS(ATTR_END, INT64_MAX, 2, 3),
+              INTS(ATTR_STEP, 1, 1, 2))));
+    out(t, "k",
+        op(t, OP_KRON, V(cst(t, "i64[2]", IL(1, -2)), cst(t, "i64[2]", IL(3, 5))), NOATTRS));
     xt = tens(DT_F32, "[2,2,3]", FL(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11));
     CHECK(run(t, &xt, y));
     EXPECT_F32(&y[0], "[3,2,2]", 0, 3, 6, 9, 1, 4, 7, 10, 2, 5, 8, 11);
@@ -628,14 +650,17 @@ static void test_hashing(T *t)
     fresh(t);
     ValueId ids = in(t, "ids", "i64[4]");
     out(t, "e", op(t, OP_HASH_ROUTE, V(ids), AT(I(ATTR_NUM, 8), I(ATTR_SEED, 7))));
-    out(t, "f", op(t, OP_HASH_ROUTE, V(cst(t, "i64[2]", IL(5, 4294967301))), AT(I(ATTR_NUM, 3), I(ATTR_SEED, 0))));
+    out(t, "f",
+        op(t, OP_HASH_ROUTE, V(cst(t, "i64[2]", IL(5, 4294967301))),
+           AT(I(ATTR_NUM, 3), I(ATTR_SEED, 0))));
     Tensor it = tens(DT_I64, "[4]", IL(0, 1, 12345, -1));
     CHECK(run(t, &it, y));
     EXPECT_I64(&y[0], "[4]", 4, 0, 1, 1);
     EXPECT_I64(&y[1], "[2]", 1, 1); /* only the low 32 bits of an id count */
 }
 
-/* ---- input checking, symbols, liveness -------------------------------------------------------- */
+/* ---- input checking, symbols, liveness --------------------------------------------------------
+ */
 
 static void test_inputs(T *t)
 {
@@ -697,7 +722,7 @@ static void test_liveness(T *t)
     ValueId r = op(t, OP_RELU, V(e), NOATTRS);
     ValueId dead = op(t, OP_EMBEDDING, V(cst(t, "i64[1]", IL(99)), tab), NOATTRS);
     t->m->ops.v[ir_value(t->m, dead)->def].flags |= OPF_DEAD; /* would fail if run */
-    op(t, OP_NEG, V(r), NOATTRS);                              /* live but unused */
+    op(t, OP_NEG, V(r), NOATTRS);                             /* live but unused */
     out(t, "a", r);
     out(t, "b", r); /* the same value twice: two separate buffers */
     out(t, "w", tab);

@@ -87,17 +87,21 @@ static const char *err_of(T *t, ValueId v)
 {
     if (v) {
         char b[256];
-        snprintf(t->buf, sizeof t->buf, "ok: %s", ir_format_type(t->m, ir_type(t->m, v), b, sizeof b));
+        snprintf(t->buf, sizeof t->buf, "ok: %s",
+                 ir_format_type(t->m, ir_type(t->m, v), b, sizeof b));
         return t->buf;
     }
     return t->err;
 }
 
-#define V(...) ((const ValueId[]){__VA_ARGS__}), (unsigned)(sizeof((ValueId[]){__VA_ARGS__}) / sizeof(ValueId))
-#define AT(...) ((const Attr[]){__VA_ARGS__}), (unsigned)(sizeof((Attr[]){__VA_ARGS__}) / sizeof(Attr))
+#define V(...)                                                                                     \
+    ((const ValueId[]){__VA_ARGS__}), (unsigned)(sizeof((ValueId[]){__VA_ARGS__}) / sizeof(ValueId))
+#define AT(...)                                                                                    \
+    ((const Attr[]){__VA_ARGS__}), (unsigned)(sizeof((Attr[]){__VA_ARGS__}) / sizeof(Attr))
 #define NOATTRS NULL, 0u
-#define INTS(t, key, ...) \
-    ir_attr_ints((t)->m, key, (const int64_t[]){__VA_ARGS__}, (uint32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
+#define INTS(t, key, ...)                                                                          \
+    ir_attr_ints((t)->m, key, (const int64_t[]){__VA_ARGS__},                                      \
+                 (uint32_t)(sizeof((int64_t[]){__VA_ARGS__}) / sizeof(int64_t)))
 #define I(key, v) ir_attr_int(key, v)
 #define F(key, v) ir_attr_float(key, v)
 
@@ -121,15 +125,16 @@ static Attr conv_attr(T *t, int which, int64_t a, int64_t b)
 static ValueId conv(T *t, ValueId x, ValueId w, ValueId b, int64_t s, int64_t p, int64_t d,
                     int64_t g)
 {
-    return build(t, OP_CONV2D, V(x, w, b), AT(STRIDE(s, s), PAD(p, p), DIL(d, d), I(ATTR_GROUPS, g)));
+    return build(t, OP_CONV2D, V(x, w, b),
+                 AT(STRIDE(s, s), PAD(p, p), DIL(d, d), I(ATTR_GROUPS, g)));
 }
 
 static ValueId slice(T *t, ValueId x, unsigned rank, const int64_t *b, const int64_t *e,
                      const int64_t *s)
 {
-    return build(t, OP_SLICE, V(x), AT(ir_attr_ints(t->m, ATTR_BEGIN, b, rank),
-                                       ir_attr_ints(t->m, ATTR_END, e, rank),
-                                       ir_attr_ints(t->m, ATTR_STEP, s, rank)));
+    return build(t, OP_SLICE, V(x),
+                 AT(ir_attr_ints(t->m, ATTR_BEGIN, b, rank), ir_attr_ints(t->m, ATTR_END, e, rank),
+                    ir_attr_ints(t->m, ATTR_STEP, s, rank)));
 }
 
 /* ---- broadcasting ------------------------------------------------------------------------ */
@@ -172,7 +177,8 @@ static void test_types(T *t)
 {
     ValueId x = in(t, "f32[N,3]");
     for (int k = 0; k < OP_COUNT; k++)
-        if (op_info[k].flags & OPF_EW1) CHECK_STR(type_of(t, build(t, (OpKind)k, V(x), NOATTRS)), "f32[N,3]");
+        if (op_info[k].flags & OPF_EW1)
+            CHECK_STR(type_of(t, build(t, (OpKind)k, V(x), NOATTRS)), "f32[N,3]");
 
     ValueId a = in(t, "f32[N,1,4]"), b = in(t, "f32[3,1]");
     CHECK_STR(type_of(t, build(t, OP_ADD, V(a, b), NOATTRS)), "f32[N,3,4]");
@@ -191,92 +197,153 @@ static void test_types(T *t)
     CHECK_STR(type_of(t, build(t, OP_LOG_SOFTMAX, V(x), AT(I(ATTR_DIM, 0)))), "f32[N,3]");
 
     ValueId r = in(t, "f32[N,3,4]");
-    CHECK_STR(type_of(t, build(t, OP_REDUCE_SUM, V(r), AT(INTS(t, ATTR_DIMS, 1), I(ATTR_KEEPDIM, 0)))), "f32[N,4]");
-    CHECK_STR(type_of(t, build(t, OP_REDUCE_MEAN, V(r), AT(INTS(t, ATTR_DIMS, 1, 2), I(ATTR_KEEPDIM, 1)))), "f32[N,1,1]");
-    CHECK_STR(type_of(t, build(t, OP_REDUCE_MAX, V(r), AT(INTS(t, ATTR_DIMS, 0, 2), I(ATTR_KEEPDIM, 0)))), "f32[3]");
-    CHECK_STR(type_of(t, build(t, OP_REDUCE_MIN, V(r), AT(INTS(t, ATTR_DIMS, 0, 1, 2), I(ATTR_KEEPDIM, 0)))), "f32[]");
+    CHECK_STR(
+        type_of(t, build(t, OP_REDUCE_SUM, V(r), AT(INTS(t, ATTR_DIMS, 1), I(ATTR_KEEPDIM, 0)))),
+        "f32[N,4]");
+    CHECK_STR(type_of(t, build(t, OP_REDUCE_MEAN, V(r),
+                               AT(INTS(t, ATTR_DIMS, 1, 2), I(ATTR_KEEPDIM, 1)))),
+              "f32[N,1,1]");
+    CHECK_STR(
+        type_of(t, build(t, OP_REDUCE_MAX, V(r), AT(INTS(t, ATTR_DIMS, 0, 2), I(ATTR_KEEPDIM, 0)))),
+        "f32[3]");
+    CHECK_STR(type_of(t, build(t, OP_REDUCE_MIN, V(r),
+                               AT(INTS(t, ATTR_DIMS, 0, 1, 2), I(ATTR_KEEPDIM, 0)))),
+              "f32[]");
 
-    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, 1), I(ATTR_KEEPDIM, 0)))), "i64[N,4]");
-    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, 2), I(ATTR_KEEPDIM, 1)))), "i64[N,3,1]");
-    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, -1), I(ATTR_KEEPDIM, 0)))), "i64[]");
-    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, -1), I(ATTR_KEEPDIM, 1)))), "i64[1,1,1]");
-    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(ii), AT(I(ATTR_DIM, 1), I(ATTR_KEEPDIM, 0)))), "i64[N]");
+    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, 1), I(ATTR_KEEPDIM, 0)))),
+              "i64[N,4]");
+    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, 2), I(ATTR_KEEPDIM, 1)))),
+              "i64[N,3,1]");
+    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, -1), I(ATTR_KEEPDIM, 0)))),
+              "i64[]");
+    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(r), AT(I(ATTR_DIM, -1), I(ATTR_KEEPDIM, 1)))),
+              "i64[1,1,1]");
+    CHECK_STR(type_of(t, build(t, OP_ARGMAX, V(ii), AT(I(ATTR_DIM, 1), I(ATTR_KEEPDIM, 0)))),
+              "i64[N]");
 
     ValueId w = in(t, "f32[784,10]"), xa = in(t, "f32[N,784]"), v784 = in(t, "f32[784]");
     CHECK_STR(type_of(t, build(t, OP_MATMUL, V(xa, w), NOATTRS)), "f32[N,10]");
     CHECK_STR(type_of(t, build(t, OP_MATMUL, V(v784, w), NOATTRS)), "f32[10]");
     CHECK_STR(type_of(t, build(t, OP_MATMUL, V(xa, v784), NOATTRS)), "f32[N]");
     CHECK_STR(type_of(t, build(t, OP_MATMUL, V(v784, v784), NOATTRS)), "f32[]");
-    CHECK_STR(type_of(t, build(t, OP_MATMUL, V(in(t, "f32[2,1,3,4]"), in(t, "f32[5,4,6]")), NOATTRS)), "f32[2,5,3,6]");
-    CHECK_STR(type_of(t, build(t, OP_MATMUL, V(in(t, "f32[B,H,T,D]"), in(t, "f32[B,H,D,T]")), NOATTRS)), "f32[B,H,T,T]");
-    CHECK_STR(type_of(t, build(t, OP_MATMUL, V(in(t, "f32[4]"), in(t, "f32[N,4,6]")), NOATTRS)), "f32[N,6]");
+    CHECK_STR(
+        type_of(t, build(t, OP_MATMUL, V(in(t, "f32[2,1,3,4]"), in(t, "f32[5,4,6]")), NOATTRS)),
+        "f32[2,5,3,6]");
+    CHECK_STR(
+        type_of(t, build(t, OP_MATMUL, V(in(t, "f32[B,H,T,D]"), in(t, "f32[B,H,D,T]")), NOATTRS)),
+        "f32[B,H,T,T]");
+    CHECK_STR(type_of(t, build(t, OP_MATMUL, V(in(t, "f32[4]"), in(t, "f32[N,4,6]")), NOATTRS)),
+              "f32[N,6]");
 
     ValueId lw = in(t, "f32[10,784]"), lb = in(t, "f32[10]");
     CHECK_STR(type_of(t, build(t, OP_LINEAR, V(xa, lw, lb), NOATTRS)), "f32[N,10]");
     CHECK_STR(type_of(t, build(t, OP_LINEAR, V(xa, lw, 0), NOATTRS)), "f32[N,10]");
-    CHECK_STR(type_of(t, build(t, OP_LINEAR, V(in(t, "f32[B,T,784]"), lw, 0), NOATTRS)), "f32[B,T,10]");
-    CHECK_STR(type_of(t, build(t, OP_LINEAR, V(in(t, "f32[B*T,784]"), lw, 0), NOATTRS)), "f32[B*T,10]");
+    CHECK_STR(type_of(t, build(t, OP_LINEAR, V(in(t, "f32[B,T,784]"), lw, 0), NOATTRS)),
+              "f32[B,T,10]");
+    CHECK_STR(type_of(t, build(t, OP_LINEAR, V(in(t, "f32[B*T,784]"), lw, 0), NOATTRS)),
+              "f32[B*T,10]");
 
     ValueId img = in(t, "f32[N,3,32,32]"), cw = in(t, "f32[16,3,3,3]"), cb = in(t, "f32[16]");
     CHECK_STR(type_of(t, conv(t, img, cw, cb, 1, 1, 1, 1)), "f32[N,16,32,32]");
     CHECK_STR(type_of(t, conv(t, img, cw, 0, 2, 1, 1, 1)), "f32[N,16,16,16]");
     CHECK_STR(type_of(t, conv(t, img, cw, 0, 1, 0, 2, 1)), "f32[N,16,28,28]");
-    CHECK_STR(type_of(t, conv(t, in(t, "f32[1,4,8,8]"), in(t, "f32[6,2,3,3]"), 0, 1, 0, 1, 2)), "f32[1,6,6,6]");
+    CHECK_STR(type_of(t, conv(t, in(t, "f32[1,4,8,8]"), in(t, "f32[6,2,3,3]"), 0, 1, 0, 1, 2)),
+              "f32[1,6,6,6]");
     CHECK_STR(type_of(t, conv(t, in(t, "f32[3,8,8]"), cw, cb, 1, 0, 1, 1)), "f32[16,6,6]");
     CHECK_STR(type_of(t, conv(t, in(t, "f32[N,3,H,W]"), cw, cb, 1, 1, 1, 1)), "f32[N,16,H,W]");
     CHECK_STR(type_of(t, conv(t, in(t, "f32[N,3,H,W]"), cw, cb, 1, 2, 2, 1)), "f32[N,16,H,W]");
     CHECK_STR(type_of(t, build(t, OP_CONV2D, V(in(t, "f32[1,3,10,7]"), in(t, "f32[8,3,3,1]"), 0),
-                               AT(STRIDE(2, 3), PAD(1, 0), DIL(1, 1), I(ATTR_GROUPS, 1)))), "f32[1,8,5,3]");
+                               AT(STRIDE(2, 3), PAD(1, 0), DIL(1, 1), I(ATTR_GROUPS, 1)))),
+              "f32[1,8,5,3]");
 
     ValueId fm = in(t, "f32[N,16,32,32]");
-    CHECK_STR(type_of(t, build(t, OP_MAX_POOL2D, V(fm), AT(KERNEL(2, 2), STRIDE(2, 2), PAD(0, 0)))), "f32[N,16,16,16]");
-    CHECK_STR(type_of(t, build(t, OP_AVG_POOL2D, V(fm), AT(KERNEL(3, 3), STRIDE(2, 2), PAD(1, 1)))), "f32[N,16,16,16]");
-    CHECK_STR(type_of(t, build(t, OP_MAX_POOL2D, V(in(t, "f32[4,7,5]")), AT(KERNEL(3, 2), STRIDE(2, 1), PAD(0, 0)))), "f32[4,3,4]");
-    CHECK_STR(type_of(t, build(t, OP_AVG_POOL2D, V(in(t, "f32[N,3,H,W]")), AT(KERNEL(3, 3), STRIDE(1, 1), PAD(1, 1)))), "f32[N,3,H,W]");
+    CHECK_STR(type_of(t, build(t, OP_MAX_POOL2D, V(fm), AT(KERNEL(2, 2), STRIDE(2, 2), PAD(0, 0)))),
+              "f32[N,16,16,16]");
+    CHECK_STR(type_of(t, build(t, OP_AVG_POOL2D, V(fm), AT(KERNEL(3, 3), STRIDE(2, 2), PAD(1, 1)))),
+              "f32[N,16,16,16]");
+    CHECK_STR(type_of(t, build(t, OP_MAX_POOL2D, V(in(t, "f32[4,7,5]")),
+                               AT(KERNEL(3, 2), STRIDE(2, 1), PAD(0, 0)))),
+              "f32[4,3,4]");
+    CHECK_STR(type_of(t, build(t, OP_AVG_POOL2D, V(in(t, "f32[N,3,H,W]")),
+                               AT(KERNEL(3, 3), STRIDE(1, 1), PAD(1, 1)))),
+              "f32[N,3,H,W]");
 
     ValueId c16 = in(t, "f32[16]");
-    CHECK_STR(type_of(t, build(t, OP_BATCH_NORM, V(fm, c16, c16, c16, c16), AT(F(ATTR_EPS, 1e-5)))), "f32[N,16,32,32]");
-    CHECK_STR(type_of(t, build(t, OP_BATCH_NORM, V(in(t, "f32[N,16]"), c16, c16, 0, 0), AT(F(ATTR_EPS, 1e-5)))), "f32[N,16]");
+    CHECK_STR(type_of(t, build(t, OP_BATCH_NORM, V(fm, c16, c16, c16, c16), AT(F(ATTR_EPS, 1e-5)))),
+              "f32[N,16,32,32]");
+    CHECK_STR(type_of(t, build(t, OP_BATCH_NORM, V(in(t, "f32[N,16]"), c16, c16, 0, 0),
+                               AT(F(ATTR_EPS, 1e-5)))),
+              "f32[N,16]");
     ValueId seq = in(t, "f32[B,T,64]"), d64 = in(t, "f32[64]");
-    CHECK_STR(type_of(t, build(t, OP_LAYER_NORM, V(seq, d64, d64), AT(F(ATTR_EPS, 1e-5)))), "f32[B,T,64]");
-    CHECK_STR(type_of(t, build(t, OP_LAYER_NORM, V(seq, 0, 0), AT(F(ATTR_EPS, 1e-5)))), "f32[B,T,64]");
+    CHECK_STR(type_of(t, build(t, OP_LAYER_NORM, V(seq, d64, d64), AT(F(ATTR_EPS, 1e-5)))),
+              "f32[B,T,64]");
+    CHECK_STR(type_of(t, build(t, OP_LAYER_NORM, V(seq, 0, 0), AT(F(ATTR_EPS, 1e-5)))),
+              "f32[B,T,64]");
     CHECK_STR(type_of(t, build(t, OP_RMS_NORM, V(seq, d64), AT(F(ATTR_EPS, 1e-6)))), "f32[B,T,64]");
 
     ValueId q = in(t, "f32[B,4,T,16]"), k = in(t, "f32[B,4,S,16]"), vv = in(t, "f32[B,4,S,8]");
-    CHECK_STR(type_of(t, build(t, OP_ATTENTION, V(q, k, vv), AT(I(ATTR_CAUSAL, 1), F(ATTR_SCALE, 0.25)))), "f32[B,4,T,8]");
+    CHECK_STR(
+        type_of(t, build(t, OP_ATTENTION, V(q, k, vv), AT(I(ATTR_CAUSAL, 1), F(ATTR_SCALE, 0.25)))),
+        "f32[B,4,T,8]");
 
     ValueId rs = in(t, "f32[N,4,4]");
     CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(rs), AT(shape_of(t, "f32[N,16]")))), "f32[N,16]");
     CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(rs), AT(shape_of(t, "f32[2,N,8]")))), "f32[2,N,8]");
-    CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(in(t, "i64[B,T]")), AT(shape_of(t, "f32[B*T]")))), "i64[B*T]");
-    CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(in(t, "f32[1]")), AT(shape_of(t, "f32[]")))), "f32[]");
+    CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(in(t, "i64[B,T]")), AT(shape_of(t, "f32[B*T]")))),
+              "i64[B*T]");
+    CHECK_STR(type_of(t, build(t, OP_RESHAPE, V(in(t, "f32[1]")), AT(shape_of(t, "f32[]")))),
+              "f32[]");
 
-    CHECK_STR(type_of(t, build(t, OP_PERMUTE, V(r), AT(INTS(t, ATTR_PERM, 2, 0, 1)))), "f32[4,N,3]");
+    CHECK_STR(type_of(t, build(t, OP_PERMUTE, V(r), AT(INTS(t, ATTR_PERM, 2, 0, 1)))),
+              "f32[4,N,3]");
 
     ValueId sl = in(t, "f32[N,10]");
-    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 2}, (int64_t[]){INT64_MAX, 8}, (int64_t[]){1, 2})), "f32[N,3]");
-    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 3}, (int64_t[]){INT64_MAX, INT64_MAX}, (int64_t[]){1, 3})), "f32[N,3]");
-    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 4}, (int64_t[]){INT64_MAX, 4}, (int64_t[]){1, 1})), "f32[N,0]");
-    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 10}, (int64_t[]){INT64_MAX, INT64_MAX}, (int64_t[]){1, 1})), "f32[N,0]");
+    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 2}, (int64_t[]){INT64_MAX, 8},
+                               (int64_t[]){1, 2})),
+              "f32[N,3]");
+    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 3}, (int64_t[]){INT64_MAX, INT64_MAX},
+                               (int64_t[]){1, 3})),
+              "f32[N,3]");
+    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 4}, (int64_t[]){INT64_MAX, 4},
+                               (int64_t[]){1, 1})),
+              "f32[N,0]");
+    CHECK_STR(type_of(t, slice(t, sl, 2, (int64_t[]){0, 10}, (int64_t[]){INT64_MAX, INT64_MAX},
+                               (int64_t[]){1, 1})),
+              "f32[N,0]");
 
-    CHECK_STR(type_of(t, build(t, OP_CONCAT, V(in(t, "f32[N,3]"), in(t, "f32[N,5]")), AT(I(ATTR_DIM, 1)))), "f32[N,8]");
+    CHECK_STR(type_of(t, build(t, OP_CONCAT, V(in(t, "f32[N,3]"), in(t, "f32[N,5]")),
+                               AT(I(ATTR_DIM, 1)))),
+              "f32[N,8]");
     CHECK_STR(type_of(t, build(t, OP_CONCAT, V(sl, sl, sl), AT(I(ATTR_DIM, 0)))), "f32[3*N,10]");
     CHECK_STR(type_of(t, build(t, OP_CONCAT, V(sl), AT(I(ATTR_DIM, 1)))), "f32[N,10]");
 
     ValueId ids = in(t, "i64[B,T]"), tab = in(t, "f32[100,32]");
     CHECK_STR(type_of(t, build(t, OP_EMBEDDING, V(ids, tab), NOATTRS)), "f32[B,T,32]");
-    CHECK_STR(type_of(t, build(t, OP_EMBEDDING, V(in(t, "i32[5]"), in(t, "i64[10,2]")), NOATTRS)), "i64[5,2]");
+    CHECK_STR(type_of(t, build(t, OP_EMBEDDING, V(in(t, "i32[5]"), in(t, "i64[10,2]")), NOATTRS)),
+              "i64[5,2]");
 
-    CHECK_STR(type_of(t, build(t, OP_TAKE, V(in(t, "f32[1000]"), in(t, "i64[64,32]")), NOATTRS)), "f32[64,32]");
-    CHECK_STR(type_of(t, build(t, OP_TAKE, V(in(t, "f32[10,10]"), in(t, "i32[N]")), NOATTRS)), "f32[N]");
+    CHECK_STR(type_of(t, build(t, OP_TAKE, V(in(t, "f32[1000]"), in(t, "i64[64,32]")), NOATTRS)),
+              "f32[64,32]");
+    CHECK_STR(type_of(t, build(t, OP_TAKE, V(in(t, "f32[10,10]"), in(t, "i32[N]")), NOATTRS)),
+              "f32[N]");
 
-    CHECK_STR(type_of(t, build(t, OP_KRON, V(in(t, "f32[2,3]"), in(t, "f32[4,5]")), NOATTRS)), "f32[8,15]");
-    CHECK_STR(type_of(t, build(t, OP_KRON, V(in(t, "f32[N,3]"), in(t, "f32[2,1]")), NOATTRS)), "f32[2*N,3]");
+    CHECK_STR(type_of(t, build(t, OP_KRON, V(in(t, "f32[2,3]"), in(t, "f32[4,5]")), NOATTRS)),
+              "f32[8,15]");
+    CHECK_STR(type_of(t, build(t, OP_KRON, V(in(t, "f32[N,3]"), in(t, "f32[2,1]")), NOATTRS)),
+              "f32[2*N,3]");
 
-    CHECK_STR(type_of(t, build(t, OP_HASHED, V(in(t, "f32[1000]")), AT(shape_of(t, "f32[64,32]"), I(ATTR_SEED, 42)))), "f32[64,32]");
-    CHECK_STR(type_of(t, build(t, OP_HASHED, V(in(t, "f32[10,10]")), AT(shape_of(t, "f32[7]"), I(ATTR_SEED, 4294967295)))), "f32[7]");
-    CHECK_STR(type_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i64[T]")), AT(I(ATTR_NUM, 8), I(ATTR_SEED, 7)))), "i64[T]");
-    CHECK_STR(type_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i32[B,T]")), AT(I(ATTR_NUM, 8), I(ATTR_SEED, 0)))), "i64[B,T]");
+    CHECK_STR(type_of(t, build(t, OP_HASHED, V(in(t, "f32[1000]")),
+                               AT(shape_of(t, "f32[64,32]"), I(ATTR_SEED, 42)))),
+              "f32[64,32]");
+    CHECK_STR(type_of(t, build(t, OP_HASHED, V(in(t, "f32[10,10]")),
+                               AT(shape_of(t, "f32[7]"), I(ATTR_SEED, 4294967295)))),
+              "f32[7]");
+    CHECK_STR(type_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i64[T]")),
+                               AT(I(ATTR_NUM, 8), I(ATTR_SEED, 7)))),
+              "i64[T]");
+    CHECK_STR(type_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i32[B,T]")),
+                               AT(I(ATTR_NUM, 8), I(ATTR_SEED, 0)))),
+              "i64[B,T]");
 
     for (int kind = 0; kind < OP_COUNT; kind++)
         if (!t->covered[kind]) {
@@ -305,22 +372,29 @@ static void test_errors(T *t)
               "'cast' target dtype must be f32, i32, i64 or bool, got f16");
     CHECK_STR(err_of(t, build(t, OP_SOFTMAX, V(in(t, "f32[2,3]")), AT(I(ATTR_DIM, 2)))),
               "'softmax' dim 2 is out of range for [2,3]");
-    CHECK_STR(err_of(t, build(t, OP_REDUCE_SUM, V(in(t, "f32[2,3]")), AT(INTS(t, ATTR_DIMS, 1, 0), I(ATTR_KEEPDIM, 0)))),
+    CHECK_STR(err_of(t, build(t, OP_REDUCE_SUM, V(in(t, "f32[2,3]")),
+                              AT(INTS(t, ATTR_DIMS, 1, 0), I(ATTR_KEEPDIM, 0)))),
               "'sum' dims must be ascending and unique");
-    CHECK_STR(err_of(t, build(t, OP_REDUCE_MEAN, V(in(t, "f32[2,3]")), AT(ir_attr_ints(t->m, ATTR_DIMS, NULL, 0), I(ATTR_KEEPDIM, 0)))),
+    CHECK_STR(err_of(t, build(t, OP_REDUCE_MEAN, V(in(t, "f32[2,3]")),
+                              AT(ir_attr_ints(t->m, ATTR_DIMS, NULL, 0), I(ATTR_KEEPDIM, 0)))),
               "'mean' needs at least one axis in dims");
-    CHECK_STR(err_of(t, build(t, OP_ARGMAX, V(in(t, "f32[2,3]")), AT(I(ATTR_DIM, 0), I(ATTR_KEEPDIM, 2)))),
+    CHECK_STR(err_of(t, build(t, OP_ARGMAX, V(in(t, "f32[2,3]")),
+                              AT(I(ATTR_DIM, 0), I(ATTR_KEEPDIM, 2)))),
               "'argmax' keepdim must be 0 or 1, got 2");
     CHECK_STR(err_of(t, build(t, OP_MATMUL, V(in(t, "f32[8,784]"), in(t, "f32[512,10]")), NOATTRS)),
               "'matmul' cannot multiply [8,784] by [512,10]: inner dimensions 784 and 512 differ");
     CHECK_STR(err_of(t, build(t, OP_MATMUL, V(in(t, "f32[2,3,4]"), in(t, "f32[5,4,6]")), NOATTRS)),
               "'matmul' cannot broadcast the batch dimensions of [2,3,4] and [5,4,6]");
-    CHECK_STR(err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,512]"), 0), NOATTRS)),
-              "'linear' expects input features 784 to match weight [10,512]");
-    CHECK_STR(err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,784]"), in(t, "f32[5]")), NOATTRS)),
-              "'linear' expects bias [10] for weight [10,784], got [5]");
-    CHECK_STR(err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[7840]"), 0), NOATTRS)),
-              "'linear' expects a 2-D weight [out,in], got [7840]");
+    CHECK_STR(
+        err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,512]"), 0), NOATTRS)),
+        "'linear' expects input features 784 to match weight [10,512]");
+    CHECK_STR(
+        err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,784]"), in(t, "f32[5]")),
+                        NOATTRS)),
+        "'linear' expects bias [10] for weight [10,784], got [5]");
+    CHECK_STR(
+        err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[7840]"), 0), NOATTRS)),
+        "'linear' expects a 2-D weight [out,in], got [7840]");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[N,3,32,32]"), in(t, "f32[16,4,3,3]"), 0, 1, 1, 1, 1)),
               "'conv2d' input has 3 channels but weight [16,4,3,3] with groups 1 expects 4");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[1,4,8,8]"), in(t, "f32[15,2,3,3]"), 0, 1, 1, 1, 2)),
@@ -337,22 +411,30 @@ static void test_errors(T *t)
               "'conv2d' groups must be positive, got 0");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[3,8]"), in(t, "f32[4,3,3,3]"), 0, 1, 1, 1, 1)),
               "'conv2d' expects a [N,C,H,W] or [C,H,W] input, got [3,8]");
-    CHECK_STR(err_of(t, conv(t, in(t, "f32[1,3,8,8]"), in(t, "f32[4,3,3,3]"), in(t, "f32[3]"), 1, 1, 1, 1)),
+    CHECK_STR(err_of(t, conv(t, in(t, "f32[1,3,8,8]"), in(t, "f32[4,3,3,3]"), in(t, "f32[3]"), 1, 1,
+                             1, 1)),
               "'conv2d' expects bias [4] for weight [4,3,3,3], got [3]");
-    CHECK_STR(err_of(t, build(t, OP_MAX_POOL2D, V(in(t, "f32[1,3,8,8]")), AT(KERNEL(3, 3), STRIDE(1, 1), PAD(2, 2)))),
+    CHECK_STR(err_of(t, build(t, OP_MAX_POOL2D, V(in(t, "f32[1,3,8,8]")),
+                              AT(KERNEL(3, 3), STRIDE(1, 1), PAD(2, 2)))),
               "'max_pool2d' pad [2,2] must be at most half of kernel [3,3]");
-    CHECK_STR(err_of(t, build(t, OP_AVG_POOL2D, V(in(t, "f32[1,3,2,8]")), AT(KERNEL(3, 3), STRIDE(1, 1), PAD(0, 0)))),
+    CHECK_STR(err_of(t, build(t, OP_AVG_POOL2D, V(in(t, "f32[1,3,2,8]")),
+                              AT(KERNEL(3, 3), STRIDE(1, 1), PAD(0, 0)))),
               "'avg_pool2d' window extent 3 is larger than the padded input height 2 of [1,3,2,8]");
-    CHECK_STR(err_of(t, build(t, OP_BATCH_NORM, V(in(t, "f32[N,16,8,8]"), in(t, "f32[8]"), in(t, "f32[16]"), 0, 0), AT(F(ATTR_EPS, 1e-5)))),
+    CHECK_STR(err_of(t, build(t, OP_BATCH_NORM,
+                              V(in(t, "f32[N,16,8,8]"), in(t, "f32[8]"), in(t, "f32[16]"), 0, 0),
+                              AT(F(ATTR_EPS, 1e-5)))),
               "'batch_norm' expects mean [16] for input [N,16,8,8], got f32[8]");
-    CHECK_STR(err_of(t, build(t, OP_LAYER_NORM, V(in(t, "f32[N,64]"), in(t, "f32[32]"), 0), AT(F(ATTR_EPS, 1e-5)))),
+    CHECK_STR(err_of(t, build(t, OP_LAYER_NORM, V(in(t, "f32[N,64]"), in(t, "f32[32]"), 0),
+                              AT(F(ATTR_EPS, 1e-5)))),
               "'layer_norm' expects weight [64] for input [N,64], got f32[32]");
     CHECK_STR(err_of(t, build(t, OP_RMS_NORM, V(in(t, "f32[N,64]"), 0), AT(F(ATTR_EPS, -1.0)))),
               "'rms_norm' eps must be finite and non-negative, got -1");
-    CHECK_STR(err_of(t, build(t, OP_ATTENTION, V(in(t, "f32[2,8,16]"), in(t, "f32[2,8,32]"), in(t, "f32[2,8,32]")),
+    CHECK_STR(err_of(t, build(t, OP_ATTENTION,
+                              V(in(t, "f32[2,8,16]"), in(t, "f32[2,8,32]"), in(t, "f32[2,8,32]")),
                               AT(I(ATTR_CAUSAL, 0), F(ATTR_SCALE, 0.25)))),
               "'attention' expects keys of size 16 like the queries [2,8,16], got k [2,8,32]");
-    CHECK_STR(err_of(t, build(t, OP_ATTENTION, V(in(t, "f32[2,8,16]"), in(t, "f32[2,8,16]"), in(t, "f32[2,6,16]")),
+    CHECK_STR(err_of(t, build(t, OP_ATTENTION,
+                              V(in(t, "f32[2,8,16]"), in(t, "f32[2,8,16]"), in(t, "f32[2,6,16]")),
                               AT(I(ATTR_CAUSAL, 0), F(ATTR_SCALE, 0.25)))),
               "'attention' expects as many values as keys, got k [2,8,16] and v [2,6,16]");
     CHECK_STR(err_of(t, build(t, OP_RESHAPE, V(in(t, "f32[2,6]")), AT(shape_of(t, "f32[5,2]")))),
@@ -361,22 +443,29 @@ static void test_errors(T *t)
               "'reshape' cannot reshape [N,4] (4*N elements) to [M,4] (4*M elements)");
     CHECK_STR(err_of(t, build(t, OP_RESHAPE, V(in(t, "f32[2,6]")), AT(INTS(t, ATTR_SHAPE, -1, 6)))),
               "'reshape' shape entry 0 is not a valid size");
-    CHECK_STR(err_of(t, build(t, OP_PERMUTE, V(in(t, "f32[2,3,4]")), AT(INTS(t, ATTR_PERM, 0, 1, 1)))),
-              "'permute' perm [0,1,1] is not a permutation of the 3 axes of [2,3,4]");
+    CHECK_STR(
+        err_of(t, build(t, OP_PERMUTE, V(in(t, "f32[2,3,4]")), AT(INTS(t, ATTR_PERM, 0, 1, 1)))),
+        "'permute' perm [0,1,1] is not a permutation of the 3 axes of [2,3,4]");
     CHECK_STR(err_of(t, build(t, OP_PERMUTE, V(in(t, "f32[2,3,4]")), AT(INTS(t, ATTR_PERM, 1, 0)))),
               "'permute' perm [1,0] is not a permutation of the 3 axes of [2,3,4]");
-    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 2}, (int64_t[]){4, 12}, (int64_t[]){1, 1})),
+    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 2}, (int64_t[]){4, 12},
+                              (int64_t[]){1, 1})),
               "'slice' range 2:12 is out of bounds for axis 1 of [4,10]");
-    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 11}, (int64_t[]){4, INT64_MAX}, (int64_t[]){1, 1})),
+    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 11},
+                              (int64_t[]){4, INT64_MAX}, (int64_t[]){1, 1})),
               "'slice' range 11: is out of bounds for axis 1 of [4,10]");
-    CHECK_STR(err_of(t, slice(t, in(t, "f32[N,4]"), 2, (int64_t[]){1, 0}, (int64_t[]){INT64_MAX, 4}, (int64_t[]){1, 1})),
+    CHECK_STR(err_of(t, slice(t, in(t, "f32[N,4]"), 2, (int64_t[]){1, 0}, (int64_t[]){INT64_MAX, 4},
+                              (int64_t[]){1, 1})),
               "'slice' can only take symbolic dimension N of [N,4] whole");
-    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 0}, (int64_t[]){4, 10}, (int64_t[]){0, 1})),
+    CHECK_STR(err_of(t, slice(t, in(t, "f32[4,10]"), 2, (int64_t[]){0, 0}, (int64_t[]){4, 10},
+                              (int64_t[]){0, 1})),
               "'slice' step must be positive, got 0 for axis 0");
-    CHECK_STR(err_of(t, build(t, OP_CONCAT, V(in(t, "f32[2,3]"), in(t, "f32[4,4]")), AT(I(ATTR_DIM, 1)))),
-              "'concat' expects operands that match except in dim 1, got [2,3] and [4,4]");
-    CHECK_STR(err_of(t, build(t, OP_CONCAT, V(in(t, "f32[N,4]"), in(t, "f32[3,4]")), AT(I(ATTR_DIM, 0)))),
-              "'concat' cannot add sizes N and 3 along dim 0");
+    CHECK_STR(
+        err_of(t, build(t, OP_CONCAT, V(in(t, "f32[2,3]"), in(t, "f32[4,4]")), AT(I(ATTR_DIM, 1)))),
+        "'concat' expects operands that match except in dim 1, got [2,3] and [4,4]");
+    CHECK_STR(
+        err_of(t, build(t, OP_CONCAT, V(in(t, "f32[N,4]"), in(t, "f32[3,4]")), AT(I(ATTR_DIM, 0)))),
+        "'concat' cannot add sizes N and 3 along dim 0");
     CHECK_STR(err_of(t, build(t, OP_EMBEDDING, V(in(t, "f32[4]"), in(t, "f32[10,2]")), NOATTRS)),
               "'embedding' expects i32 or i64 ids, got f32[4]");
     CHECK_STR(err_of(t, build(t, OP_EMBEDDING, V(in(t, "i64[4]"), in(t, "f32[10]")), NOATTRS)),
@@ -385,12 +474,15 @@ static void test_errors(T *t)
               "'take' cannot index the empty tensor [0]");
     CHECK_STR(err_of(t, build(t, OP_KRON, V(in(t, "f32[2,3]"), in(t, "f32[3]")), NOATTRS)),
               "'kron' expects operands of equal rank, got [2,3] and [3]");
-    CHECK_STR(err_of(t, build(t, OP_HASHED, V(in(t, "f32[10]")), AT(shape_of(t, "f32[4]"), I(ATTR_SEED, -1)))),
+    CHECK_STR(err_of(t, build(t, OP_HASHED, V(in(t, "f32[10]")),
+                              AT(shape_of(t, "f32[4]"), I(ATTR_SEED, -1)))),
               "'hashed' seed must be in 0..4294967295, got -1");
-    CHECK_STR(err_of(t, build(t, OP_HASHED, V(in(t, "i64[10]")), AT(shape_of(t, "f32[4]"), I(ATTR_SEED, 1)))),
+    CHECK_STR(err_of(t, build(t, OP_HASHED, V(in(t, "i64[10]")),
+                              AT(shape_of(t, "f32[4]"), I(ATTR_SEED, 1)))),
               "'hashed' expects a float pool, got i64[10]");
-    CHECK_STR(err_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i64[4]")), AT(I(ATTR_NUM, 0), I(ATTR_SEED, 1)))),
-              "'hash_route' number of experts must be positive, got 0");
+    CHECK_STR(
+        err_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i64[4]")), AT(I(ATTR_NUM, 0), I(ATTR_SEED, 1)))),
+        "'hash_route' number of experts must be positive, got 0");
 }
 
 /* ---- FLOP counts (multiply-add = 2, symbols count as 1) ------------------------------------- */
@@ -406,7 +498,8 @@ static void test_flops(T *t)
     CHECK_EQ_INT(ir_op_flops(t->m, ir_op(t->m, ir_value(t->m, y)->def)), 2 * 6 * 8 * 8 * 2 * 3 * 3);
     y = build(t, OP_RELU, V(in(t, "f32[N,5]")), NOATTRS);
     CHECK_EQ_INT(ir_op_flops(t->m, ir_op(t->m, ir_value(t->m, y)->def)), 5);
-    y = build(t, OP_MAX_POOL2D, V(in(t, "f32[1,2,4,4]")), AT(KERNEL(2, 2), STRIDE(2, 2), PAD(0, 0)));
+    y = build(t, OP_MAX_POOL2D, V(in(t, "f32[1,2,4,4]")),
+              AT(KERNEL(2, 2), STRIDE(2, 2), PAD(0, 0)));
     CHECK_EQ_INT(ir_op_flops(t->m, ir_op(t->m, ir_value(t->m, y)->def)), 2 * 2 * 2 * 4);
     y = build(t, OP_RESHAPE, V(in(t, "f32[2,6]")), AT(shape_of(t, "f32[12]")));
     CHECK_EQ_INT(ir_op_flops(t->m, ir_op(t->m, ir_value(t->m, y)->def)), 0);
