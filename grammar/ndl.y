@@ -67,7 +67,13 @@ typedef struct Parser {
     uint32_t file;
     const char *text;       /* the file's text, to quote the offending token */
     size_t len;
+    VEC(uint32_t) depth;    /* height of the subtree under each AstId (see node()) */
+    bool too_deep;          /* the nesting limit was reported */
 } Parser;
+
+/* Every pass over the tree (ast_dump, lower.c) recurses, so the parser refuses trees
+ * higher than this: no input can exhaust the C stack later. Real programs stay < 50. */
+#define NDL_MAX_DEPTH 1000
 
 /* Span merging: a rule's span runs from its first symbol's start to its last symbol's
  * end, skipping empty symbols at either end (so the slice `:` in `x[1, :]` starts at the
@@ -106,6 +112,31 @@ static void yyerror(const YYLTYPE *loc, yyscan_t scanner, Parser *p, const char 
 #define NOLIST ((AstList){0})
 
 /* The one general builder: every action is a call to it or to a thin wrapper. */
+static uint32_t depth_of(const Parser *p, AstId id)
+{
+    return id < p->depth.n ? p->depth.v[id] : 0;
+}
+
+/* Records the height of node id's subtree; reports (once) a tree nested too deeply. */
+static void check_depth(Parser *p, AstId id)
+{
+    const AstNode *n = ast_node(p->ast, id);
+    uint32_t d = depth_of(p, n->a);
+    if (depth_of(p, n->b) > d) d = depth_of(p, n->b);
+    if (depth_of(p, n->c) > d) d = depth_of(p, n->c);
+    for (uint32_t i = 0; i < n->list.n; i++)
+        if (depth_of(p, n->list.v[i]) > d) d = depth_of(p, n->list.v[i]);
+    d++;
+    vec_reserve(p->depth, id + 1);
+    while (p->depth.n <= id) p->depth.v[p->depth.n++] = 0;
+    p->depth.v[id] = d;
+    if (d > NDL_MAX_DEPTH && !p->too_deep) {
+        p->too_deep = true;
+        diag_error(p->diag, n->span, "%s nested too deeply (the limit is %d levels)",
+                   n->kind >= AST_NAME ? "expression" : "statement", NDL_MAX_DEPTH);
+    }
+}
+
 static AstId node(Parser *p, AstKind k, Span s, const char *str, AstId a, AstId b, AstId c,
                   AstList list)
 {
@@ -117,6 +148,7 @@ static AstId node(Parser *p, AstKind k, Span s, const char *str, AstId a, AstId 
     n->b = b;
     n->c = c;
     n->list = list;
+    check_depth(p, id);
     return id;
 }
 

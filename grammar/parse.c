@@ -37,5 +37,6 @@ bool parse_file(Ast *ast, const SourceMgr *sm, uint32_t file, Diag *d)
     int rc = yyparse(scanner, &p);
     yy_delete_buffer(buf, scanner);
     yylex_destroy(scanner);
+    vec_free(p.depth);
     return rc == 0 && diag_errors(d) == errors_before && !diag_full(d);
 }

@@ -42,11 +42,11 @@ trap 'rm -rf "$tmp"' EXIT
 trap 'exit 1' HUP INT TERM
 
 # Expected lines, in file order.
-sed -n 's/^.*#[[:space:]]*\(expect-\(error\|warning\|note\): .*\)$/\1/p' "$case_ndl" |
+sed -n -E 's/^[^#]*#[[:space:]]*(expect-(error|warning|note): .*)$/\1/p' "$case_ndl" |
     sed 's/[[:space:]]*$//' >"$tmp/expected"
-want_rc=$(sed -n 's/^.*#[[:space:]]*expect-exit:[[:space:]]*\([0-9][0-9]*\).*$/\1/p' "$case_ndl" | head -n 1)
+want_rc=$(sed -n 's/^[^#]*#[[:space:]]*expect-exit:[[:space:]]*\([0-9][0-9]*\).*$/\1/p' "$case_ndl" | head -n 1)
 [ -n "$want_rc" ] || want_rc=1
-args=$(sed -n 's/^.*#[[:space:]]*args:[[:space:]]*//p' "$case_ndl" | head -n 1)
+args=$(sed -n 's/^[^#]*#[[:space:]]*args:[[:space:]]*//p' "$case_ndl" | head -n 1)
 
 echo stale >"$tmp/out.ir"
 set -f

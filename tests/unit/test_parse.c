@@ -911,6 +911,30 @@ static void test_error_limit(void)
     CHECK(!r->ok);
     CHECK_CONTAINS(r->errs, "error: nesting too deep (the parser's stack is exhausted)\n");
     done(r);
+
+    /* A long chain makes a deep tree without a deep parser stack: refused as well, so
+     * that recursive passes over the tree cannot exhaust the C stack. */
+    strcpy(deep, "model A {\n  x = a");
+    for (int i = 0; i < 3000; i++) strcat(deep + 16 + 2 * i, "+a");
+    strcat(deep, ";\n}\n");
+    r = run(deep);
+    CHECK(!r->ok);
+    CHECK_STR(r->errs, "t.ndl:2:7: error: expression nested too deeply (the limit is 1000 levels)\n");
+    done(r);
+    strcpy(deep, "model A {\n  x = a");
+    for (int i = 0; i < 998; i++) strcat(deep + 16 + 2 * i, "+a");
+    strcat(deep, ";\n}\n");
+    r = run(deep);
+    CHECK(r->ok);
+    done(r);
+    strcpy(deep, "model A {\n  forward {\n");
+    for (int i = 0; i < 600; i++) strcat(deep, "if a {");
+    for (int i = 0; i < 600; i++) strcat(deep, "}");
+    strcat(deep, "\n}\n}\n");
+    r = run(deep);
+    CHECK(!r->ok);
+    CHECK_CONTAINS(r->errs, "error: statement nested too deeply (the limit is 1000 levels)\n");
+    done(r);
 }
 
 static void test_empty(void)

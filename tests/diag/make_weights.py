@@ -1,0 +1,62 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: MIT
+"""make_weights.py - writes the small weight files of the tests/diag cases.
+
+Each <case>.w.safetensors belongs to <case>.ndl, which names it in its `weights`
+statement. Plain python3 (struct + json, no numpy), deterministic; rerun it after
+editing a case:
+    python3 tests/diag/make_weights.py
+"""
+import json
+import os
+import struct
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+FMT = {"F32": "f", "I32": "i", "I64": "q", "U8": "B"}
+
+
+def tensor(dtype, shape, values=None):
+    n = 1
+    for d in shape:
+        n *= d
+    if values is None:
+        values = [0.25 * (i % 7) - 0.5 for i in range(n)] if dtype == "F32" else [i % 3 for i in range(n)]
+    return dtype, shape, struct.pack("<%d%s" % (n, FMT[dtype]), *values)
+
+
+def save(path, tensors):
+    """tensors: dict name -> (dtype, shape, bytes); written sorted by name, no gaps."""
+    header, blobs, off = {}, [], 0
+    for name in sorted(tensors):
+        dtype, shape, data = tensors[name]
+        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
+        blobs.append(data)
+        off += len(data)
+    text = json.dumps(header, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    with open(path, "wb") as f:
+        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
+
+
+CASES = {
+    # fc = Linear(3, 4): the file lacks fc.weight.
+    "weight_missing": {"fc.bias": tensor("F32", [4])},
+    # fc = Linear(3, 4): fc.weight is [4,2] instead of [4,3].
+    "weight_shape": {"fc.weight": tensor("F32", [4, 2]), "fc.bias": tensor("F32", [4])},
+    # fc = Linear(3, 4) stored as I32; param idx: i64[3] stored as F32.
+    "weight_dtype": {"fc.weight": tensor("I32", [4, 3]), "fc.bias": tensor("F32", [4]),
+                     "idx": tensor("F32", [3])},
+    # fc = Linear(6, 4) and conv = Conv2d(4, 8, 3), applied to inputs of the wrong size.
+    "shape_modules": {"fc.weight": tensor("F32", [4, 6]), "fc.bias": tensor("F32", [4]),
+                      "conv.weight": tensor("F32", [8, 4, 3, 3]), "conv.bias": tensor("F32", [8])},
+}
+
+
+def main():
+    for case, tensors in sorted(CASES.items()):
+        save(os.path.join(HERE, case + ".w.safetensors"), tensors)
+    print("wrote %d weight files to %s" % (len(CASES), HERE))
+
+
+if __name__ == "__main__":
+    main()
