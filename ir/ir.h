@@ -111,6 +111,9 @@ typedef struct Op {
     uint32_t in;       /* first operand in Module.operands (ValueId; 0 = absent optional) */
     uint32_t attr;     /* first attribute in Module.attrs, in schema order */
     ValueId out;
+    OpId group;        /* set by the fuse pass: this op is computed inside op `group`'s
+                          kernel as its epilogue (0: standalone). The interpreter ignores
+                          it; emitters generate a group as one kernel call. */
     const char *name;  /* NDL layer path ("blocks.0.conv1") or NULL */
     Span span;
 } Op;

@@ -4,8 +4,8 @@
  *
  *   diagrun NDLC CASE.ndl            a tests/diag case: expectations inline in CASE.ndl
  *   diagrun --show NDLC CASE.ndl     print the actual diagnostics as expectation lines
- *   diagrun [--dir D] [--exit N] [--expect LINE]... -- CMD ARG...
- *                                    any command; '@OUT@' in an ARG is the output path
+ *   diagrun [--dir D] [--exit N] [--expect LINE]... [--expect-file F] -- CMD ARG...
+ *                                    any command (F: expectation lines, '#' comments); '@OUT@' in an ARG is the output path
  *                                    (checked as below only when an ARG names it)
  *
  * Annotations of a case, anywhere in the file after a '#' (Wren's `// expect:` style):
@@ -216,7 +216,7 @@ static char *absolute(const char *p)
 static int usage(void)
 {
     fputs("usage: diagrun [--show] NDLC CASE.ndl\n"
-          "       diagrun [--dir D] [--exit N] [--expect LINE]... -- CMD ARG...\n", stderr);
+          "       diagrun [--dir D] [--exit N] [--expect LINE]... [--expect-file F] -- CMD ARG...\n", stderr);
     return 2;
 }
 
@@ -229,7 +229,7 @@ int main(int argc, char **argv)
     if (i < argc && !strcmp(argv[i], "--show")) { show = 1; i++; }
     char *case_text = NULL;
     if (i < argc && strcmp(argv[i], "--dir") && strcmp(argv[i], "--exit") && strcmp(argv[i], "--expect") &&
-        strcmp(argv[i], "--")) {
+        strcmp(argv[i], "--expect-file") && strcmp(argv[i], "--")) {
         /* case mode */
         if (argc - i != 2) return usage();
         case_path = argv[i + 1];
@@ -275,6 +275,18 @@ int main(int argc, char **argv)
             if (!strcmp(argv[i], "--dir")) dir = argv[++i];
             else if (!strcmp(argv[i], "--exit")) want_rc = atoi(argv[++i]);
             else if (!strcmp(argv[i], "--expect")) push(&expected, argv[++i]);
+            else if (!strcmp(argv[i], "--expect-file")) {
+                size_t len;
+                char *t = slurp(argv[++i], &len);
+                if (!t) {
+                    fprintf(stderr, "diagrun: %s: %s\n", argv[i], strerror(errno));
+                    return 2;
+                }
+                Lines l = {0};
+                split_lines(t, len, &l);
+                for (size_t k = 0; k < l.n; k++)
+                    if (l.v[k][0] && l.v[k][0] != '#') push(&expected, l.v[k]);
+            }
             else return usage();
         }
         if (i >= argc) return usage();

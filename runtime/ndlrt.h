@@ -1,0 +1,196 @@
+/* SPDX-License-Identifier: MIT
+ * ndlrt.h - the ndlc runtime: what compiled models need at run time.
+ *
+ * Three parts: (1) status codes; (2) the kernels that generated code calls, one per
+ * heavy op, pure functions over a params struct, with their compile-time packing
+ * helpers (the compiler links this same code to pack constant weights); (3) the model
+ * descriptor through which the executable driver runs any generated model.
+ * Generated C carries the runtime sources it uses (so it needs nothing but libc and
+ * libm): every function here is declared NDLRT_API, which the generated file defines
+ * as `static` so that two models can be linked into one program.
+ * Builds as C99 and C++ too. No compiler headers, no globals, no I/O in kernels.
+ */
+#ifndef NDLRT_H
+#define NDLRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifndef NDLRT_API
+#define NDLRT_API
+#endif
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- (1) status -------------------------------------------------------------------- */
+
+typedef enum NdlrtStatus {
+    NDLRT_OK = 0,
+    NDLRT_ENOMEM = 1,       /* out of memory */
+    NDLRT_EARG = 2,         /* a NULL pointer or negative size */
+    NDLRT_ESIZE = 3,        /* a size above its declared bound (N <= 64) or inconsistent */
+    NDLRT_EWEIGHTS = 4,     /* the weight file is missing, malformed or does not match */
+    NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take) */
+    NDLRT_ENOWEIGHTS = 6,   /* built with external weights but created without a path */
+    NDLRT_STATUS_COUNT
+} NdlrtStatus;
+
+NDLRT_API const char *ndlrt_strerror(int code);
+
+/* ---- (2) kernels ------------------------------------------------------------------------
+ * Float tensors are f32, contiguous, row-major (NCHW for images) unless said otherwise.
+ * Sizes are int64_t. `scratch` arguments point into the caller's workspace, sized by
+ * the matching *_scratch_floats() function, so kernels never allocate. */
+
+/* An epilogue applied to every output element as it is produced:
+ *   y = act2(act(acc + bias[channel]) + residual[i])
+ * Activations are NdlrtAct values (the order of ir/eltwise.def, 0 = none). */
+typedef enum NdlrtAct {
+    NDLRT_ACT_NONE = 0,
+#define EW1(K, name, expr) NDLRT_ACT_##K,
+#include "../ir/eltwise.def" /* installed beside this header as ir/eltwise.def */
+#undef EW1
+    NDLRT_ACT_COUNT
+} NdlrtAct;
+
+typedef struct NdlrtEpilogue {
+    const float *bias;       /* per output channel, or NULL */
+    int act;                 /* NdlrtAct after the bias */
+    const float *residual;   /* same shape as the output, or NULL */
+    int act2;                /* NdlrtAct after the residual */
+} NdlrtEpilogue;
+
+/* y[m, n] = x[m, k] . w[n, k]^T (+ epilogue, bias per n). w is packed at compile time. */
+typedef struct NdlrtLinear {
+    int64_t m, n, k;
+    const float *w_packed;   /* ndlrt_linear_pack() output */
+    NdlrtEpilogue ep;
+} NdlrtLinear;
+NDLRT_API size_t ndlrt_linear_packed_floats(int64_t n, int64_t k);
+NDLRT_API void ndlrt_linear_pack(int64_t n, int64_t k, const float *w, float *packed);
+NDLRT_API size_t ndlrt_linear_scratch_floats(int64_t m, int64_t n, int64_t k);
+NDLRT_API void ndlrt_linear_f32(const NdlrtLinear *p, const float *x, float *y, float *scratch);
+
+/* conv2d on NCHW, w [o, c/groups, kh, kw] packed at compile time (bias per o). */
+typedef struct NdlrtConv2d {
+    int64_t n, c, h, w;      /* input */
+    int64_t o, kh, kw, oh, ow;
+    int64_t sh, sw, ph, pw, dh, dw, groups;
+    const float *w_packed;   /* ndlrt_conv2d_pack() output */
+    NdlrtEpilogue ep;
+} NdlrtConv2d;
+NDLRT_API size_t ndlrt_conv2d_packed_floats(const NdlrtConv2d *p);
+NDLRT_API void ndlrt_conv2d_pack(const NdlrtConv2d *p, const float *w, float *packed);
+NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p);
+NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, float *scratch);
+
+/* Batched matmul with both operands at run time: for each of `batch` pairs,
+ * c[m, n] = a[m, k] . b[k, n]; a/b/c advance by their batch strides (0 = broadcast). */
+typedef struct NdlrtMatmul {
+    int64_t batch, m, n, k;
+    int64_t a_stride, b_stride, c_stride;
+    int b_transposed;        /* b is stored [n, k] */
+} NdlrtMatmul;
+NDLRT_API size_t ndlrt_matmul_scratch_floats(const NdlrtMatmul *p);
+NDLRT_API void ndlrt_matmul_f32(const NdlrtMatmul *p, const float *a, const float *b, float *c,
+                                float *scratch);
+
+/* Pooling on NCHW; max pads with -inf, avg counts padding (count_include_pad). */
+typedef struct NdlrtPool2d {
+    int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+} NdlrtPool2d;
+NDLRT_API void ndlrt_max_pool2d_f32(const NdlrtPool2d *p, const float *x, float *y);
+NDLRT_API void ndlrt_avg_pool2d_f32(const NdlrtPool2d *p, const float *x, float *y);
+
+/* A tensor seen as [outer, len, inner]: the op runs along the middle axis. */
+typedef struct NdlrtAxis {
+    int64_t outer, len, inner;
+} NdlrtAxis;
+NDLRT_API void ndlrt_softmax_f32(const NdlrtAxis *p, const float *x, float *y);
+NDLRT_API void ndlrt_log_softmax_f32(const NdlrtAxis *p, const float *x, float *y);
+/* Reductions over the middle axis; y is [outer, inner]. kind: 0 sum, 1 mean, 2 max, 3 min. */
+NDLRT_API void ndlrt_reduce_f32(const NdlrtAxis *p, int kind, const float *x, float *y);
+NDLRT_API void ndlrt_argmax_f32(const NdlrtAxis *p, const float *x, int64_t *y);
+
+/* Normalizations over the last axis of [rows, d]; w/b may be NULL. */
+NDLRT_API void ndlrt_layer_norm_f32(int64_t rows, int64_t d, const float *x, const float *w,
+                                    const float *b, float eps, float *y);
+NDLRT_API void ndlrt_rms_norm_f32(int64_t rows, int64_t d, const float *x, const float *w,
+                                  float eps, float *y);
+/* batch_norm in eval mode on [n, c, inner]; w/b may be NULL. */
+NDLRT_API void ndlrt_batch_norm_f32(int64_t n, int64_t c, int64_t inner, const float *x,
+                                    const float *mean, const float *var, const float *w,
+                                    const float *b, float eps, float *y);
+
+/* softmax(q k^T * scale (+ causal mask)) v over `batch` heads: q [tq, d], k [tk, d],
+ * v [tk, dv], y [tq, dv] per head (fused, online softmax). */
+typedef struct NdlrtAttention {
+    int64_t batch, tq, tk, d, dv;
+    int64_t q_stride, k_stride, v_stride, y_stride;  /* per head; 0 = broadcast */
+    float scale;
+    int causal;
+} NdlrtAttention;
+NDLRT_API size_t ndlrt_attention_scratch_floats(const NdlrtAttention *p);
+NDLRT_API void ndlrt_attention_f32(const NdlrtAttention *p, const float *q, const float *k,
+                                   const float *v, float *y, float *scratch);
+
+/* Data movement, any element size (bytes): y = x permuted (rank <= 8). */
+NDLRT_API void ndlrt_permute(int rank, const int64_t *dims, const int64_t *perm, size_t elem,
+                             const void *x, void *y);
+/* y = x[begin : end : step] per axis (out dims given). */
+NDLRT_API void ndlrt_slice(int rank, const int64_t *in_dims, const int64_t *begin,
+                           const int64_t *step, const int64_t *out_dims, size_t elem,
+                           const void *x, void *y);
+
+/* Gathers; a bad index returns NDLRT_EINDEX. ids are int32 (ids_i64 = 0) or int64. */
+NDLRT_API int ndlrt_embedding_f32(int64_t nids, const void *ids, int ids_i64, int64_t rows,
+                                  int64_t d, const float *table, float *y);
+NDLRT_API int ndlrt_take_f32(int64_t nidx, const void *idx, int idx_i64, int64_t n,
+                             const float *x, float *y);
+/* spec 8.3 / 8.4 */
+NDLRT_API void ndlrt_hashed_f32(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed,
+                                float *y);
+NDLRT_API void ndlrt_hash_route(int64_t n, const void *ids, int ids_i64, int64_t experts,
+                                uint32_t seed, int64_t *y);
+
+/* ---- (3) the model descriptor (exe driver, bindings) --------------------------------------- */
+
+/* A dimension as compiled: coef * syms[0] * ... (nsym = 0: a constant). */
+typedef struct NdlrtDim {
+    int64_t coef;
+    int nsym;
+    int sym[4];              /* indices into NdlrtModelInfo.sym_names */
+} NdlrtDim;
+
+typedef struct NdlrtPort {
+    const char *name;
+    const char *dtype;       /* "f32", "i32", "i64", "bool" */
+    int rank;
+    const NdlrtDim *dims;
+} NdlrtPort;
+
+typedef struct NdlrtModelInfo {
+    const char *name;
+    int nsyms;
+    const char *const *sym_names;
+    const int64_t *sym_bounds;   /* 0: unbounded */
+    int ninputs, noutputs;
+    const NdlrtPort *inputs, *outputs;
+    int external_weights;        /* created from a weight file beside the artefact */
+    int (*create)(void **model, const char *weights_path);
+    int (*reserve)(void *model, const int64_t *syms);
+    /* syms in order of first appearance; inputs/outputs in declaration order */
+    int (*run)(void *model, const int64_t *syms, const void *const *inputs, void *const *outputs);
+    void (*destroy)(void *model);
+    const char *(*strerror)(int code);
+} NdlrtModelInfo;
+
+/* The executable's main: `PROG IN.safetensors OUT.safetensors [--repeat N]`. */
+int ndlrt_driver_main(const NdlrtModelInfo *info, int argc, char **argv);
+
+#ifdef __cplusplus
+}
+#endif
+#endif
