@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "frontend.h"
 #include "json.h"
+#include "../backends/backend.h"
 #include "../passes/passes.h"
 #include "../runtime/safetensors.h"
 
@@ -259,6 +260,70 @@ static bool run_model(const Module *m, const Options *opt, Diag *d)
     return ok;
 }
 
+/* ---- native code ----------------------------------------------------------------------------- */
+
+/* path with `from` replaced by `to` at its end (or `to` appended), malloc'd */
+static char *with_suffix(const char *path, const char *from, const char *to)
+{
+    size_t n = strlen(path), f = strlen(from);
+    if (n > f && strcmp(path + n - f, from) == 0) n -= f;
+    char *r = xmalloc(n + strlen(to) + 1);
+    memcpy(r, path, n);
+    strcpy(r + n, to);
+    return r;
+}
+
+static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
+{
+    if (strcmp(opt->backend, "c") != 0 || strcmp(opt->target, "cpu") != 0) {
+        diag_error(d, (Span){0}, "--backend %s --target %s is not supported yet (only the C backend for "
+                   "the CPU)", opt->backend, opt->target);
+        return false;
+    }
+    const char *out = opt->output ? opt->output : (opt->emit == EMIT_C ? "a.c" : "a.out");
+    char *weights = with_suffix(out, opt->emit == EMIT_C ? ".c" : "", ".weights.safetensors");
+    EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .external_weights = opt->external_weights, .weights_path = weights,
+                      .span_fmt = format_span, .span_ud = (void *)sm};
+    char err[512] = "";
+    bool ok;
+    if (opt->emit == EMIT_EXE) {
+        ok = emitc_build_exe(m, &eo, out, opt->cpu, err, sizeof err);
+        if (!ok) diag_file_error(d, out, "%s", err);
+    } else {
+        char *hpath = with_suffix(out, ".c", ".h");
+        const char *slash = strrchr(hpath, '/');
+        eo.h_name = slash ? slash + 1 : hpath;
+        OutFile c, h;
+        ok = out_open(&c, out, d);
+        if (ok && !out_open(&h, hpath, d)) {
+            fclose(c.f);
+            unlink(c.tmp);
+            free(c.tmp);
+            ok = false;
+        } else if (ok) {
+            ok = emitc_module(m, &eo, c.f, h.f, err, sizeof err);
+            if (!ok) {
+                diag_file_error(d, out, "%s", err);
+                fclose(c.f);
+                fclose(h.f);
+                unlink(c.tmp);
+                unlink(h.tmp);
+                free(c.tmp);
+                free(h.tmp);
+            } else {
+                ok = out_commit(&c, d);
+                ok = out_commit(&h, d) && ok;
+            }
+        }
+        if (!ok) unlink(hpath);
+        free(hpath);
+    }
+    if (!ok && opt->external_weights) unlink(weights);
+    free(weights);
+    return ok;
+}
+
 /* ---- the command -------------------------------------------------------------------------- */
 
 static void write_depfile(const Options *opt, const Module *m, Diag *d)
@@ -312,11 +377,6 @@ static int compile(const Options *opt, SourceMgr *sm, Diag *d)
     }
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
-    if (opt->dump_after && strcmp(opt->dump_after, "elaborate") != 0 && !pass_lookup(opt->dump_after)) {
-        diag_error(d, (Span){0}, "unknown pass '%s' for --dump-after (see 'ndlc --help')", opt->dump_after);
-        status = 2;
-        goto done;
-    }
     if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
     PassContext cx = {.m = m, .error = pass_error, .ud = d};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
@@ -338,6 +398,8 @@ static int compile(const Options *opt, SourceMgr *sm, Diag *d)
     case EMIT_IR: status = write_text(opt->output, d, print_ir, &pc) ? 0 : 1; break;
     case EMIT_DOT: status = write_text(opt->output, d, print_dot, &pc) ? 0 : 1; break;
     case EMIT_JSON: status = write_text(opt->output, d, print_json, &pc) ? 0 : 1; break;
+    case EMIT_C:
+    case EMIT_EXE: status = emit_native(m, opt, sm, d) ? 0 : 1; break;
     default: {
         static const char *const names[] = {[EMIT_EXE] = "exe", [EMIT_C] = "c", [EMIT_OBJ] = "obj",
                                             [EMIT_LLVM] = "llvm", [EMIT_PTX] = "ptx", [EMIT_CUDA] = "cuda"};
@@ -359,7 +421,13 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
 {
     switch (opt->cmd) {
     case CMD_VERSION: printf("ndlc %s\n", NDLC_VERSION); return 0;
-    case CMD_HELP: fputs(options_usage(), stdout); return 0;
+    case CMD_HELP:
+        fputs(options_usage(), stdout);
+        printf("\npasses, in pipeline order (for --dump-after):\n  %-10s  %s\n", "elaborate",
+               "the IR as elaboration made it, before any pass");
+        for (unsigned i = 0; i < pipeline_default_len; i++)
+            printf("  %-10s  %s\n", pipeline_default[i], pass_lookup(pipeline_default[i])->summary);
+        return 0;
     case CMD_LIST_OPS:
         for (int k = 0; k < OP_COUNT; k++) printf("%s\n", op_info[k].name);
         return 0;

@@ -111,19 +111,20 @@ char *json_report(const Module *m)
         if (m->syms.v[s].bound) cJSON_AddNumberToObject(o, "bound", (double)m->syms.v[s].bound);
         cJSON_AddItemToArray(syms, o);
     }
-    /* parameters: every stored weight once (tied parameters share one) */
+    /* parameters: every stored tensor once (tied parameters share one), including the
+     * constants that passes made from parameters (folded BatchNorm, predicted weights) */
     cJSON *params = cJSON_AddArrayToObject(root, "parameters");
     double nparams = 0, nbytes = 0;
     for (WeightId w = 1; w < m->weights.n; w++) {
         const Weight *wt = &m->weights.v[w];
-        if (!wt->key) continue;
         bool used = false;
         for (ValueId v = 1; v < m->values.n && !used; v++)
-            used = m->values.v[v].kind == VAL_PARAM && m->values.v[v].weight == w;
-        if (!used) continue;
+            used = (m->values.v[v].kind == VAL_PARAM || m->values.v[v].kind == VAL_CONST) &&
+                   m->values.v[v].weight == w;
+        if (!used || wt->type.rank == 0) continue; /* scalars are code, not parameters */
         double numel = (double)(wt->nbytes / dtype_info[wt->type.dtype].size);
         cJSON *o = cJSON_CreateObject();
-        cJSON_AddStringToObject(o, "key", wt->key);
+        cJSON_AddStringToObject(o, "key", wt->key ? wt->key : "(computed)");
         cJSON_AddStringToObject(o, "dtype", dtype_info[wt->type.dtype].name);
         cJSON_AddItemToObject(o, "shape", dims_json(m, &wt->type));
         cJSON_AddNumberToObject(o, "elements", numel);

@@ -94,7 +94,7 @@ void scope_bind(Lower *L, Scope *s, const char *name, Cv v, Span span, BindKind 
 }
 
 /* Binds a new name in s, reporting a redefinition in the same scope. */
-static void define(Lower *L, Scope *s, const char *name, Cv v, Span span, BindKind kind)
+void define(Lower *L, Scope *s, const char *name, Cv v, Span span, BindKind kind)
 {
     Binding *old = scope_find(s, name, true);
     if (old) {
@@ -908,6 +908,16 @@ static Exec exec_stmt(Lower *L, Scope *s, AstId id, Cv *ret, bool in_model)
                        cv_kind_name(L, &v));
             return EX_ERROR;
         }
+        if (b->kind == BIND_OUTPUT && b->declared && v.kind == CV_TENSOR &&
+            !ir_type_equal(b->declared, ir_type(L->m, v.u.t))) {
+            char t1[256], t2[256];
+            diag_error(L->diag, n->span, "output '%s' is declared %s but is assigned %s", n->str,
+                       ir_format_type(L->m, b->declared, t1, sizeof t1),
+                       ir_format_type(L->m, ir_type(L->m, v.u.t), t2, sizeof t2));
+            diag_note(L->diag, b->span, "'%s' is declared here", n->str);
+            b->v = cv_error();
+            return EX_ERROR;
+        }
         b->v = v;
         return v.kind == CV_ERROR ? EX_ERROR : EX_OK;
     }
@@ -1034,8 +1044,10 @@ static void elaborate_body(Lower *L, Inst *inst, const AstNode *decl, bool is_mo
 
 Inst *instantiate(Lower *L, ModSpec *spec, const char *path, const char *key, Span span)
 {
-    if (L->depth > LOWER_MAX_DEPTH) {
-        diag_error(L->diag, span, "modules nested too deeply (recursive module?)");
+    if (L->inst_depth >= LOWER_MAX_INST_DEPTH) {
+        if (L->inst_depth == LOWER_MAX_INST_DEPTH) /* once, at the innermost level */
+            diag_error(L->diag, span, "modules nested too deeply (recursive module?)");
+        L->inst_depth++;
         return NULL;
     }
     if (!lower_budget(L, span)) return NULL;
@@ -1047,7 +1059,10 @@ Inst *instantiate(Lower *L, ModSpec *spec, const char *path, const char *key, Sp
     inst->builtin = spec->builtin;
     inst->decl = spec->decl;
     inst->ctor = &spec->args;
-    L->depth++;
+    /* a module body is a fresh expression context: its own nesting budget */
+    unsigned saved_depth = L->depth;
+    L->depth = 0;
+    L->inst_depth++;
     bool ok;
     if (spec->builtin) {
         ok = (!spec->builtin->sig ||
@@ -1056,11 +1071,12 @@ Inst *instantiate(Lower *L, ModSpec *spec, const char *path, const char *key, Sp
     } else {
         const AstNode *decl = N(L, spec->decl);
         unsigned before = diag_errors(L->diag);
-        ok = bind_module_args(L, inst, decl, &spec->args, span);
+        ok = bind_module_args(L, inst, decl, &spec->args, spec->span);
         if (ok) elaborate_body(L, inst, decl, false);
         ok = ok && diag_errors(L->diag) == before;
     }
-    L->depth--;
+    L->inst_depth--;
+    L->depth = saved_depth;
     return ok ? inst : NULL;
 }
 
@@ -1111,7 +1127,8 @@ static Cv call_instance(Lower *L, Inst *inst, CallArgs *args)
     L->cur_path = saved;
     if (e == EX_ERROR) return cv_error();
     if (e != EX_RETURN) {
-        diag_error(L->diag, args->span, "forward of module '%s' ends without 'return'", decl->str);
+        diag_error(L->diag, fwd->span, "forward of module '%s' ends without 'return'", decl->str);
+        diag_note(L->diag, args->span, "called here");
         return cv_error();
     }
     return ret;
@@ -1126,7 +1143,7 @@ static void elaborate_instance(Lower *L, Inst *parent, const AstNode *n)
     const char *path = path_join(L, parent->path, n->str);
     const char *key = path_join(L, parent->key, n->b ? N(L, n->b)->str : n->str);
     if (v.kind == CV_MODSPEC) {
-        Inst *inst = instantiate(L, v.u.spec, path, key, n->span);
+        Inst *inst = instantiate(L, v.u.spec, path, key, v.u.spec->span);
         define(L, s, n->str, inst ? (Cv){.kind = CV_INST, .u.inst = inst} : cv_error(), n->span,
                BIND_CHILD);
         return;
@@ -1407,13 +1424,20 @@ static void elaborate_inputs_outputs(Lower *L, const AstNode *model, Scope *s)
     }
     for (uint32_t i = 0; i < model->list2.n; i++) {
         const AstNode *n = N(L, model->list2.v[i]);
-        if (n->kind == AST_OUTPUT) define(L, s, n->str, cv_none(), n->span, BIND_OUTPUT);
+        if (n->kind != AST_OUTPUT) continue;
+        TensorType *declared = NULL;
+        if (n->a) {
+            declared = arena_alloc(L->arena, sizeof *declared);
+            if (!eval_tensor_type(L, s, n->a, false, declared, NULL)) declared = NULL;
+        }
+        define(L, s, n->str, cv_none(), n->span, BIND_OUTPUT);
+        Binding *b = scope_find(s, n->str, true);
+        if (b && b->kind == BIND_OUTPUT) b->declared = declared;
     }
 }
 
 static void finish_outputs(Lower *L, const AstNode *model, Scope *s)
 {
-    char t1[256], t2[256];
     for (uint32_t i = 0; i < model->list2.n; i++) {
         const AstNode *n = N(L, model->list2.v[i]);
         if (n->kind != AST_OUTPUT) continue;
@@ -1424,16 +1448,6 @@ static void finish_outputs(Lower *L, const AstNode *model, Scope *s)
             continue;
         }
         if (b->v.kind != CV_TENSOR) continue;
-        if (n->a) {
-            TensorType want;
-            if (!eval_tensor_type(L, s, n->a, false, &want, NULL)) continue;
-            const TensorType *got = ir_type(L->m, b->v.u.t);
-            if (!ir_type_equal(&want, got)) {
-                diag_error(L->diag, n->span, "output '%s' is declared %s but is assigned %s", n->str,
-                           ir_format_type(L->m, &want, t1, sizeof t1), ir_format_type(L->m, got, t2, sizeof t2));
-                continue;
-            }
-        }
         ir_add_output(L->m, n->str, b->v.u.t, n->span);
     }
 }
@@ -1506,8 +1520,8 @@ Module *lower_model(const Ast *ast, const SourceMgr *sm, uint32_t file, const Op
     const AstNode *fwd = NULL;
     for (uint32_t i = 0; i < model->list2.n; i++)
         if (N(&L, model->list2.v[i])->kind == AST_FORWARD) fwd = N(&L, model->list2.v[i]);
-    if (!fwd && diag_errors(d) == before) diag_error(d, model->span, "model '%s' has no forward", model->str);
-    if (fwd && diag_errors(d) == before) {
+    if (!fwd) diag_error(d, model->span, "model '%s' has no forward", model->str);
+    if (fwd && !diag_full(d)) {
         Cv ret;
         L.cur_path = "";
         exec_block(&L, scope_new(&L, root->scope), fwd->a, &ret, true);

@@ -84,6 +84,7 @@ typedef struct Binding {
     Cv v;
     Span span;
     BindKind kind;
+    const TensorType *declared;  /* BIND_OUTPUT with a declared type */
 } Binding;
 
 typedef struct Scope Scope;
@@ -140,13 +141,15 @@ typedef struct Lower {
     VEC(const char *) ignored_keys;  /* tensors accepted and ignored (num_batches_tracked) */
     const char *weights_path;
     Span weights_span;
-    unsigned depth;          /* instantiation / call nesting */
+    unsigned depth;          /* expression / call nesting */
+    unsigned inst_depth;     /* module instantiation nesting */
     uint64_t work;           /* unrolled statements + ops: a bound against runaway input */
     Scope *model_scope;
     const char *cur_path;    /* path of the instance whose forward runs (op names) */
 } Lower;
 
-#define LOWER_MAX_DEPTH 100
+#define LOWER_MAX_DEPTH 100      /* expression nesting within one body or forward */
+#define LOWER_MAX_INST_DEPTH 32  /* modules inside modules */
 #define LOWER_MAX_WORK 2000000u
 
 /* ---- lower.c ---------------------------------------------------------------------- */
@@ -160,6 +163,8 @@ const char *cv_kind_name(const Lower *L, const Cv *v);
 Scope *scope_new(Lower *L, Scope *parent);
 Binding *scope_find(Scope *s, const char *name, bool here_only);
 void scope_bind(Lower *L, Scope *s, const char *name, Cv v, Span span, BindKind kind);
+/* scope_bind, reporting a redefinition (with a note) when s already binds name. */
+void define(Lower *L, Scope *s, const char *name, Cv v, Span span, BindKind kind);
 Cv eval(Lower *L, Scope *s, AstId e);
 Cv call_value(Lower *L, Scope *s, Cv callee, CallArgs *args, Span callee_span);
 Inst *instantiate(Lower *L, ModSpec *spec, const char *path, const char *key, Span span);

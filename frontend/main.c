@@ -3,6 +3,9 @@
  * status. The only file that decides where diagnostics go (stderr).
  */
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
 #include "frontend.h"
 
 static void to_stderr(void *ud, DiagLevel level, const char *text)
@@ -18,9 +21,15 @@ int main(int argc, char **argv)
     char err[512];
     if (!options_parse(&opt, argc, argv, err, sizeof err)) {
         fprintf(stderr, "ndlc: error: %s\n%s", err, "run 'ndlc --help' for usage\n");
+        if (opt.output) unlink(opt.output); /* no stale artefact after any failure */
         options_free(&opt);
         return 2;
     }
+    size_t len = 1;
+    for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
+    char *command = xmalloc(len), *o = command;
+    for (int i = 0; i < argc; i++) o += sprintf(o, "%s%s", i ? " " : "", argv[i]);
+    opt.command = command;
     SourceMgr *sm = src_new();
     Diag *d = diag_new(sm, to_stderr, NULL);
     diag_set_plain(d, opt.diag_plain);
@@ -30,5 +39,6 @@ int main(int argc, char **argv)
     diag_free(d);
     src_free(sm);
     options_free(&opt);
+    free(command);
     return status;
 }

@@ -16,7 +16,7 @@ ValueId declare_param(Lower *L, Scope *s, const char *keyprefix, const char *nam
     ValueId v = ir_add_param(L->m, w, key, span);
     vec_push(L->params, ((ParamDecl){.value = v, .weight = w, .key = key, .sliceable = sliceable,
                                      .span = span}));
-    scope_bind(L, s, name, cv_tensor(v), span, BIND_PARAM);
+    define(L, s, name, cv_tensor(v), span, BIND_PARAM);
     return v;
 }
 

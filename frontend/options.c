@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "options.h"
+#include "../passes/passes.h"
 
 static const char *const emit_names[] = {
     [EMIT_EXE] = "exe", [EMIT_C] = "c", [EMIT_OBJ] = "obj", [EMIT_LLVM] = "llvm",
@@ -40,8 +41,7 @@ const char *options_usage(void)
            "  --inputs FILE           run: the input tensors\n"
            "  --report FILE.json      write a report (parameters, FLOPs, bytes)\n"
            "  -MD -MF FILE            write a Make-style depfile\n"
-           "  --dump-after PASS       print the IR to stderr after a pass: 'elaborate' or one of\n"
-           "                          the pipeline's passes (dce)\n"
+           "  --dump-after PASS       print the IR to stderr after a pass (the passes are listed below)\n"
            "  -Wunused-weights        warn about weight tensors the model does not use\n"
            "  -Werror                 treat warnings as errors\n"
            "  --diag-plain            diagnostics without source excerpts\n";
@@ -178,6 +178,9 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
         if (!o->inputs) return fail(err, errlen, "'ndlc run' needs --inputs IN.safetensors");
     }
     if (o->depfile_path && !o->depfile) o->depfile = true;
+    if (o->dump_after && strcmp(o->dump_after, "elaborate") != 0 && !pass_lookup(o->dump_after)) {
+        return fail(err, errlen, "unknown pass '%s' for --dump-after (see 'ndlc --help')", o->dump_after);
+    }
     return true;
 }
 

@@ -45,6 +45,7 @@ typedef struct Options {
     bool werror;              /* -Werror */
     bool diag_plain;          /* --diag-plain */
     bool verify_each;         /* --verify-each (default on) */
+    const char *command;      /* the whole command line, for generated files' frontmatter */
 } Options;
 
 /* Parses argv. On a usage error returns false with a message in err (exit status 2).

@@ -277,7 +277,12 @@ bool bind_weights(Lower *L)
     Binder b = {.L = L, .path = path};
     vec_push(L->m->deps, arena_strdup(L->m->arena, path));
     if (ndlrt_st_open(path, &b.st, err, sizeof err) != 0) {
-        diag_file_error(L->diag, path, "%s", err);
+        /* a file named by the model's `weights` statement that cannot be opened is an
+         * error of the statement; a malformed file is an error of the file */
+        if (!L->opt->weights && strncmp(err, "cannot open", 11) == 0)
+            diag_error(L->diag, L->weights_span, "weight file '%s': %s", path, err);
+        else
+            diag_file_error(L->diag, path, "%s", err);
         return false;
     }
     size_t nt = ndlrt_st_count(b.st);

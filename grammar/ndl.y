@@ -499,6 +499,8 @@ args:
 arg:
     expr                         { $$ = $1; }
   | IDENT '=' expr               { $$ = node(p, AST_KWARG, @$, $1, $3, 0, 0, NOLIST); }
+    /* PyTorch's constructors name their first argument `in` (Linear(in = 8, ...)) */
+  | IN '=' expr                  { $$ = node(p, AST_KWARG, @$, "in", $3, 0, 0, NOLIST); }
 ;
 
 indices:
@@ -600,6 +602,38 @@ static bool continues(yysymbol_kind_t k)
     }
 }
 
+/* The end of the token before byte `off`, skipping whitespace and comments backwards:
+ * where GCC and Clang put "expected ';' before ..." (right after what is there). */
+static size_t prev_token_end(const Parser *p, size_t off)
+{
+    const char *t = p->text;
+    for (;;) {
+        while (off > 0 && (t[off - 1] == ' ' || t[off - 1] == '\t' || t[off - 1] == '\n' || t[off - 1] == '\r'))
+            off--;
+        if (off >= 2 && t[off - 1] == '/' && t[off - 2] == '*') { /* the end of a block comment */
+            size_t k = off - 2;
+            while (k >= 2 && !(t[k - 2] == '/' && t[k - 1] == '*')) k--;
+            if (k < 2) return off;
+            off = k - 2;
+            continue;
+        }
+        /* a line comment on this line: '#' or '//' outside a string */
+        size_t bol = off;
+        while (bol > 0 && t[bol - 1] != '\n') bol--;
+        bool in_str = false;
+        size_t cstart = off;
+        for (size_t k = bol; k < off; k++) {
+            if (t[k] == '"' && (k == bol || t[k - 1] != '\\')) in_str = !in_str;
+            if (!in_str && (t[k] == '#' || (t[k] == '/' && k + 1 < off && t[k + 1] == '/'))) {
+                cstart = k;
+                break;
+            }
+        }
+        if (cstart == off) return off;
+        off = cstart;
+    }
+}
+
 static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Parser *p)
 {
     (void)scanner;
@@ -664,11 +698,20 @@ static int yyreport_syntax_error(const yypcontext_t *ctx, yyscan_t scanner, Pars
         }
     }
 
+    /* a missing punctuation token is reported just after the previous token, where it
+     * belongs (as GCC and Clang do); "expected expression" stays at the offender */
+    Span at = *loc;
+    bool punct = m >= 1 && m <= 3;
+    for (int i = 0; i < m && punct; i++) punct = names[i][0] == '\'' && strlen(names[i]) == 3;
+    if (punct && loc->off <= p->len) {
+        size_t end = prev_token_end(p, loc->off);
+        if (end > 0 && end < loc->off) at = (Span){loc->file, (uint32_t)end, 1};
+    }
     switch (m) {
-    case 1: diag_error(p->diag, *loc, "expected %s before %s", names[0], what); break;
-    case 2: diag_error(p->diag, *loc, "expected %s or %s before %s", names[0], names[1], what); break;
+    case 1: diag_error(p->diag, at, "expected %s before %s", names[0], what); break;
+    case 2: diag_error(p->diag, at, "expected %s or %s before %s", names[0], names[1], what); break;
     case 3:
-        diag_error(p->diag, *loc, "expected %s, %s or %s before %s", names[0], names[1],
+        diag_error(p->diag, at, "expected %s, %s or %s before %s", names[0], names[1],
                    names[2], what);
         break;
     default: diag_error(p->diag, *loc, "unexpected %s", what); break;

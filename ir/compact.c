@@ -59,6 +59,7 @@ void ir_compact(Module *m)
     for (OpId o = 1; o < on; o++) {
         Op *op = &m->ops.v[o];
         op->out = vmap[op->out];
+        op->group = op->group < no ? omap[op->group] : 0; /* a dead head: 0 (standalone) */
         for (unsigned i = 0; i < op->nin; i++) m->operands.v[op->in + i] = vmap[m->operands.v[op->in + i]];
     }
     for (ValueId v = 1; v < vn; v++)

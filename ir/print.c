@@ -8,6 +8,7 @@
  *     %2 = param stem.weight: f32[16,3,3,3]
  *     %5 = const: f32[] 0.5
  *     %7 = conv2d(%1, %2, %3) stride=[1,1] pad=[1,1] dilation=[1,1] groups=1: f32[N,16,32,32]  # stem, tiny.ndl:25:9
+ *     %8 = relu(%7) fused_into=%7: f32[N,16,32,32]   (computed in %7's kernel epilogue)
  *     output y = %12
  */
 #include <stdio.h>
@@ -82,6 +83,8 @@ void ir_print(const Module *m, FILE *out, IrSpanFormatter *fmt, void *ud)
         }
         fputc(')', out);
         for (unsigned i = 0; i < op->nattr; i++) print_attr(m, &m->attrs.v[op->attr + i], out);
+        if (op->group && op->group < m->ops.n) /* the group is named by its head's result */
+            fprintf(out, " fused_into=%%%u", m->ops.v[op->group].out);
         fprintf(out, ": %s", ir_format_type(m, ir_type(m, op->out), t, sizeof t));
         const char *l = fmt && op->span.file ? fmt(ud, op->span, loc, sizeof loc) : NULL;
         if (op->name || l)

@@ -421,8 +421,8 @@ static bool shape_linear(Sh *s, TensorType *out)
     if (x->dtype != w->dtype || (b && b->dtype != w->dtype))
         return fail(s, "'linear' expects operands of equal dtype");
     if (x->dims[x->rank - 1] != w->dims[1])
-        return fail(s, "'linear' expects input features %s to match weight %s",
-                    dim_str(s, 0, x->dims[x->rank - 1]), dims_str(s, 1, w));
+        return fail(s, "'linear' expects input [...,%s] for weight %s, got %s",
+                    dim_str(s, 0, w->dims[1]), dims_str(s, 1, w), dims_str(s, 2, x));
     if (b && (b->rank != 1 || b->dims[0] != w->dims[0]))
         return fail(s, "'linear' expects bias [%s] for weight %s, got %s",
                     dim_str(s, 0, w->dims[0]), dims_str(s, 1, w), dims_str(s, 2, b));
@@ -502,8 +502,9 @@ static bool shape_conv2d(Sh *s, TensorType *out)
     if (!ir_dim_mul_checked(s->m, w->dims[1], groups, &want))
         return fail(s, "'conv2d' groups %lld is too large", (long long)groups);
     if (c != want)
-        return fail(s, "'conv2d' input has %s channels but weight %s with groups %lld expects %s",
-                    dim_str(s, 0, c), dims_str(s, 1, w), (long long)groups, dim_str(s, 2, want));
+        return fail(s, "'conv2d' input %s has %s channels but weight %s with groups %lld expects %s",
+                    dims_str(s, 3, x), dim_str(s, 0, c), dims_str(s, 1, w), (long long)groups,
+                    dim_str(s, 2, want));
     Dim per;
     if (!ir_dim_div(s->m, w->dims[0], groups, &per))
         return fail(s, "'conv2d' groups %lld does not divide the %s output channels of weight %s",

@@ -67,6 +67,12 @@ bool ir_verify(const Module *m, char *err, size_t errlen)
                 return fail(err, errlen, "op %u '%s': operand %%%u used before definition", o,
                             info->name, a);
         }
+        if (op->group) { /* fused into an earlier linear/conv2d (passes/fuse.c) */
+            const Op *g = op->group < o ? &m->ops.v[op->group] : NULL;
+            if (!g || (g->flags & OPF_DEAD) || g->group || (g->kind != OP_LINEAR && g->kind != OP_CONV2D))
+                return fail(err, errlen, "op %u '%s': group %u is not an earlier live linear/conv2d",
+                            o, info->name, (unsigned)op->group);
+        }
         if (op->out == 0 || op->out >= m->values.n || m->values.v[op->out].def != o)
             return fail(err, errlen, "op %u '%s': bad result", o, info->name);
         TensorType want;

@@ -10,6 +10,8 @@
  * index errors, returns false with a message and leaves nothing allocated. Kernels
  * re-check that their operands agree with the op's IR type before indexing, so an
  * inconsistent IR is an error message, never an out-of-bounds access.
+ * interp_eval_op runs one op's kernel on given tensors (constant folding at compile
+ * time); it goes through the same exec_op as interp_run, so there is one set of kernels.
  */
 #include "passes.h"
 
@@ -1196,6 +1198,20 @@ static bool count_uses(Interp *ip)
     return true;
 }
 
+/* Allocates op's result from its IR type and runs its kernel on in[] (operand tensors,
+ * NULL for an absent optional operand). The one place kernels are called, shared by
+ * interp_run and interp_eval_op; on failure nothing stays allocated. */
+static bool exec_op(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    if ((unsigned)op->kind >= OP_COUNT) return fail(ip, "internal error: op of unknown kind");
+    if (!make_tensor(ip, ir_type(ip->m, op->out), out)) return false;
+    if (!kernels[op->kind](ip, op, in, out)) {
+        tensor_free(out);
+        return false;
+    }
+    return true;
+}
+
 static bool run_op(Interp *ip, const Op *op)
 {
     const Module *m = ip->m;
@@ -1209,18 +1225,13 @@ static bool run_op(Interp *ip, const Op *op)
     }
     if (ok && ip->state[op->out] != V_NONE)
         ok = fail(ip, "internal error: value %u is defined twice", (unsigned)op->out);
-    if (ok) ok = make_tensor(ip, ir_type(m, op->out), &out);
+    if (ok) ok = exec_op(ip, op, in, &out);
     if (ok) {
-        if (!kernels[op->kind](ip, op, in, &out)) {
-            tensor_free(&out);
-            ok = false;
-        } else {
-            ip->vals[op->out] = out;
-            ip->state[op->out] = V_OWNED;
-            for (unsigned i = 0; i < op->nin; i++)
-                if (ir_operand(m, op, i)) release(ip, ir_operand(m, op, i));
-            if (ip->uses[op->out] == 0) release(ip, op->out); /* an unused result */
-        }
+        ip->vals[op->out] = out;
+        ip->state[op->out] = V_OWNED;
+        for (unsigned i = 0; i < op->nin; i++)
+            if (ir_operand(m, op, i)) release(ip, ir_operand(m, op, i));
+        if (ip->uses[op->out] == 0) release(ip, op->out); /* an unused result */
     }
     if (in != fixed) free(in);
     return ok;
@@ -1278,5 +1289,43 @@ bool interp_run(const Module *m, const Tensor *inputs, Tensor *outputs, char *er
     free(ip.vals);
     free(ip.state);
     free(ip.uses);
+    return ok;
+}
+
+/* Does t have the dtype and (concrete) dims of IR type want? */
+static bool tensor_has_type(const Tensor *t, const TensorType *want)
+{
+    if (t->dtype != want->dtype || t->rank != want->rank) return false;
+    for (unsigned i = 0; i < t->rank; i++)
+        if (want->dims[i] < 0 || t->dims[i] != want->dims[i]) return false;
+    return true;
+}
+
+bool interp_eval_op(const Module *m, const Op *op, const Tensor *in, Tensor *out, char *err,
+                    size_t errlen)
+{
+    Interp ip = {.m = m, .err = err, .errlen = errlen};
+    const Tensor *fixed[8], **ins = op->nin <= 8 ? fixed : xmalloc(op->nin * sizeof *ins);
+    bool ok = true;
+    if (errlen) err[0] = '\0';
+    memset(out, 0, sizeof *out);
+    /* no input binds a symbol here: a symbolic result size is an error from eval_dim */
+    ip.symvals = xmalloc((m->syms.n ? m->syms.n : 1) * sizeof *ip.symvals);
+    for (uint32_t i = 0; i < m->syms.n; i++) ip.symvals[i] = -1;
+    if (op->out == 0 || op->out >= m->values.n || op->in > m->operands.n ||
+        op->nin > m->operands.n - op->in)
+        ok = fail(&ip, "internal error: op is malformed");
+    for (unsigned i = 0; ok && i < op->nin; i++) {
+        ValueId v = ir_operand(m, op, i);
+        ins[i] = v ? &in[i] : NULL;
+        if (v >= m->values.n || (v && !tensor_has_type(&in[i], ir_type(m, v))))
+            ok = fail(&ip, "internal error: operand %u of '%s' does not have its IR type", i,
+                      op_name(op->kind));
+        else if (v && !in[i].data && tensor_numel(&in[i]) > 0)
+            ok = fail(&ip, "internal error: operand %u of '%s' has no data", i, op_name(op->kind));
+    }
+    if (ok) ok = exec_op(&ip, op, ins, out);
+    if (ins != fixed) free(ins);
+    free(ip.symvals);
     return ok;
 }

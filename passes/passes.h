@@ -32,6 +32,15 @@ void tensor_free(Tensor *t);      /* frees data, sets it NULL */
 bool interp_run(const Module *m, const Tensor *inputs, Tensor *outputs, char *err,
                 size_t errlen);
 
+/* Evaluates the single op `op` of m on concrete operand tensors: in[i] for operand i
+ * (ignored where the operand is absent, ValueId 0), each with its operand's dtype and
+ * concrete dims. On success *out holds a malloc'd tensor of the op's result type (which
+ * must have concrete dims). On failure (a symbolic result size, a run-time error such as
+ * an index out of range) returns false with a message in err and leaves *out empty.
+ * Runs the same kernels as interp_run; the constant folder uses it. */
+bool interp_eval_op(const Module *m, const Op *op, const Tensor *in, Tensor *out, char *err,
+                    size_t errlen);
+
 /* ---- passes --------------------------------------------------------------------------- */
 
 /* What a pass gets. A pass reports user-facing problems through error() (located at an

@@ -14,7 +14,10 @@ const unsigned pass_count = sizeof pass_table / sizeof pass_table[0];
 
 /* Read top to bottom: the order in which the compiler transforms a model. */
 const char *const pipeline_default[] = {
+    "fold",   /* parameter expressions become plain weights */
+    "bnfold", /* needs fold: BatchNorm parameters may be expressions */
     "dce",
+    "fuse",   /* last: groups must survive no further rewriting */
 };
 const unsigned pipeline_default_len = sizeof pipeline_default / sizeof pipeline_default[0];
 

@@ -62,6 +62,46 @@ typedef struct NdlrtEpilogue {
     int act2;                /* NdlrtAct after the residual */
 } NdlrtEpilogue;
 
+/* Applies ep to the rows x cols block y (row stride ldy); residual and bias point at this
+ * block's own residual element and first channel (NULL: none), the residual with stride
+ * ldy; bias advances with rows (bias_per_row, conv channels) or with columns. */
+NDLRT_API int ndlrt_epilogue_empty(const NdlrtEpilogue *ep);
+NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t cols,
+                                  float *y, int64_t ldy, const float *residual,
+                                  const float *bias, int bias_per_row);
+
+/* The GEMM core under linear, conv2d, matmul and attention (kernels/gemm.c):
+ *   c[i*c_rs + j] (+)= sum_p a(i, p) b(p, j), then the epilogue (residual with stride c_rs),
+ * with a(i, p) = a[i*a_rs + p*a_cs] unless a_packed (ndlrt_gemm_pack_a output) and
+ * b(p, j) = b[p*b_rs + j*b_cs] unless b_packed (ndlrt_gemm_pack_b output). Packed layouts
+ * are the same for every instruction set, so the compiler may pack constants:
+ *   A: MR-row panels   packed[(i / MR) * k * MR + p * MR + i % MR]  (rows past m are 0)
+ *   B: NR-column panels packed[(j / NR) * k * NR + p * NR + j % NR]  (cols past n are 0)
+ * Scratch sizes never decrease as m, n or k grow, so sizing at a bound is enough. */
+#define NDLRT_GEMM_MR 14
+#define NDLRT_GEMM_NR 32
+typedef struct NdlrtGemm {
+    int64_t m, n, k;
+    const float *a, *a_packed;
+    int64_t a_rs, a_cs;
+    const float *b, *b_packed;
+    int64_t b_rs, b_cs;
+    float *c;
+    int64_t c_rs;
+    int accumulate;          /* c += a.b (else c = a.b), before the epilogue */
+    int bias_per_row;        /* ep.bias indexed by i (else by j) */
+    NdlrtEpilogue ep;
+} NdlrtGemm;
+NDLRT_API size_t ndlrt_gemm_packed_a_floats(int64_t m, int64_t k);
+NDLRT_API void ndlrt_gemm_pack_a(int64_t m, int64_t k, const float *a, int64_t rs, int64_t cs,
+                                 float *packed);
+NDLRT_API size_t ndlrt_gemm_packed_b_floats(int64_t k, int64_t n);
+NDLRT_API void ndlrt_gemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs, int64_t cs,
+                                 float *packed);
+NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int a_packed,
+                                           int b_packed);
+NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch);
+
 /* y[m, n] = x[m, k] . w[n, k]^T (+ epilogue, bias per n). w is packed at compile time. */
 typedef struct NdlrtLinear {
     int64_t m, n, k;

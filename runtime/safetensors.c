@@ -131,17 +131,17 @@ static const struct {
 _Static_assert(sizeof dtype_info / sizeof dtype_info[0] == NDLRT_ST_DTYPE_COUNT,
                "dtype_info must list every NdlrtStDType");
 
-const char *ndlrt_st_dtype_name(NdlrtStDType dt)
+NDLRT_API const char *ndlrt_st_dtype_name(NdlrtStDType dt)
 {
     return (unsigned)dt < NDLRT_ST_DTYPE_COUNT ? dtype_info[dt].name : "?";
 }
 
-size_t ndlrt_st_dtype_size(NdlrtStDType dt)
+NDLRT_API size_t ndlrt_st_dtype_size(NdlrtStDType dt)
 {
     return (unsigned)dt < NDLRT_ST_DTYPE_COUNT ? dtype_info[dt].size : 0;
 }
 
-int ndlrt_st_dtype_is_float(NdlrtStDType dt)
+NDLRT_API int ndlrt_st_dtype_is_float(NdlrtStDType dt)
 {
     return (unsigned)dt < NDLRT_ST_DTYPE_COUNT && dtype_info[dt].fp;
 }
@@ -936,7 +936,7 @@ done:
 
 /* ---- public reader API --------------------------------------------------------------- */
 
-void ndlrt_st_close(NdlrtSt *st)
+NDLRT_API void ndlrt_st_close(NdlrtSt *st)
 {
     if (!st) return;
     free(st->t);
@@ -947,7 +947,7 @@ void ndlrt_st_close(NdlrtSt *st)
     free(st);
 }
 
-int ndlrt_st_parse(const void *buf, size_t len, NdlrtSt **out, char *err, size_t errlen)
+NDLRT_API int ndlrt_st_parse(const void *buf, size_t len, NdlrtSt **out, char *err, size_t errlen)
 {
     *out = NULL;
     NdlrtSt *st = calloc(1, sizeof *st);
@@ -994,7 +994,7 @@ static int read_all(int fd, unsigned char **out, size_t *outlen)
 /* Maps a regular file read-only (reads anything else, such as a pipe, into memory). A
  * mapped file that another process truncates while it is open can still raise SIGBUS;
  * weight files are not expected to change under the compiler. */
-int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen)
+NDLRT_API int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen)
 {
     struct stat sb;
     unsigned char *buf = NULL;
@@ -1038,14 +1038,14 @@ int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen)
     return 0;
 }
 
-size_t ndlrt_st_count(const NdlrtSt *st) { return st ? st->n : 0; }
+NDLRT_API size_t ndlrt_st_count(const NdlrtSt *st) { return st ? st->n : 0; }
 
-const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i)
+NDLRT_API const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i)
 {
     return st && i < st->n ? &st->t[i] : NULL;
 }
 
-const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name)
+NDLRT_API const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name)
 {
     if (!st || !name) return NULL;
     size_t lo = 0, hi = st->n;
@@ -1089,7 +1089,7 @@ static float f64_to_f32(double d)
     return (float)d;
 }
 
-void ndlrt_st_read_f32(const NdlrtStTensor *t, float *dst)
+NDLRT_API void ndlrt_st_read_f32(const NdlrtStTensor *t, float *dst)
 {
     const unsigned char *p = t->data;
     size_t n = (size_t)t->nelem;
@@ -1151,7 +1151,7 @@ void ndlrt_st_read_f32(const NdlrtStTensor *t, float *dst)
     }
 }
 
-int ndlrt_st_read_i64(const NdlrtStTensor *t, int64_t *dst)
+NDLRT_API int ndlrt_st_read_i64(const NdlrtStTensor *t, int64_t *dst)
 {
     const unsigned char *p = t->data;
     size_t n = (size_t)t->nelem;
@@ -1341,7 +1341,7 @@ static int build_header(Buf *h, const NdlrtStOut **order, size_t n, char *err, s
     return 0;
 }
 
-int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t n, char *err,
+NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t n, char *err,
                    size_t errlen)
 {
     const NdlrtStOut **order = malloc((n ? n : 1) * sizeof *order);

@@ -13,6 +13,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Generated code embeds this reader and defines NDLRT_API as `static`. */
+#ifndef NDLRT_API
+#define NDLRT_API
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif
@@ -41,23 +46,23 @@ typedef struct NdlrtSt NdlrtSt;    /* an open, validated file */
 /* Opens and maps (or reads) path, then validates it like ndlrt_st_parse.
  * Returns 0, or -1 with a message ("header length 12345 is beyond the file size 100")
  * in err; the caller prefixes the file name. */
-int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen);
+NDLRT_API int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t errlen);
 /* Validates an in-memory file of len bytes; buf must outlive the result. */
-int ndlrt_st_parse(const void *buf, size_t len, NdlrtSt **out, char *err, size_t errlen);
-void ndlrt_st_close(NdlrtSt *st);
+NDLRT_API int ndlrt_st_parse(const void *buf, size_t len, NdlrtSt **out, char *err, size_t errlen);
+NDLRT_API void ndlrt_st_close(NdlrtSt *st);
 
-size_t ndlrt_st_count(const NdlrtSt *st);               /* tensors, in header order */
-const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i);
-const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name);
+NDLRT_API size_t ndlrt_st_count(const NdlrtSt *st);               /* tensors, in header order */
+NDLRT_API const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i);
+NDLRT_API const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name);
 
-const char *ndlrt_st_dtype_name(NdlrtStDType dt);       /* "F32" */
-size_t ndlrt_st_dtype_size(NdlrtStDType dt);
-int ndlrt_st_dtype_is_float(NdlrtStDType dt);
+NDLRT_API const char *ndlrt_st_dtype_name(NdlrtStDType dt);       /* "F32" */
+NDLRT_API size_t ndlrt_st_dtype_size(NdlrtStDType dt);
+NDLRT_API int ndlrt_st_dtype_is_float(NdlrtStDType dt);
 
 /* Converts all elements to float (any dtype; BOOL gives 0/1). */
-void ndlrt_st_read_f32(const NdlrtStTensor *t, float *dst);
+NDLRT_API void ndlrt_st_read_f32(const NdlrtStTensor *t, float *dst);
 /* Converts all elements of an integer or BOOL tensor to int64; -1 for float dtypes. */
-int ndlrt_st_read_i64(const NdlrtStTensor *t, int64_t *dst);
+NDLRT_API int ndlrt_st_read_i64(const NdlrtStTensor *t, int64_t *dst);
 
 /* Writing: tensors in any order; the header lists them sorted by name, data in the
  * same order, header padded with spaces to a multiple of 8 (as the reference writer).
@@ -70,7 +75,7 @@ typedef struct NdlrtStOut {
     const int64_t *shape;
     const void *data;              /* nelem * dtype size bytes, little-endian */
 } NdlrtStOut;
-int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t n, char *err,
+NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t n, char *err,
                    size_t errlen);
 
 #ifdef __cplusplus

@@ -213,6 +213,14 @@ static char *absolute(const char *p)
     return r;
 }
 
+/* Records p among the allocations that main frees before it returns (so that the runner
+ * is clean under the project's LeakSanitizer build too). */
+static void *own(Lines *owned, void *p)
+{
+    push(owned, p);
+    return p;
+}
+
 static int usage(void)
 {
     fputs("usage: diagrun [--show] NDLC CASE.ndl\n"
@@ -222,7 +230,7 @@ static int usage(void)
 
 int main(int argc, char **argv)
 {
-    Lines expected = {0}, args = {0};
+    Lines expected = {0}, args = {0}, owned = {0};
     int show = 0, want_rc = 1;
     const char *dir = NULL, *case_path = NULL;
     int i = 1;
@@ -234,7 +242,7 @@ int main(int argc, char **argv)
         if (argc - i != 2) return usage();
         case_path = argv[i + 1];
         size_t len;
-        case_text = slurp(case_path, &len);
+        case_text = own(&owned, slurp(case_path, &len));
         if (!case_text) {
             fprintf(stderr, "diagrun: %s: %s\n", case_path, strerror(errno));
             return 2;
@@ -252,20 +260,21 @@ int main(int argc, char **argv)
             else if ((a = annotation(src.v[k], "args:")) && !extra)
                 extra = a + strlen("args:");
         }
+        own(&owned, src.v);
         char *slash = strrchr(case_path, '/');
-        char *d = xstrdup(case_path);
+        char *d = own(&owned, xstrdup(case_path));
         if (slash) d[slash - case_path] = 0;
         else strcpy(d, ".");
         dir = d;
-        push(&args, absolute(argv[i]));
-        push(&args, xstrdup(slash ? slash + 1 : case_path));
+        push(&args, own(&owned, absolute(argv[i])));
+        push(&args, own(&owned, xstrdup(slash ? slash + 1 : case_path)));
         push(&args, "--diag-plain");
         push(&args, "--emit");
         push(&args, "ir");
         push(&args, "-o");
         push(&args, "@OUT@");
         if (extra) {
-            char *e = xstrdup(extra);
+            char *e = own(&owned, xstrdup(extra));
             for (char *t = strtok(e, " \t"); t; t = strtok(NULL, " \t")) push(&args, t);
         }
     } else {
@@ -277,7 +286,7 @@ int main(int argc, char **argv)
             else if (!strcmp(argv[i], "--expect")) push(&expected, argv[++i]);
             else if (!strcmp(argv[i], "--expect-file")) {
                 size_t len;
-                char *t = slurp(argv[++i], &len);
+                char *t = own(&owned, slurp(argv[++i], &len));
                 if (!t) {
                     fprintf(stderr, "diagrun: %s: %s\n", argv[i], strerror(errno));
                     return 2;
@@ -286,16 +295,17 @@ int main(int argc, char **argv)
                 split_lines(t, len, &l);
                 for (size_t k = 0; k < l.n; k++)
                     if (l.v[k][0] && l.v[k][0] != '#') push(&expected, l.v[k]);
+                own(&owned, l.v);
             }
             else return usage();
         }
         if (i >= argc) return usage();
-        push(&args, absolute(argv[i++]));
+        push(&args, own(&owned, absolute(argv[i++])));
         for (; i < argc; i++) push(&args, argv[i]);
     }
 
     const char *tmpdir = getenv("TMPDIR");
-    char *tmp = xrealloc(NULL, (tmpdir ? strlen(tmpdir) : 4) + 32);
+    char *tmp = own(&owned, xrealloc(NULL, (tmpdir ? strlen(tmpdir) : 4) + 32));
     sprintf(tmp, "%s/diagrun.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
     if (!mkdtemp(tmp)) { perror("diagrun: mkdtemp"); return 2; }
     char odir[4200], out[4300], so[4300], se[4300];
@@ -310,12 +320,12 @@ int main(int argc, char **argv)
     fclose(f);
 
     /* the command line, with @OUT@ replaced */
-    char **cmd = xrealloc(NULL, (args.n + 1) * sizeof *cmd);
+    char **cmd = own(&owned, xrealloc(NULL, (args.n + 1) * sizeof *cmd));
     int uses_out = 0;
     for (size_t k = 0; k < args.n; k++) {
         const char *at = strstr(args.v[k], "@OUT@");
         if (at) {
-            char *s = xrealloc(NULL, strlen(args.v[k]) + strlen(out) + 1);
+            char *s = own(&owned, xrealloc(NULL, strlen(args.v[k]) + strlen(out) + 1));
             sprintf(s, "%.*s%s%s", (int)(at - args.v[k]), args.v[k], out, at + 5);
             cmd[k] = s;
             uses_out = 1;
@@ -328,26 +338,27 @@ int main(int argc, char **argv)
 
     Lines actual = {0}, tmp_lines = {0};
     size_t len;
-    char *text = slurp(se, &len);
+    char *text = own(&owned, slurp(se, &len));
     if (text) {
         split_lines(text, len, &tmp_lines);
         for (size_t k = 0; k < tmp_lines.n; k++) push(&actual, normalize(tmp_lines.v[k], "stderr"));
     }
     tmp_lines.n = 0;
-    text = slurp(so, &len);
+    text = own(&owned, slurp(so, &len));
     if (text) {
         split_lines(text, len, &tmp_lines);
         for (size_t k = 0; k < tmp_lines.n; k++) push(&actual, normalize(tmp_lines.v[k], "stdout"));
     }
+    own(&owned, tmp_lines.v);
+    for (size_t k = 0; k < actual.n; k++) own(&owned, actual.v[k]);
+    int fail = 0;
 
     if (show) {
         for (size_t k = 0; k < actual.n; k++) printf("# %s\n", actual.v[k]);
         printf("# expect-exit: %d\n", rc);
-        rm_tree(tmp);
-        return 0;
+        goto done;
     }
 
-    int fail = 0;
     const char *name = case_path ? case_path : "command";
     int same = expected.n == actual.n;
     for (size_t k = 0; same && k < expected.n; k++) same = !strcmp(expected.v[k], actual.v[k]);
@@ -362,7 +373,7 @@ int main(int argc, char **argv)
         char df[4300];
         snprintf(df, sizeof df, "%s/diff", tmp);
         run(diff, NULL, df, "/dev/null");
-        char *d = slurp(df, NULL);
+        char *d = own(&owned, slurp(df, NULL));
         if (d && *d) fputs(d, stdout);
         else { /* no diff(1): print both lists */
             for (size_t k = 0; k < expected.n; k++) printf("-%s\n", expected.v[k]);
@@ -395,6 +406,12 @@ int main(int argc, char **argv)
         for (size_t k = 0; cmd[k]; k++) printf(" %s", cmd[k]);
         printf(")\n");
     }
+done:
     rm_tree(tmp);
+    for (size_t k = 0; k < owned.n; k++) free(owned.v[k]);
+    free(owned.v);
+    free(expected.v);
+    free(args.v);
+    free(actual.v);
     return fail;
 }

@@ -1,24 +1,32 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
-# run_golden.sh - runs one golden case through the reference interpreter and compares.
+# run_golden.sh - runs one golden case and compares its output with PyTorch's.
 #
-#   run_golden.sh NDLC STCMP CASE.ndl
+#   run_golden.sh NDLC STCMP CASE.ndl [MODE]
 #
-# Runs `NDLC run CASE.ndl --inputs CASE.in.safetensors -o TMP/out.safetensors` (the .ndl
-# names its own weight file), then `STCMP TMP/out.safetensors CASE.out.safetensors`.
+# MODE interp (default): `NDLC run CASE.ndl --inputs CASE.in.safetensors -o TMP/out`
+#      (the .ndl names its own weight file).
+# MODE exe: `NDLC CASE.ndl -o TMP/net` (the C backend, cc -O3 -march=native), then
+#      `TMP/net CASE.in.safetensors TMP/out`.
+# MODE c: `NDLC CASE.ndl --emit c -o TMP/model.c`, compiled as a user would with
+#      `cc -std=c11 -Wall -Wextra -Werror -O2` (portable kernels, warnings are errors)
+#      together with the runtime's driver, then run like exe.
+# Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # On failure it prints the commands it ran, so they can be pasted into a shell, and keeps
 # the temporary directory holding the actual output.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
 
-if [ $# -ne 3 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl" >&2
+if [ $# -ne 3 ] && [ $# -ne 4 ]; then
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c]" >&2
     exit 2
 fi
 ndlc=$1
 stcmp=$2
 case_ndl=$3
+mode=${4:-interp}
+root=$(cd "$(dirname "$0")/../.." && pwd)
 stem=${case_ndl%.ndl}
 if [ "$stem" = "$case_ndl" ] || [ ! -f "$case_ndl" ]; then
     echo "run_golden.sh: $case_ndl: not an existing .ndl file" >&2
@@ -42,22 +50,46 @@ if [ -n "$tol" ]; then
     tolargs="--atol $1 --rtol $2"
 fi
 
-run_cmd="$ndlc run $case_ndl --inputs $stem.in.safetensors -o $out"
-cmp_cmd="$stcmp $out $stem.out.safetensors $tolargs"
-
-"$ndlc" run "$case_ndl" --inputs "$stem.in.safetensors" -o "$out"
-rc=$?
-if [ $rc -ne 0 ]; then
-    echo "FAIL: ndlc run exited with status $rc" >&2
+fail() {
+    echo "FAIL ($mode): $1" >&2
     echo "  $run_cmd" >&2
     echo "(kept $tmp)" >&2
     exit 1
-fi
+}
+
+case $mode in
+interp)
+    run_cmd="$ndlc run $case_ndl --inputs $stem.in.safetensors -o $out"
+    "$ndlc" run "$case_ndl" --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
+    ;;
+exe)
+    run_cmd="$ndlc $case_ndl -o $tmp/net && $tmp/net $stem.in.safetensors $out"
+    "$ndlc" "$case_ndl" -o "$tmp/net" || fail "ndlc exited with status $?"
+    "$tmp/net" "$stem.in.safetensors" "$out" || fail "the executable exited with status $?"
+    ;;
+c)
+    cflags="-std=c11 -Wall -Wextra -Werror -O2"
+    run_cmd="$ndlc $case_ndl --emit c -o $tmp/model.c && cc $cflags -I$tmp -I$root/runtime ..."
+    "$ndlc" "$case_ndl" --emit c -o "$tmp/model.c" || fail "ndlc --emit c exited with status $?"
+    info=$(sed -n 's/^const struct NdlrtModelInfo \*\([A-Za-z0-9_]*\)(void);$/\1/p' "$tmp/model.h")
+    [ -n "$info" ] || fail "model.h declares no *_info function"
+    printf '#include "ndlrt.h"\n#include "model.h"\nint main(int argc, char **argv) { return ndlrt_driver_main(%s(), argc, argv); }\n' \
+        "$info" > "$tmp/main.c"
+    ${CC:-cc} $cflags -I"$tmp" -I"$root/runtime" -o "$tmp/net" "$tmp/model.c" "$tmp/main.c" \
+        "$root/runtime/driver.c" "$root/runtime/safetensors.c" -lm || fail "the generated C does not compile cleanly"
+    "$tmp/net" "$stem.in.safetensors" "$out" || fail "the program exited with status $?"
+    ;;
+*)
+    echo "run_golden.sh: unknown mode '$mode'" >&2
+    exit 2
+    ;;
+esac
+cmp_cmd="$stcmp $out $stem.out.safetensors $tolargs"
 # $tolargs is deliberately unquoted: it is empty or four words.
 "$stcmp" "$out" "$stem.out.safetensors" $tolargs
 rc=$?
 if [ $rc -ne 0 ]; then
-    echo "FAIL: output differs from the PyTorch golden (stcmp status $rc)" >&2
+    echo "FAIL ($mode): output differs from the PyTorch golden (stcmp status $rc)" >&2
     echo "  $run_cmd" >&2
     echo "  $cmp_cmd" >&2
     echo "(kept $tmp)" >&2

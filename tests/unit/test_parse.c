@@ -803,7 +803,7 @@ static void test_syntax_errors(void)
                   "  fc = Linear(16, 10)\n"
                   "  forward { y = fc(x); }\n"
                   "}\n",
-                  "t.ndl:3:3: error: expected ';' before 'forward'\n");
+                  "t.ndl:2:22: error: expected ';' before 'forward'\n");
     /* Several errors in one run, each recovered at ';' or '}'. */
     expect_errors("model A {\n"
                   "  x = Conv2d(3 16);\n"
@@ -812,36 +812,36 @@ static void test_syntax_errors(void)
                   "  tie a.weight b.weight;\n"
                   "  param w: f32[4] foo;\n"
                   "}\n",
-                  "t.ndl:2:16: error: expected ',' or ')' before '16'\n"
+                  "t.ndl:2:15: error: expected ',' or ')' before '16'\n"
                   "t.ndl:3:7: error: expected expression before ';'\n"
                   "t.ndl:4:27: error: expected ',' or ')' before ';'\n"
-                  "t.ndl:4:38: error: expected ';' or ',' before '}'\n"
-                  "t.ndl:5:16: error: expected '=' before 'b'\n"
+                  "t.ndl:4:37: error: expected ';' or ',' before '}'\n"
+                  "t.ndl:5:15: error: expected '=' before 'b'\n"
                   "t.ndl:6:19: error: expected ';', '=' or 'from' before 'foo'\n");
     expect_errors("model A {", "t.ndl:1:10: error: expected '}' before end of file\n");
     expect_errors("model A {\n  forward { x = f(a, b\n\n# trailing comment\n",
                   "t.ndl:2:23: error: expected ')' before end of file\n");
     expect_errors("modle A { }\n",
                   "t.ndl:1:1: error: expected 'module', 'model' or end of file before 'modle'\n");
-    expect_errors("module M(c int) { }\n", "t.ndl:1:12: error: expected ':' before 'int'\n");
+    expect_errors("module M(c int) { }\n", "t.ndl:1:11: error: expected ':' before 'int'\n");
     expect_errors("model A { forward { if a < b < c { } } }\n",
-                  "t.ndl:1:30: error: expected '{' before '<'\n");
+                  "t.ndl:1:29: error: expected '{' before '<'\n");
     expect_errors("model A { forward { tie a = b; } }\n", "t.ndl:1:21: error: unexpected 'tie'\n");
     expect_errors("model A { let x = 1; }\n", "t.ndl:1:11: error: unexpected 'let'\n");
     /* The offending token is quoted from the source, long ones shortened. */
     expect_errors("model A { x = y \"a very long string literal that goes on and on\"; }\n",
-                  "t.ndl:1:17: error: expected ';' before "
+                  "t.ndl:1:16: error: expected ';' before "
                   "'\"a very long string literal that goe...'\n");
     expect_errors("model A { x = [1, 2; }\n", "t.ndl:1:20: error: expected ',' or ']' before ';'\n");
     expect_errors("model A { elastic d: int in {1, 2 = 2; }\n",
-                  "t.ndl:1:35: error: expected ',' or '}' before '='\n");
+                  "t.ndl:1:34: error: expected ',' or '}' before '='\n");
     expect_errors("model A { forward(x { } }\n",
-                  "t.ndl:1:21: error: expected ',' or ')' before '{'\n");
+                  "t.ndl:1:20: error: expected ',' or ')' before '{'\n");
     expect_errors("model A { forward { for i 0..3 { } } }\n",
                   "t.ndl:1:27: error: expected 'in' before '0'\n");
     expect_errors("model A { forward { let = 3; } }\n",
                   "t.ndl:1:25: error: expected '(' or identifier before '='\n");
-    expect_errors("model A { x = a ? b c; }\n", "t.ndl:1:21: error: expected ':' before 'c'\n");
+    expect_errors("model A { x = a ? b c; }\n", "t.ndl:1:20: error: expected ':' before 'c'\n");
     expect_errors("model A { input x: f33[3]; }\n",
                   "t.ndl:1:20: error: expected tensor type before 'f33'\n");
     expect_errors("module M(c: f32) { }\n",
@@ -895,8 +895,8 @@ static void test_error_limit(void)
     /* Recovery keeps the rest of the file: the second model is complete. */
     r = run("module M(c int) { x = 1; }\nmodel B { y = 2 }\nmodel C { z = 3; }\n");
     CHECK(!r->ok);
-    CHECK_STR(r->errs, "t.ndl:1:12: error: expected ':' before 'int'\n"
-                       "t.ndl:2:17: error: expected ';' before '}'\n");
+    CHECK_STR(r->errs, "t.ndl:1:11: error: expected ':' before 'int'\n"
+                       "t.ndl:2:16: error: expected ';' before '}'\n");
     CHECK_EQ_INT(N(r, r->ast.root)->list.n, 2);
     CHECK_STR(N(r, top(r, 1))->str, "C");
     CHECK_EQ_INT(N(r, top(r, 1))->list2.n, 1);

@@ -387,7 +387,7 @@ static void test_errors(T *t)
               "'matmul' cannot broadcast the batch dimensions of [2,3,4] and [5,4,6]");
     CHECK_STR(
         err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,512]"), 0), NOATTRS)),
-        "'linear' expects input features 784 to match weight [10,512]");
+        "'linear' expects input [...,512] for weight [10,512], got [N,784]");
     CHECK_STR(
         err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[10,784]"), in(t, "f32[5]")),
                         NOATTRS)),
@@ -396,7 +396,7 @@ static void test_errors(T *t)
         err_of(t, build(t, OP_LINEAR, V(in(t, "f32[N,784]"), in(t, "f32[7840]"), 0), NOATTRS)),
         "'linear' expects a 2-D weight [out,in], got [7840]");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[N,3,32,32]"), in(t, "f32[16,4,3,3]"), 0, 1, 1, 1, 1)),
-              "'conv2d' input has 3 channels but weight [16,4,3,3] with groups 1 expects 4");
+              "'conv2d' input [N,3,32,32] has 3 channels but weight [16,4,3,3] with groups 1 expects 4");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[1,4,8,8]"), in(t, "f32[15,2,3,3]"), 0, 1, 1, 1, 2)),
               "'conv2d' groups 2 does not divide the 15 output channels of weight [15,2,3,3]");
     CHECK_STR(err_of(t, conv(t, in(t, "f32[1,3,2,2]"), in(t, "f32[4,3,5,5]"), 0, 1, 1, 1, 1)),

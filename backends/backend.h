@@ -1,0 +1,68 @@
+/* SPDX-License-Identifier: MIT
+ * backend.h - code generators. A backend turns a lowered, fused, planned module into an
+ * artefact; it never transforms the graph (that is passes/). Both emitters consume the
+ * same Plan (plan.c), so the C and LLVM outputs agree by construction.
+ */
+#ifndef NDLC_BACKEND_H
+#define NDLC_BACKEND_H
+
+#include <stdio.h>
+#include "../ir/ir.h"
+
+/* Where each value lives at run time. */
+typedef enum StorageKind {
+    ST_NONE,     /* never materialized (dead) */
+    ST_INPUT,    /* the caller's input pointer `index` */
+    ST_OUTPUT,   /* written straight into the caller's output pointer `index` */
+    ST_WEIGHT,   /* a parameter or constant (Module.weights[index]) */
+    ST_WS,       /* workspace slot `index` */
+    ST_ALIAS,    /* the bytes of value `index` (a reshape view) */
+    ST_FUSED,    /* computed inside its group head's kernel, never stored */
+} StorageKind;
+
+typedef struct ValuePlan {
+    StorageKind kind;
+    uint32_t index;
+} ValuePlan;
+
+typedef struct Plan {
+    ValuePlan *v;            /* per ValueId */
+    uint32_t nslots;         /* workspace slots; slot k holds the values with (ST_WS, k) */
+    /* outputs whose value could not be computed in place (an input, a weight, a view,
+     * or a value that is also another output): copied at the end of run */
+    bool *output_copy;       /* per output port */
+} Plan;
+
+/* Assigns storage: liveness-based reuse of workspace slots (values whose lifetimes do
+ * not overlap share a slot; a slot's size is the largest of its values at run time). */
+void plan_build(const Module *m, Plan *p);
+void plan_free(Plan *p);
+
+/* The value whose bytes v really uses (follows ST_ALIAS chains). */
+ValueId plan_root(const Plan *p, ValueId v);
+
+typedef struct EmitOptions {
+    const char *c_path;          /* the .c being written (its header is beside it) */
+    const char *h_name;          /* the header's file name, for #include */
+    const char *source;          /* the .ndl path, for comments */
+    const char *command;         /* the command line, for the frontmatter */
+    bool external_weights;
+    const char *weights_path;    /* --external-weights: the OUT.weights.safetensors */
+    IrSpanFormatter *span_fmt;   /* NDL locations for comments */
+    void *span_ud;
+} EmitOptions;
+
+/* backends/c: writes the C source and header of spec section 10. False with a message
+ * when the module holds something this backend cannot emit (an ICE for the caller). */
+bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err,
+                  size_t errlen);
+
+/* The C identifier the generated API is named with (the model's name), malloc'd. */
+char *emitc_prefix(const Module *m);
+
+/* --emit exe: generates the C in a temporary directory, compiles it with the runtime's
+ * driver using $CC (default cc) -O3 -march=cpu, and renames the result to out_path. */
+bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
+                     char *err, size_t errlen);
+
+#endif

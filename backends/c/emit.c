@@ -1,0 +1,706 @@
+/* SPDX-License-Identifier: MIT
+ * emit.c - the C backend: writes NET.c and NET.h (spec section 10) for a planned module.
+ *
+ * The .c is one self-contained translation unit, in this order: a frontmatter naming
+ * the source and command; the runtime code it calls (copied from ndlc's runtime/, every
+ * function `static`); the weights (static const arrays, or nothing when they are loaded
+ * from a file at create time); the instance struct; the workspace plan; one function
+ * per layer, named after its NDL path and commented with its NDL line; and the API.
+ * It depends on libc and libm only, allocates only in create/reserve (and in run when a
+ * size grows beyond what was reserved), and performs no I/O in run.
+ */
+#include <ctype.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "emit_impl.h"
+#include "../embedded.h"
+#include "../../runtime/ndlrt.h"
+#include "../../runtime/safetensors.h"
+
+/* ---- names ---------------------------------------------------------------------------- */
+
+static bool is_c_keyword(const char *s)
+{
+    static const char *const kw[] = {
+        "auto", "break", "case", "char", "const", "continue", "default", "do", "double",
+        "else", "enum", "extern", "float", "for", "goto", "if", "inline", "int", "long",
+        "register", "restrict", "return", "short", "signed", "sizeof", "static", "struct",
+        "switch", "typedef", "union", "unsigned", "void", "volatile", "while", "m", "s",
+        "ws", "rc", "off", "scratch", "need", "main", "errno", "NULL", "size_t", "int64_t"};
+    for (size_t i = 0; i < sizeof kw / sizeof *kw; i++)
+        if (strcmp(s, kw[i]) == 0) return true;
+    return s[0] == '_';
+}
+
+/* A C identifier from an NDL path ("blocks.0.conv1" -> "blocks_0_conv1"). */
+static char *c_ident(const char *s)
+{
+    size_t n = strlen(s);
+    char *r = xmalloc(n + 3), *o = r;
+    if (!isalpha((unsigned char)s[0])) *o++ = 'v';
+    for (size_t i = 0; i < n; i++) *o++ = isalnum((unsigned char)s[i]) ? s[i] : '_';
+    *o = 0;
+    if (is_c_keyword(r)) strcat(r, "_");
+    return r;
+}
+
+char *emitc_prefix(const Module *m) { return c_ident(m->name); }
+
+const char *emitc_ctype(DType dt)
+{
+    switch (dt) {
+    case DT_I32: return "int32_t";
+    case DT_I64: return "int64_t";
+    case DT_BOOL: return "uint8_t";
+    default: return "float";
+    }
+}
+
+const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len)
+{
+    if (d >= 0) {
+        snprintf(buf, len, "%" PRId64, d);
+        return buf;
+    }
+    const DimExpr *x = ir_dim_expr(e->m, d);
+    size_t o = 0;
+    if (x->nsym > 1 || x->coef != 1) o += (size_t)snprintf(buf + o, len - o, "(");
+    if (x->coef != 1) o += (size_t)snprintf(buf + o, len - o, "%" PRId64 "*", x->coef);
+    for (unsigned i = 0; i < x->nsym && o < len; i++)
+        o += (size_t)snprintf(buf + o, len - o, "%ss[%u]", i ? "*" : "", x->sym[i] - 1);
+    if ((x->nsym > 1 || x->coef != 1) && o < len) snprintf(buf + o, len - o, ")");
+    return buf;
+}
+
+const char *emitc_numel(const EmitC *e, ValueId v, char *buf, size_t len)
+{
+    const TensorType *t = ir_type(e->m, v);
+    int64_t c = 1;
+    bool sym = false;
+    for (unsigned i = 0; i < t->rank; i++) {
+        if (t->dims[i] >= 0) c *= t->dims[i];
+        else sym = true;
+    }
+    size_t o = 0;
+    buf[0] = 0;
+    if (!sym || c != 1) o = (size_t)snprintf(buf, len, "%" PRId64, c);
+    char d[64];
+    for (unsigned i = 0; i < t->rank && o < len; i++)
+        if (t->dims[i] < 0) o += (size_t)snprintf(buf + o, len - o, "%s%s", o ? "*" : "", emitc_dim(e, t->dims[i], d, sizeof d));
+    return buf;
+}
+
+void emitc_location(const EmitC *e, Span span, char *buf, size_t len)
+{
+    buf[0] = 0;
+    if (span.file && e->o->span_fmt) e->o->span_fmt(e->o->span_ud, span, buf, len);
+}
+
+/* ---- weights --------------------------------------------------------------------------- */
+
+uint32_t emitc_weight_for(const EmitC *e, ValueId v, int pack, OpId packer)
+{
+    WeightId w = e->m->values.v[v].weight;
+    for (uint32_t i = 0; i < e->cw.n; i++) {
+        const CWeight *c = &e->cw.v[i];
+        if (c->src == w && c->pack == pack && (pack == 0 || c->packer == packer)) return i;
+    }
+    NDLC_ICE("weight %u has no C form (pack %d)", w, pack);
+}
+
+static void add_raw_weights(EmitC *e)
+{
+    const Module *m = e->m;
+    /* every weight some value refers to, unless only packed forms are read */
+    bool *read_raw = xcalloc(m->weights.n, sizeof *read_raw);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        for (unsigned i = 0; i < op->nin; i++) {
+            ValueId a = ir_operand(m, op, i);
+            if (!a || e->plan.v[a].kind != ST_WEIGHT) continue;
+            bool packed_operand = i == 1 && (op->kind == OP_LINEAR || op->kind == OP_CONV2D);
+            if (!packed_operand) read_raw[m->values.v[a].weight] = true;
+        }
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        ValueId r = plan_root(&e->plan, m->outputs.v[i].value);
+        if (e->plan.v[r].kind == ST_WEIGHT) read_raw[m->values.v[r].weight] = true;
+    }
+    for (WeightId w = 1; w < m->weights.n; w++) {
+        if (!read_raw[w]) continue;
+        const Weight *wt = &m->weights.v[w];
+        char *base = c_ident(wt->key ? wt->key : "const");
+        char *name = xmalloc(strlen(base) + 32);
+        sprintf(name, "W_%s", base);
+        free(base);
+        /* unique: constants made by passes may share a key */
+        for (uint32_t k = 0; k < e->cw.n; k++)
+            if (strcmp(e->cw.v[k].name, name) == 0) sprintf(name + strlen(name), "_%u", w);
+        vec_push(e->cw, ((CWeight){.src = w, .name = name, .dtype = wt->type.dtype,
+                                   .count = wt->nbytes / dtype_info[wt->type.dtype].size}));
+    }
+    free(read_raw);
+}
+
+static void write_float(FILE *f, float x)
+{
+    char buf[40];
+    if (isnan(x)) { fputs("NAN", f); return; }
+    if (isinf(x)) { fputs(x > 0 ? "INFINITY" : "-INFINITY", f); return; }
+    snprintf(buf, sizeof buf, "%.9g", (double)x);
+    fputs(buf, f);
+    fputs(strpbrk(buf, ".e") ? "f" : ".0f", f);
+}
+
+static const void *weight_data(const EmitC *e, const CWeight *c)
+{
+    return c->data ? c->data : e->m->weights.v[c->src].data;
+}
+
+static void write_weight_array(EmitC *e, const CWeight *c)
+{
+    FILE *f = e->c;
+    const void *d = weight_data(e, c);
+    const Weight *wt = &e->m->weights.v[c->src];
+    char t[128];
+    fprintf(f, "/* %s%s %s */\n", wt->key ? wt->key : "constant", c->pack ? " (packed)" : "",
+            ir_format_type(e->m, &wt->type, t, sizeof t));
+    fprintf(f, "static _Alignas(64) const %s %s[%zu] = {", emitc_ctype(c->dtype), c->name,
+            c->count ? c->count : 1);
+    for (size_t i = 0; i < c->count; i++) {
+        fputs(i % 8 ? " " : "\n    ", f);
+        switch (c->dtype) {
+        case DT_F32: write_float(f, ((const float *)d)[i]); break;
+        case DT_I32: fprintf(f, "%" PRId32, ((const int32_t *)d)[i]); break;
+        case DT_I64: {
+            int64_t v = ((const int64_t *)d)[i];
+            if (v == INT64_MIN) fputs("INT64_MIN", f);
+            else fprintf(f, "%" PRId64 "LL", v);
+            break;
+        }
+        default: fprintf(f, "%u", ((const uint8_t *)d)[i]); break;
+        }
+        fputc(',', f);
+    }
+    if (!c->count) fputs("0", f);
+    fputs("\n};\n\n", f);
+}
+
+static NdlrtStDType st_dtype(DType dt)
+{
+    return dt == DT_I32 ? NDLRT_ST_I32 : dt == DT_I64 ? NDLRT_ST_I64 : dt == DT_BOOL ? NDLRT_ST_BOOL
+                                                                                    : NDLRT_ST_F32;
+}
+
+/* --external-weights: exactly the tensors the artefact reads, by C name. */
+static bool write_weight_file(EmitC *e, char *err, size_t errlen)
+{
+    NdlrtStOut *t = xcalloc(e->cw.n + 1, sizeof *t);
+    int64_t *shapes = xcalloc(e->cw.n + 1, sizeof *shapes);
+    for (uint32_t i = 0; i < e->cw.n; i++) {
+        shapes[i] = (int64_t)e->cw.v[i].count;
+        t[i] = (NdlrtStOut){e->cw.v[i].name, st_dtype(e->cw.v[i].dtype), 1, &shapes[i],
+                            weight_data(e, &e->cw.v[i])};
+    }
+    bool ok = ndlrt_st_write(e->o->weights_path, t, e->cw.n, err, errlen) == 0;
+    free(t);
+    free(shapes);
+    return ok;
+}
+
+/* ---- runtime ------------------------------------------------------------------------------- */
+
+/* Copies an embedded runtime file, dropping project #includes (everything is in this one
+ * file already) and inlining eltwise.def where ndlrt.h includes it. */
+static void write_runtime_file(EmitC *e, const char *path)
+{
+    const char *text = embedded_lookup(path);
+    if (!text) NDLC_ICE("runtime file '%s' is not embedded", path);
+    fprintf(e->c, "/* ---- from ndlc's %s ---- */\n", path);
+    for (const char *p = text; *p;) {
+        const char *nl = strchr(p, '\n');
+        size_t n = nl ? (size_t)(nl - p) : strlen(p);
+        if (strncmp(p, "#include \"", 10) == 0) {
+            const char *q = strstr(p, "eltwise.def");
+            if (q && q < p + n) fputs(embedded_lookup("ir/eltwise.def"), e->c);
+        } else if (strncmp(p, "#define _POSIX_C_SOURCE", 23) != 0) {
+            fwrite(p, 1, n, e->c);
+            fputc('\n', e->c);
+        }
+        p += n + (nl ? 1 : 0);
+    }
+    fputc('\n', e->c);
+}
+
+static void write_runtime(EmitC *e)
+{
+    FILE *f = e->c;
+    fputs("/* ======== runtime: the kernels this model calls, copied from ndlc's runtime/ ======== */\n"
+          "#if defined(__GNUC__)\n#define NDLRT_API static __attribute__((unused))\n#else\n"
+          "#define NDLRT_API static\n#endif\n\n", f);
+    write_runtime_file(e, "runtime/ndlrt.h");
+    for (const EmbeddedFile *ef = embedded_files; ef->path; ef++)
+        if (strncmp(ef->path, "runtime/kernels/", 16) == 0 && strstr(ef->path, ".h")) write_runtime_file(e, ef->path);
+    for (const EmbeddedFile *ef = embedded_files; ef->path; ef++)
+        if (strncmp(ef->path, "runtime/kernels/", 16) == 0 && strstr(ef->path, ".c")) write_runtime_file(e, ef->path);
+    if (e->o->external_weights) {
+        write_runtime_file(e, "runtime/safetensors.h");
+        write_runtime_file(e, "runtime/safetensors.c");
+    }
+}
+
+/* ---- pointers inside run() ------------------------------------------------------------------- */
+
+const char *emitc_ptr(const EmitC *e, ValueId v, char *buf, size_t len)
+{
+    ValueId r = plan_root(&e->plan, v);
+    const ValuePlan *p = &e->plan.v[r];
+    switch (p->kind) {
+    case ST_INPUT: snprintf(buf, len, "in_%s", e->m->inputs.v[p->index].name); break;
+    case ST_OUTPUT: snprintf(buf, len, "out_%s", e->m->outputs.v[p->index].name); break;
+    case ST_WEIGHT: snprintf(buf, len, "m->%s", e->cw.v[e->raw_weight[p->index] - 1].name); break;
+    case ST_WS: snprintf(buf, len, "t%u", r); break;
+    default: NDLC_ICE("value %%%u has no storage", v);
+    }
+    return buf;
+}
+
+/* ---- the file ---------------------------------------------------------------------------------- */
+
+static void write_header(EmitC *e, FILE *h)
+{
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    char guard[256], t[256];
+    size_t k = 0;
+    for (const char *p = P; *p && k + 4 < sizeof guard; p++) guard[k++] = (char)toupper((unsigned char)*p);
+    guard[k] = 0;
+    fprintf(h, "/* %s - generated by ndlc %s from %s. Do not edit.\n", e->o->h_name, NDLC_VERSION, e->o->source);
+    fprintf(h, " * The model's C API (ndlc spec section 10). Sizes: ");
+    for (SymId s = 1; s < m->syms.n; s++)
+        fprintf(h, "%s%s%s", s > 1 ? ", " : "", m->syms.v[s].name,
+                m->syms.v[s].bound ? arena_printf(m->arena, " <= %" PRId64, m->syms.v[s].bound) : "");
+    fprintf(h, "%s.\n", m->syms.n > 1 ? "" : "none (all static)");
+    for (uint32_t i = 0; i < m->inputs.n; i++)
+        fprintf(h, " *   input  %s: %s\n", m->inputs.v[i].name, ir_format_type(m, ir_type(m, m->inputs.v[i].value), t, sizeof t));
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        fprintf(h, " *   output %s: %s\n", m->outputs.v[i].name, ir_format_type(m, ir_type(m, m->outputs.v[i].value), t, sizeof t));
+    fprintf(h, " * Functions return 0 or a positive error code (%s_strerror). */\n", P);
+    fprintf(h, "#ifndef %s_H\n#define %s_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", guard, guard);
+    fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\n");
+    fprintf(h, "typedef struct %s %s;\n\n", P, P);
+    fprintf(h, "/* weights_path: NULL for the weights embedded in the code%s */\n",
+            e->o->external_weights ? "; this build needs a path (it was compiled with --external-weights)" : "");
+    fprintf(h, "int %s_create(%s **m, const char *weights_path);\n", P, P);
+    /* symbol parameter list */
+    char syms[512] = "";
+    size_t so = 0;
+    for (SymId s = 1; s < m->syms.n; s++)
+        so += (size_t)snprintf(syms + so, sizeof syms - so, "%sint64_t %s", so ? ", " : "", m->syms.v[s].name);
+    fprintf(h, "/* optional: pre-sizes the workspace so that run does not allocate */\n");
+    fprintf(h, "int %s_reserve(%s *m%s%s);\n", P, P, so ? ", " : "", syms);
+    fprintf(h, "int %s_run(%s *m%s%s", P, P, so ? ", " : "", syms);
+    for (uint32_t i = 0; i < m->inputs.n; i++)
+        fprintf(h, ", const %s *%s", emitc_ctype(ir_type(m, m->inputs.v[i].value)->dtype), m->inputs.v[i].name);
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        fprintf(h, ", %s *%s", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), m->outputs.v[i].name);
+    fprintf(h, ");\n");
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        fprintf(h, "int %s_%s_dims(%s%sint64_t *dims); /* fills dims, returns the rank */\n", P,
+                m->outputs.v[i].name, syms, so ? ", " : "");
+    fprintf(h, "size_t %s_workspace_bytes(%s);\n", P, so ? syms : "void");
+    fprintf(h, "void %s_destroy(%s *m);\n", P, P);
+    fprintf(h, "const char *%s_strerror(int code);\n", P);
+    fprintf(h, "/* a description for generic drivers (struct NdlrtModelInfo of ndlc's ndlrt.h) */\n");
+    fprintf(h, "const struct NdlrtModelInfo *%s_info(void);\n", P);
+    fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
+}
+
+static void write_struct(EmitC *e)
+{
+    FILE *f = e->c;
+    fprintf(f, "/* ======== the instance ======== */\n\nstruct %s {\n", e->prefix);
+    fprintf(f, "    unsigned char *ws_block; /* workspace allocation */\n");
+    fprintf(f, "    unsigned char *ws;       /* ws_block aligned to 64 bytes */\n");
+    fprintf(f, "    size_t ws_bytes;\n");
+    if (e->o->external_weights) fprintf(f, "    unsigned char *weights;  /* all weights, loaded by create */\n");
+    for (uint32_t i = 0; i < e->cw.n; i++)
+        fprintf(f, "    const %s *%s;\n", emitc_ctype(e->cw.v[i].dtype), e->cw.v[i].name);
+    fprintf(f, "};\n\n");
+}
+
+/* size_t arithmetic that saturates, so that absurd sizes fail allocation cleanly */
+static const char *const sat_helpers =
+    "NDLRT_API size_t ndlc_mul(size_t a, size_t b) { return b && a > SIZE_MAX / b ? SIZE_MAX : a * b; }\n"
+    "NDLRT_API size_t ndlc_add(size_t a, size_t b) { return a > SIZE_MAX - b ? SIZE_MAX : a + b; }\n"
+    "NDLRT_API size_t ndlc_max(size_t a, size_t b) { return a > b ? a : b; }\n\n";
+
+static void write_bytes_expr(EmitC *e, ValueId v)
+{
+    const TensorType *t = ir_type(e->m, v);
+    int64_t c = dtype_info[t->dtype].size;
+    unsigned nsym = 0;
+    for (unsigned i = 0; i < t->rank; i++) {
+        if (t->dims[i] >= 0) c *= t->dims[i];
+        else nsym++;
+    }
+    for (unsigned i = 0; i < nsym; i++) fputs("ndlc_mul(", e->c);
+    fprintf(e->c, "(size_t)%" PRId64, c);
+    for (unsigned i = 0; i < t->rank; i++) {
+        if (t->dims[i] >= 0) continue;
+        char d[64];
+        fprintf(e->c, ", (size_t)%s)", emitc_dim(e, t->dims[i], d, sizeof d));
+    }
+}
+
+static void write_plan(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    uint32_t ns = e->plan.nslots;
+    char t[256];
+    fputs(sat_helpers, f);
+    fprintf(f, "/* The workspace: slot k holds values whose lifetimes do not overlap; slot %u is\n"
+               " * the kernels' scratch. Fills off[0..%u] and returns the bytes needed. */\n", ns, ns);
+    fprintf(f, "static size_t %s_plan(const int64_t *s, size_t *off)\n{\n", e->prefix);
+    fprintf(f, "    size_t sz[%u] = {0}, total = 0;\n    (void)s;\n", ns + 1);
+    for (ValueId v = 1; v < m->values.n; v++) {
+        if (e->plan.v[v].kind != ST_WS) continue;
+        fprintf(f, "    sz[%u] = ndlc_max(sz[%u], ", e->plan.v[v].index, e->plan.v[v].index);
+        write_bytes_expr(e, v);
+        fprintf(f, "); /* t%u %s */\n", v, ir_format_type(m, ir_type(m, v), t, sizeof t));
+    }
+    for (OpId o = 1; o < m->ops.n; o++) {
+        if (!e->fn_name[o]) continue;
+        char expr[1024];
+        emitc_scratch_expr(e, o, expr, sizeof expr);
+        if (strcmp(expr, "0") != 0)
+            fprintf(f, "    sz[%u] = ndlc_max(sz[%u], ndlc_mul(%s, sizeof(float))); /* %s */\n", ns, ns, expr,
+                    e->fn_name[o]);
+    }
+    fprintf(f, "    for (int k = 0; k <= %u; k++) {\n", ns);
+    fprintf(f, "        off[k] = total;\n        total = ndlc_add(total, ndlc_add(sz[k], 63) & ~(size_t)63);\n    }\n");
+    fprintf(f, "    return total;\n}\n\n");
+}
+
+/* Declares s[] from the symbol parameters and checks them (negative, above a bound). */
+static void write_sym_prologue(EmitC *e, bool returns_int)
+{
+    const Module *m = e->m;
+    FILE *f = e->c;
+    if (m->syms.n <= 1) {
+        fprintf(f, "    const int64_t *s = NULL;\n");
+        return;
+    }
+    fprintf(f, "    const int64_t s[%u] = {", m->syms.n - 1);
+    for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%s%s", k > 1 ? ", " : "", m->syms.v[k].name);
+    fprintf(f, "};\n");
+    for (SymId k = 1; k < m->syms.n; k++) {
+        fprintf(f, "    if (%s < 0", m->syms.v[k].name);
+        if (m->syms.v[k].bound) fprintf(f, " || %s > %" PRId64, m->syms.v[k].name, m->syms.v[k].bound);
+        fprintf(f, ") return %s;\n", returns_int ? "NDLRT_ESIZE" : "0");
+    }
+}
+
+static void sym_params(const EmitC *e, char *buf, size_t len, bool leading_comma)
+{
+    size_t o = 0;
+    buf[0] = 0;
+    for (SymId k = 1; k < e->m->syms.n; k++)
+        o += (size_t)snprintf(buf + o, len - o, "%sint64_t %s", (o || leading_comma) ? ", " : "", e->m->syms.v[k].name);
+}
+
+static void write_grow(EmitC *e)
+{
+    FILE *f = e->c;
+    fprintf(f, "static int %s_grow(%s *m, size_t need)\n{\n", e->prefix, e->prefix);
+    fprintf(f, "    if (need <= m->ws_bytes) return 0;\n");
+    fprintf(f, "    if (need > SIZE_MAX - 64) return NDLRT_ENOMEM;\n");
+    fprintf(f, "    unsigned char *b = (unsigned char *)malloc(need + 64);\n");
+    fprintf(f, "    if (!b) return NDLRT_ENOMEM;\n");
+    fprintf(f, "    free(m->ws_block);\n    m->ws_block = b;\n");
+    fprintf(f, "    m->ws = b + (64 - (uintptr_t)b %% 64) %% 64;\n    m->ws_bytes = need;\n    return 0;\n}\n\n");
+}
+
+static void write_create(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    fprintf(f, "int %s_create(%s **out, const char *weights_path)\n{\n", P, P);
+    fprintf(f, "    if (!out) return NDLRT_EARG;\n    *out = NULL;\n");
+    if (!e->o->external_weights) fprintf(f, "    if (weights_path) return NDLRT_EARG; /* the weights are embedded */\n");
+    else fprintf(f, "    if (!weights_path) return NDLRT_ENOWEIGHTS;\n");
+    fprintf(f, "    %s *m = (%s *)calloc(1, sizeof *m);\n    if (!m) return NDLRT_ENOMEM;\n", P, P);
+    if (!e->o->external_weights) {
+        for (uint32_t i = 0; i < e->cw.n; i++) fprintf(f, "    m->%s = %s;\n", e->cw.v[i].name, e->cw.v[i].name);
+    } else {
+        /* one block for all weights, 64-byte aligned each, from the validated file */
+        fprintf(f, "    NdlrtSt *st;\n    char err[256];\n");
+        fprintf(f, "    if (ndlrt_st_open(weights_path, &st, err, sizeof err) != 0) {\n        free(m);\n        return NDLRT_EWEIGHTS;\n    }\n");
+        fprintf(f, "    static const struct { const char *name; int dtype; size_t count; } want[%u] = {\n", e->cw.n ? e->cw.n : 1);
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            fprintf(f, "        {\"%s\", %d, %zu},\n", e->cw.v[i].name, (int)st_dtype(e->cw.v[i].dtype), e->cw.v[i].count);
+        if (!e->cw.n) fprintf(f, "        {0, 0, 0},\n");
+        fprintf(f, "    };\n    size_t total = 0, at[%u];\n", e->cw.n ? e->cw.n : 1);
+        fprintf(f, "    for (unsigned i = 0; i < %uu; i++) {\n", e->cw.n);
+        fprintf(f, "        at[i] = total;\n        total += (want[i].count * ndlrt_st_dtype_size((NdlrtStDType)want[i].dtype) + 63) & ~(size_t)63;\n    }\n");
+        fprintf(f, "    m->weights = (unsigned char *)malloc(total + 64);\n");
+        fprintf(f, "    int rc = m->weights ? NDLRT_OK : NDLRT_ENOMEM;\n");
+        fprintf(f, "    unsigned char *base = m->weights ? m->weights + (64 - (uintptr_t)m->weights %% 64) %% 64 : NULL;\n");
+        fprintf(f, "    for (unsigned i = 0; rc == NDLRT_OK && i < %uu; i++) {\n", e->cw.n);
+        fprintf(f, "        const NdlrtStTensor *t = ndlrt_st_find(st, want[i].name);\n");
+        fprintf(f, "        if (!t || (int)t->dtype != want[i].dtype || t->nelem != want[i].count) rc = NDLRT_EWEIGHTS;\n");
+        fprintf(f, "        else memcpy(base + at[i], t->data, (size_t)(t->end - t->begin));\n    }\n");
+        fprintf(f, "    ndlrt_st_close(st);\n    if (rc) {\n        free(m->weights);\n        free(m);\n        return rc;\n    }\n");
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), i);
+    }
+    /* bounded symbols: reserve at the bounds, so run never allocates */
+    bool all_bounded = true;
+    for (SymId k = 1; k < m->syms.n; k++) all_bounded &= m->syms.v[k].bound > 0;
+    if (all_bounded) {
+        fprintf(f, "    int64_t s[%u] = {", m->syms.n > 1 ? m->syms.n - 1 : 1);
+        for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%s%" PRId64, k > 1 ? ", " : "", m->syms.v[k].bound);
+        if (m->syms.n <= 1) fprintf(f, "0");
+        fprintf(f, "};\n    size_t off[%u];\n", e->plan.nslots + 1);
+        fprintf(f, "    int rc2 = %s_grow(m, %s_plan(s, off));\n", P, P);
+        fprintf(f, "    if (rc2) {\n        %s_destroy(m);\n        return rc2;\n    }\n", P);
+    }
+    fprintf(f, "    *out = m;\n    return NDLRT_OK;\n}\n\n");
+}
+
+/* The packed form of head's weight, or -1. */
+static int packed_weight_of(const EmitC *e, OpId head)
+{
+    for (uint32_t i = 0; i < e->cw.n; i++)
+        if (e->cw.v[i].pack && e->cw.v[i].packer == head) return (int)i;
+    return -1;
+}
+
+static void write_run(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    char sp[512], ptr[128], ptr2[128], n[256];
+    sym_params(e, sp, sizeof sp, true);
+    fprintf(f, "int %s_run(%s *m%s", P, P, sp);
+    for (uint32_t i = 0; i < m->inputs.n; i++)
+        fprintf(f, ", const %s *in_%s", emitc_ctype(ir_type(m, m->inputs.v[i].value)->dtype), m->inputs.v[i].name);
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        fprintf(f, ", %s *out_%s", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), m->outputs.v[i].name);
+    fprintf(f, ")\n{\n");
+    fprintf(f, "    if (!m");
+    for (uint32_t i = 0; i < m->inputs.n; i++) fprintf(f, " || !in_%s", m->inputs.v[i].name);
+    for (uint32_t i = 0; i < m->outputs.n; i++) fprintf(f, " || !out_%s", m->outputs.v[i].name);
+    fprintf(f, ") return NDLRT_EARG;\n");
+    write_sym_prologue(e, true);
+    fprintf(f, "    size_t off[%u];\n    int rc = %s_grow(m, %s_plan(s, off));\n    if (rc) return rc;\n", e->plan.nslots + 1, P, P);
+    /* workspace pointers */
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (e->plan.v[v].kind == ST_WS)
+            fprintf(f, "    %s *t%u = (%s *)(m->ws + off[%u]);\n", emitc_ctype(ir_type(m, v)->dtype), v,
+                    emitc_ctype(ir_type(m, v)->dtype), e->plan.v[v].index);
+    fprintf(f, "    float *scratch = (float *)(m->ws + off[%u]);\n", e->plan.nslots);
+    fprintf(f, "    (void)scratch;\n");
+    /* layers in execution order: a group runs where its stored result is defined */
+    OpId *head_at = xcalloc(m->ops.n, sizeof *head_at);
+    for (OpId h = 1; h < m->ops.n; h++) {
+        ValueId vals[16], res;
+        if (!e->fn_name[h]) continue;
+        emitc_group_operands(e, h, vals, 16, &res);
+        head_at[m->values.v[res].def] = h;
+    }
+    for (OpId o = 1; o < m->ops.n; o++) {
+        OpId head = head_at[o];
+        if (!head) continue;
+        ValueId vals[16], res;
+        unsigned nv = emitc_group_operands(e, head, vals, 16, &res);
+        fprintf(f, "    rc = %s(s", e->fn_name[head]);
+        for (unsigned i = 0; i < nv; i++) {
+            bool packed = i == 1 && vals[i] && e->plan.v[vals[i]].kind == ST_WEIGHT &&
+                          (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
+                          packed_weight_of(e, head) >= 0;
+            if (packed) fprintf(f, ", m->%s", e->cw.v[packed_weight_of(e, head)].name);
+            else fprintf(f, ", %s", vals[i] ? emitc_ptr(e, vals[i], ptr, sizeof ptr) : "NULL");
+        }
+        fprintf(f, ", %s, scratch);\n    if (rc) return rc;\n", emitc_ptr(e, res, ptr, sizeof ptr));
+    }
+    free(head_at);
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        if (!e->plan.output_copy[i]) continue;
+        ValueId v = m->outputs.v[i].value;
+        fprintf(f, "    memcpy(out_%s, %s, (size_t)(%s) * sizeof(%s));\n", m->outputs.v[i].name,
+                emitc_ptr(e, v, ptr2, sizeof ptr2), emitc_numel(e, v, n, sizeof n), emitc_ctype(ir_type(m, v)->dtype));
+    }
+    fprintf(f, "    return NDLRT_OK;\n}\n\n");
+}
+
+static void write_api_rest(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    char sp[512], d[64];
+    sym_params(e, sp, sizeof sp, true);
+    fprintf(f, "int %s_reserve(%s *m%s)\n{\n    if (!m) return NDLRT_EARG;\n", P, P, sp);
+    write_sym_prologue(e, true);
+    fprintf(f, "    size_t off[%u];\n    return %s_grow(m, %s_plan(s, off));\n}\n\n", e->plan.nslots + 1, P, P);
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        const TensorType *t = ir_type(m, m->outputs.v[i].value);
+        sym_params(e, sp, sizeof sp, false);
+        fprintf(f, "int %s_%s_dims(%s%sint64_t *dims)\n{\n", P, m->outputs.v[i].name, sp, sp[0] ? ", " : "");
+        write_sym_prologue(e, false);
+        fprintf(f, "    (void)s;\n    if (dims) {\n");
+        for (unsigned k = 0; k < t->rank; k++) fprintf(f, "        dims[%u] = %s;\n", k, emitc_dim(e, t->dims[k], d, sizeof d));
+        fprintf(f, "    }\n    return %u;\n}\n\n", t->rank);
+    }
+    sym_params(e, sp, sizeof sp, false);
+    fprintf(f, "size_t %s_workspace_bytes(%s)\n{\n", P, sp[0] ? sp : "void");
+    write_sym_prologue(e, false);
+    fprintf(f, "    size_t off[%u];\n    return %s_plan(s, off);\n}\n\n", e->plan.nslots + 1, P);
+    fprintf(f, "void %s_destroy(%s *m)\n{\n    if (!m) return;\n    free(m->ws_block);\n", P, P);
+    if (e->o->external_weights) fprintf(f, "    free(m->weights);\n");
+    fprintf(f, "    free(m);\n}\n\n");
+    fprintf(f, "const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", P);
+}
+
+static void write_info(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    fprintf(f, "/* ======== description for generic drivers (ndlrt_driver_main) ======== */\n\n");
+    for (int io = 0; io < 2; io++) {
+        const IrPort *ports = io ? m->outputs.v : m->inputs.v;
+        uint32_t n = io ? m->outputs.n : m->inputs.n;
+        for (uint32_t i = 0; i < n; i++) {
+            const TensorType *t = ir_type(m, ports[i].value);
+            fprintf(f, "static const NdlrtDim %s_%s_%s_dims[%u] = {", P, io ? "out" : "in", ports[i].name, t->rank ? t->rank : 1);
+            for (unsigned k = 0; k < t->rank; k++) {
+                if (t->dims[k] >= 0) { fprintf(f, "%s{%" PRId64 ", 0, {0}}", k ? ", " : "", t->dims[k]); continue; }
+                const DimExpr *x = ir_dim_expr(m, t->dims[k]);
+                fprintf(f, "%s{%" PRId64 ", %u, {", k ? ", " : "", x->coef, x->nsym);
+                for (unsigned j = 0; j < x->nsym; j++) fprintf(f, "%s%u", j ? ", " : "", x->sym[j] - 1);
+                fprintf(f, "}}");
+            }
+            if (!t->rank) fprintf(f, "{0, 0, {0}}");
+            fprintf(f, "};\n");
+        }
+        fprintf(f, "static const NdlrtPort %s_%s[%u] = {\n", P, io ? "outputs" : "inputs", n ? n : 1);
+        for (uint32_t i = 0; i < n; i++) {
+            const TensorType *t = ir_type(m, ports[i].value);
+            fprintf(f, "    {\"%s\", \"%s\", %u, %s_%s_%s_dims},\n", ports[i].name, dtype_info[t->dtype].name, t->rank, P,
+                    io ? "out" : "in", ports[i].name);
+        }
+        if (!n) fprintf(f, "    {0, 0, 0, 0},\n");
+        fprintf(f, "};\n");
+    }
+    unsigned nsym = m->syms.n - 1;
+    fprintf(f, "static const char *const %s_sym_names[%u] = {", P, nsym ? nsym : 1);
+    for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%s\"%s\"", k > 1 ? ", " : "", m->syms.v[k].name);
+    fprintf(f, "%s};\n", nsym ? "" : "0");
+    fprintf(f, "static const int64_t %s_sym_bounds[%u] = {", P, nsym ? nsym : 1);
+    for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%s%" PRId64, k > 1 ? ", " : "", m->syms.v[k].bound);
+    fprintf(f, "%s};\n\n", nsym ? "" : "0");
+    fprintf(f, "static int %s_create_v(void **m, const char *w) { return %s_create((%s **)m, w); }\n", P, P, P);
+    fprintf(f, "static int %s_reserve_v(void *m, const int64_t *s)\n{\n    (void)s;\n    return %s_reserve((%s *)m", P, P, P);
+    for (unsigned k = 0; k < nsym; k++) fprintf(f, ", s[%u]", k);
+    fprintf(f, ");\n}\n");
+    fprintf(f, "static int %s_run_v(void *m, const int64_t *s, const void *const *in, void *const *out)\n{\n", P);
+    fprintf(f, "    (void)s;\n    return %s_run((%s *)m", P, P);
+    for (unsigned k = 0; k < nsym; k++) fprintf(f, ", s[%u]", k);
+    for (uint32_t i = 0; i < m->inputs.n; i++)
+        fprintf(f, ", (const %s *)in[%u]", emitc_ctype(ir_type(m, m->inputs.v[i].value)->dtype), i);
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        fprintf(f, ", (%s *)out[%u]", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), i);
+    fprintf(f, ");\n}\n");
+    fprintf(f, "static void %s_destroy_v(void *m) { %s_destroy((%s *)m); }\n\n", P, P, P);
+    fprintf(f, "static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", P, m->name, nsym, P, P);
+    fprintf(f, "    %u, %u, %s_inputs, %s_outputs, %d,\n", m->inputs.n, m->outputs.n, P, P, e->o->external_weights ? 1 : 0);
+    fprintf(f, "    %s_create_v, %s_reserve_v, %s_run_v, %s_destroy_v, %s_strerror,\n};\n\n", P, P, P, P, P);
+    fprintf(f, "const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", P, P);
+}
+
+static void name_layers(EmitC *e)
+{
+    const Module *m = e->m;
+    e->fn_name = xcalloc(m->ops.n, sizeof *e->fn_name);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->group) continue;
+        ValueId r = op->out;
+        if (e->plan.v[r].kind == ST_ALIAS) continue; /* views have no code */
+        char *base = c_ident(op->name ? op->name : "op");
+        size_t len = strlen(e->prefix) + strlen(base) + strlen(op_info[op->kind].name) + 32;
+        char *name = xmalloc(len);
+        snprintf(name, len, "%s_%s_%s", e->prefix, base, op_info[op->kind].name);
+        for (OpId k = 1; k < o; k++)
+            if (e->fn_name[k] && strcmp(e->fn_name[k], name) == 0) {
+                snprintf(name, len, "%s_%s_%s_%u", e->prefix, base, op_info[op->kind].name, o);
+                break;
+            }
+        free(base);
+        e->fn_name[o] = name;
+    }
+}
+
+bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err, size_t errlen)
+{
+    EmitC e = {.m = m, .o = o, .c = c};
+    e.prefix = c_ident(m->name);
+    plan_build(m, &e.plan);
+    name_layers(&e);
+    add_raw_weights(&e);
+    e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
+    for (uint32_t i = 0; i < e.cw.n; i++) e.raw_weight[e.cw.v[i].src] = i + 1;
+    emitc_collect_packing(&e);
+    bool ok = true;
+
+    write_header(&e, h);
+    fprintf(c, "/* %s - generated by ndlc %s from %s. Do not edit.\n", o->c_path, NDLC_VERSION, o->source);
+    fprintf(c, " * command: %s\n * Needs only libc and libm. See %s for the API. */\n", o->command, o->h_name);
+    if (o->external_weights) fprintf(c, "#define _POSIX_C_SOURCE 200809L /* the weight loader maps files */\n");
+    fprintf(c, "#include \"%s\"\n\n#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n#include <string.h>\n\n", o->h_name);
+    write_runtime(&e);
+    fprintf(c, "/* ======== weights ======== */\n\n");
+    if (!o->external_weights) {
+        for (uint32_t i = 0; i < e.cw.n; i++) write_weight_array(&e, &e.cw.v[i]);
+    } else {
+        fprintf(c, "/* loaded by %s_create from the weight file written beside this source */\n\n", e.prefix);
+        ok = write_weight_file(&e, err, errlen);
+    }
+    write_struct(&e);
+    write_plan(&e);
+    write_grow(&e);
+    fprintf(c, "/* ======== layers ======== */\n\n");
+    for (OpId k = 1; k < m->ops.n; k++)
+        if (e.fn_name[k]) emitc_layer(&e, k);
+    fprintf(c, "/* ======== API ======== */\n\n");
+    fprintf(c, "void %s_destroy(%s *m);\n\n", e.prefix, e.prefix);
+    write_create(&e);
+    write_run(&e);
+    write_api_rest(&e);
+    write_info(&e);
+    if (e.err[0] && ok) {
+        snprintf(err, errlen, "%s", e.err);
+        ok = false;
+    }
+
+    for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
+    free(e.fn_name);
+    for (uint32_t i = 0; i < e.cw.n; i++) {
+        free((char *)e.cw.v[i].name);
+        free(e.cw.v[i].data);
+    }
+    vec_free(e.cw);
+    free(e.raw_weight);
+    free((char *)e.prefix);
+    plan_free(&e.plan);
+    return ok;
+}

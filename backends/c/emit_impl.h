@@ -1,0 +1,59 @@
+/* SPDX-License-Identifier: MIT
+ * emit_impl.h - private to the C emitter (emit.c: the file's skeleton and API;
+ * emit_ops.c: one function per op kind that writes that op's layer function).
+ */
+#ifndef NDLC_EMITC_IMPL_H
+#define NDLC_EMITC_IMPL_H
+
+#include "../backend.h"
+
+/* A weight as the generated code sees it: the IR weight as is, or repacked at compile
+ * time into the layout a kernel reads (linear / conv2d weights). */
+typedef struct CWeight {
+    WeightId src;            /* the IR weight */
+    const char *name;        /* C identifier, also its key in an external weight file */
+    int pack;                /* 0 raw, 1 linear, 2 conv2d */
+    OpId packer;             /* the op whose parameters define the packing */
+    DType dtype;
+    size_t count;            /* elements */
+    void *data;              /* packed copy (malloc'd) or NULL for raw */
+} CWeight;
+
+typedef struct EmitC {
+    const Module *m;
+    const EmitOptions *o;
+    Plan plan;
+    FILE *c;
+    const char *prefix;      /* the model's name: TinyNet_run, struct TinyNet */
+    char **fn_name;          /* per op: its layer function (NULL if it has none) */
+    VEC(CWeight) cw;
+    uint32_t *raw_weight;    /* per IR weight: index into cw + 1 of its raw form, or 0 */
+    bool uses_act[64];       /* activation helpers needed */
+    char err[256];
+} EmitC;
+
+/* C spelling of a dimension: "16", "s[0]", "(3*s[0]*s[1])". */
+const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len);
+/* Number of elements of v's type as a C expression. */
+const char *emitc_numel(const EmitC *e, ValueId v, char *buf, size_t len);
+/* C element type of a dtype: float, int32_t, int64_t, uint8_t. */
+const char *emitc_ctype(DType dt);
+/* The C expression of the pointer holding v inside run() ("x", "t3", "W_fc_weight"). */
+const char *emitc_ptr(const EmitC *e, ValueId v, char *buf, size_t len);
+/* The index into cw of the weight (raw or packed) an op reads. */
+uint32_t emitc_weight_for(const EmitC *e, ValueId v, int pack, OpId packer);
+void emitc_location(const EmitC *e, Span span, char *buf, size_t len);
+
+/* emit_ops.c: the layer function of op o (head of its group). It writes
+ *   static int NAME(const int64_t *s, <operand pointers>, <result pointer>, float *scratch)
+ * and returns its scratch size in floats as a C expression via scratch_expr ("0" if none).
+ * Also decides which weights get packed (emitc_collect_packing, before weights). */
+void emitc_collect_packing(EmitC *e);
+void emitc_layer(EmitC *e, OpId o);
+/* Scratch floats an op needs, as a C expression over s[] (for the workspace plan). */
+void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len);
+/* Operands of op o's group as the layer function takes them (in order), and the group's
+ * stored result. Returns the count. */
+unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result);
+
+#endif

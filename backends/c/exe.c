@@ -1,0 +1,137 @@
+/* SPDX-License-Identifier: MIT
+ * exe.c - `--emit exe` with the C backend: generate the model's C into a private
+ * temporary directory beside the runtime's driver, compile everything with the system C
+ * compiler ($CC, default cc) at -O3 -march=<--cpu>, and move the executable into place.
+ * The temporary directory is always removed; the output appears only on success.
+ */
+#define _POSIX_C_SOURCE 200809L /* mkdtemp, fork */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+#include "../backend.h"
+#include "../embedded.h"
+
+static bool write_file(const char *dir, const char *name, const char *text, char *err, size_t errlen)
+{
+    char path[4096];
+    snprintf(path, sizeof path, "%s/%s", dir, name);
+    FILE *f = fopen(path, "wb");
+    if (!f || fputs(text, f) < 0 || fclose(f) != 0) {
+        snprintf(err, errlen, "cannot write '%s': %s", path, strerror(errno));
+        return false;
+    }
+    return true;
+}
+
+static void remove_tree(const char *dir, const char *const *names, size_t n)
+{
+    char path[4096];
+    for (size_t i = 0; i < n; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+        unlink(path);
+    }
+    snprintf(path, sizeof path, "%s/ir", dir);
+    rmdir(path);
+    rmdir(dir);
+}
+
+/* Runs argv, waiting; the compiler's own messages go to our stderr. */
+static bool run_cmd(char *const *argv, char *err, size_t errlen)
+{
+    pid_t pid = fork();
+    if (pid < 0) {
+        snprintf(err, errlen, "cannot start '%s': %s", argv[0], strerror(errno));
+        return false;
+    }
+    if (pid == 0) {
+        execvp(argv[0], argv);
+        fprintf(stderr, "ndlc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) {
+            snprintf(err, errlen, "waiting for '%s': %s", argv[0], strerror(errno));
+            return false;
+        }
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        snprintf(err, errlen, "the C compiler '%s' failed on the generated code", argv[0]);
+        return false;
+    }
+    return true;
+}
+
+bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
+                     char *err, size_t errlen)
+{
+    char tmpl[4096];
+    const char *slash = strrchr(out_path, '/');
+    /* a temporary directory in the target directory: rename() then cannot cross devices */
+    snprintf(tmpl, sizeof tmpl, "%.*sndlc-build-XXXXXX", slash ? (int)(slash - out_path + 1) : 0, out_path);
+    char *dir = mkdtemp(tmpl);
+    if (!dir) {
+        snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
+        return false;
+    }
+    static const char *const files[] = {"model.c", "model.h", "main.c", "driver.c", "safetensors.c",
+                                        "safetensors.h", "ndlrt.h", "ir/eltwise.def", "a.out"};
+    const size_t nfiles = sizeof files / sizeof *files;
+    bool ok = true;
+    char path[4096], hpath[4096];
+    snprintf(path, sizeof path, "%s/model.c", dir);
+    snprintf(hpath, sizeof hpath, "%s/model.h", dir);
+    FILE *c = fopen(path, "wb"), *h = fopen(hpath, "wb");
+    if (!c || !h) {
+        snprintf(err, errlen, "cannot write in '%s': %s", dir, strerror(errno));
+        ok = false;
+    }
+    EmitOptions eo = *o;
+    eo.c_path = "model.c";
+    eo.h_name = "model.h";
+    if (ok) ok = emitc_module(m, &eo, c, h, err, errlen);
+    if (c && fclose(c) != 0) ok = false;
+    if (h && fclose(h) != 0) ok = false;
+    char glue[1024];
+    snprintf(path, sizeof path, "%s/ir", dir);
+    if (ok && mkdir(path, 0700) != 0) {
+        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+        ok = false;
+    }
+    char *prefix = emitc_prefix(m);
+    snprintf(glue, sizeof glue,
+             "/* the executable's entry point: the runtime driver over this model */\n"
+             "#include \"ndlrt.h\"\n#include \"model.h\"\n\n"
+             "int main(int argc, char **argv) { return ndlrt_driver_main(%s_info(), argc, argv); }\n",
+             prefix);
+    free(prefix);
+    ok = ok && write_file(dir, "main.c", glue, err, errlen) &&
+         write_file(dir, "driver.c", embedded_lookup("runtime/driver.c"), err, errlen) &&
+         write_file(dir, "safetensors.c", embedded_lookup("runtime/safetensors.c"), err, errlen) &&
+         write_file(dir, "safetensors.h", embedded_lookup("runtime/safetensors.h"), err, errlen) &&
+         write_file(dir, "ndlrt.h", embedded_lookup("runtime/ndlrt.h"), err, errlen) &&
+         write_file(dir, "ir/eltwise.def", embedded_lookup("ir/eltwise.def"), err, errlen);
+    if (ok) {
+        const char *cc = getenv("CC");
+        char march[256], exe[4096], s1[4096], s2[4096], s3[4096], s4[4096], inc[4096];
+        snprintf(march, sizeof march, "-march=%s", cpu && cpu[0] ? cpu : "native");
+        snprintf(exe, sizeof exe, "%s/a.out", dir);
+        snprintf(s1, sizeof s1, "%s/model.c", dir);
+        snprintf(s2, sizeof s2, "%s/main.c", dir);
+        snprintf(s3, sizeof s3, "%s/driver.c", dir);
+        snprintf(s4, sizeof s4, "%s/safetensors.c", dir);
+        snprintf(inc, sizeof inc, "-I%s", dir);
+        char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc, "-o", exe,
+                        s1, s2, s3, s4, "-lm", NULL};
+        ok = run_cmd(argv, err, errlen);
+        if (ok && rename(exe, out_path) != 0) {
+            snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
+            ok = false;
+        }
+    }
+    remove_tree(dir, files, nfiles);
+    return ok;
+}

@@ -1,0 +1,515 @@
+/* SPDX-License-Identifier: MIT
+ * gemm.c - the packed GEMM core under linear, conv2d, matmul and attention, and the
+ * epilogue (bias, activation, residual) that every producing kernel applies.
+ *
+ * c[i, j] (+)= sum_p a(i, p) b(p, j), with BLIS's loop nest (Van Zee & van de Geijn,
+ * "BLIS: A Framework for Rapidly Instantiating BLAS Functionality", TOMS 2015):
+ * K is cut into KC slices, M into MC blocks whose A panel is packed into the scratch
+ * (unless pre-packed), N into NR-wide micro-panels of B that stay in L1 while an
+ * MR x NR register tile runs over them. The packed layouts below do not depend on the
+ * instruction set, so weights packed by the compiler at build time can be read by code
+ * compiled with any -march: only the micro-kernel differs (AVX-512, AVX2+FMA, portable).
+ *   A panel (MR rows):  packed[(i / MR) * K * MR + p * MR + i % MR]   (rows >= m are 0)
+ *   B panel (NR cols):  packed[(j / NR) * K * NR + p * NR + j % NR]   (cols >= n are 0)
+ * Never allocates, prints or keeps state; scratch comes from the caller.
+ */
+#include "../ndlrt.h"
+
+#include <math.h>
+#include <string.h>
+
+#if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
+#include <immintrin.h>
+#endif
+
+/* Register tile and cache blocking. The tile is MR x NR = 14 x 32 (28 zmm accumulators);
+ * KC x NR floats of B (32 KiB) stay in L1 while the MC x KC block of A (about 170 KiB)
+ * stays in L2. These numbers fix the packed layouts and the scratch sizes, so they are
+ * the same on every target. */
+#define GEMM_MR NDLRT_GEMM_MR
+#define GEMM_NR NDLRT_GEMM_NR
+#ifndef GEMM_KC
+#define GEMM_KC 256
+#endif
+#ifndef GEMM_MC
+#define GEMM_MC (GEMM_MR * 12)
+#endif
+#define GEMM_NC 1024
+#define GEMM_ALIGN 16 /* floats: scratch buffers start on 64-byte boundaries */
+
+#if defined(__GNUC__)
+#define GEMM_INLINE static inline __attribute__((always_inline))
+#else
+#define GEMM_INLINE static inline
+#endif
+
+static int64_t gemm_min(int64_t a, int64_t b) { return a < b ? a : b; }
+static int64_t gemm_roundup(int64_t x, int64_t to) { return (x + to - 1) / to * to; }
+
+/* Splits len into equal chunks of at most max (rounded up to a multiple of align), so
+ * that no slice is a thin remainder. */
+static int64_t gemm_chunk(int64_t len, int64_t max, int64_t align)
+{
+    if (len <= max) return gemm_roundup(len, align);
+    int64_t parts = (len + max - 1) / max;
+    return gemm_roundup((len + parts - 1) / parts, align);
+}
+
+static float *gemm_align(float *p)
+{
+    uintptr_t u = (uintptr_t)p, a = GEMM_ALIGN * sizeof(float);
+    return (float *)(void *)((u + a - 1) / a * a);
+}
+
+/* ---- the epilogue ------------------------------------------------------------------ */
+
+/* y[i] = act(y[i]) for the activations of ir/eltwise.def. */
+static void gemm_act(float *y, int64_t n, int act)
+{
+    switch (act) {
+#define EW1(K, name, expr)                                                               \
+    case NDLRT_ACT_##K:                                                                  \
+        for (int64_t i = 0; i < n; i++) {                                                \
+            float x = y[i];                                                              \
+            y[i] = expr;                                                                 \
+        }                                                                                \
+        break;
+#include "../../ir/eltwise.def"
+#undef EW1
+    default:
+        break;
+    }
+}
+
+NDLRT_API int ndlrt_epilogue_empty(const NdlrtEpilogue *ep)
+{
+    return !ep || (!ep->bias && !ep->residual && ep->act == NDLRT_ACT_NONE &&
+                   ep->act2 == NDLRT_ACT_NONE);
+}
+
+NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t cols,
+                                  float *y, int64_t ldy, const float *residual,
+                                  const float *bias, int bias_per_row)
+{
+    if (!ep) return;
+    for (int64_t r = 0; r < rows; r++) {
+        float *yr = y + r * ldy;
+        if (bias) {
+            if (bias_per_row) {
+                float b = bias[r];
+                for (int64_t j = 0; j < cols; j++) yr[j] += b;
+            } else {
+                for (int64_t j = 0; j < cols; j++) yr[j] += bias[j];
+            }
+        }
+        gemm_act(yr, cols, ep->act);
+        if (residual) {
+            const float *rr = residual + r * ldy;
+            for (int64_t j = 0; j < cols; j++) yr[j] += rr[j];
+        }
+        gemm_act(yr, cols, ep->act2);
+    }
+}
+
+/* ---- packing ----------------------------------------------------------------------- */
+
+/* Packs the mc x kc block at a (a(i, p) = a[i*rs + p*cs]) as MR-row panels with a
+ * per-k stride of MR; rows past mc are zero. */
+static void gemm_pack_a_block(int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs,
+                              float *dst)
+{
+    for (int64_t i0 = 0; i0 < mc; i0 += GEMM_MR, dst += kc * GEMM_MR) {
+        int64_t mr = gemm_min(GEMM_MR, mc - i0);
+        const float *src = a + i0 * rs;
+        if (cs == 1) {
+            for (int64_t r = 0; r < mr; r++) {
+                const float *s = src + r * rs;
+                for (int64_t p = 0; p < kc; p++) dst[p * GEMM_MR + r] = s[p];
+            }
+        } else {
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t r = 0; r < mr; r++) dst[p * GEMM_MR + r] = src[r * rs + p * cs];
+        }
+        if (mr < GEMM_MR)
+            for (int64_t p = 0; p < kc; p++)
+                for (int64_t r = mr; r < GEMM_MR; r++) dst[p * GEMM_MR + r] = 0.0f;
+    }
+}
+
+/* Packs the kc x nc block at b (b(p, j) = b[p*rs + j*cs]) as NR-column panels with a
+ * per-k stride of NR; columns past nc are zero. */
+static void gemm_pack_b_block(int64_t kc, int64_t nc, const float *b, int64_t rs, int64_t cs,
+                              float *dst)
+{
+    for (int64_t j0 = 0; j0 < nc; j0 += GEMM_NR, dst += kc * GEMM_NR) {
+        int64_t nr = gemm_min(GEMM_NR, nc - j0);
+        const float *src = b + j0 * cs;
+        if (cs == 1) {
+            for (int64_t p = 0; p < kc; p++) {
+                memcpy(dst + p * GEMM_NR, src + p * rs, (size_t)nr * sizeof(float));
+                for (int64_t j = nr; j < GEMM_NR; j++) dst[p * GEMM_NR + j] = 0.0f;
+            }
+        } else {
+            for (int64_t j = 0; j < nr; j++) {
+                const float *s = src + j * cs;
+                for (int64_t p = 0; p < kc; p++) dst[p * GEMM_NR + j] = s[p * rs];
+            }
+            if (nr < GEMM_NR)
+                for (int64_t p = 0; p < kc; p++)
+                    for (int64_t j = nr; j < GEMM_NR; j++) dst[p * GEMM_NR + j] = 0.0f;
+        }
+    }
+}
+
+NDLRT_API size_t ndlrt_gemm_packed_a_floats(int64_t m, int64_t k)
+{
+    return (size_t)(gemm_roundup(m, GEMM_MR) * k);
+}
+
+NDLRT_API void ndlrt_gemm_pack_a(int64_t m, int64_t k, const float *a, int64_t rs, int64_t cs,
+                                 float *packed)
+{
+    if (m > 0 && k > 0) gemm_pack_a_block(m, k, a, rs, cs, packed);
+}
+
+NDLRT_API size_t ndlrt_gemm_packed_b_floats(int64_t k, int64_t n)
+{
+    return (size_t)(gemm_roundup(n, GEMM_NR) * k);
+}
+
+NDLRT_API void ndlrt_gemm_pack_b(int64_t k, int64_t n, const float *b, int64_t rs, int64_t cs,
+                                 float *packed)
+{
+    if (n > 0 && k > 0) gemm_pack_b_block(k, n, b, rs, cs, packed);
+}
+
+/* Sized for the largest blocks that ndlrt_gemm_f32 cuts from these sizes (an upper
+ * bound of gemm_chunk), so that the result never decreases as a size grows. */
+NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int a_packed,
+                                           int b_packed)
+{
+    if (m <= 0 || n <= 0 || k <= 0) return 0;
+    int64_t kc = gemm_min(k, GEMM_KC);
+    size_t s = 0;
+    if (!a_packed) s += (size_t)(gemm_min(gemm_roundup(m, GEMM_MR), GEMM_MC) * kc + GEMM_ALIGN);
+    if (!b_packed) s += (size_t)(gemm_min(gemm_roundup(n, GEMM_NR), GEMM_NC) * kc + GEMM_ALIGN);
+    return s;
+}
+
+/* ---- micro-kernels ------------------------------------------------------------------
+ * Each computes the mr x nr tile c (row stride ldc) from an A micro-panel (per-k stride
+ * MR) and a B micro-panel (per-k stride NR) over kc steps: c = acc, or c += acc when
+ * load_c. mr <= MR, nr <= NR; elements outside the tile are never touched. */
+
+#if defined(__AVX512F__)
+
+/* Written for a constant mr (the switch below instantiates 1..14), so that each row's
+ * accumulators exist only when used and live in registers: 28 zmm for the full tile. */
+GEMM_INLINE void gemm_tile_avx512(const int mr, int64_t kc, const float *a, const float *b,
+                                  float *c, int64_t ldc, int nr, int load_c)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z;
+    __m512 c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z;
+    __m512 c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
+    __m512 c12_0 = z, c12_1 = z, c13_0 = z, c13_1 = z;
+#define GEMM_FMA(i)                                                                      \
+    if (mr > i) {                                                                        \
+        __m512 t = _mm512_set1_ps(a[i]);                                                 \
+        c##i##_0 = _mm512_fmadd_ps(t, b0, c##i##_0);                                     \
+        c##i##_1 = _mm512_fmadd_ps(t, b1, c##i##_1);                                     \
+    }
+#define GEMM_STEP                                                                        \
+    {                                                                                    \
+        __m512 b0 = _mm512_loadu_ps(b), b1 = _mm512_loadu_ps(b + 16);                    \
+        GEMM_FMA(0) GEMM_FMA(1) GEMM_FMA(2) GEMM_FMA(3) GEMM_FMA(4) GEMM_FMA(5)          \
+        GEMM_FMA(6) GEMM_FMA(7) GEMM_FMA(8) GEMM_FMA(9) GEMM_FMA(10) GEMM_FMA(11)        \
+        GEMM_FMA(12) GEMM_FMA(13)                                                        \
+        a += GEMM_MR;                                                                    \
+        b += GEMM_NR;                                                                    \
+    }
+    /* Not unrolled: gcc then keeps all 28 accumulators in registers without spilling. */
+    for (int64_t p = 0; p < kc; p++) GEMM_STEP
+#undef GEMM_STEP
+#undef GEMM_FMA
+    __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+    __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+#define GEMM_STORE(i)                                                                    \
+    if (mr > i) {                                                                        \
+        float *ci = c + (int64_t)i * ldc;                                                \
+        if (load_c) {                                                                    \
+            c##i##_0 = _mm512_add_ps(c##i##_0, _mm512_maskz_loadu_ps(m0, ci));           \
+            c##i##_1 = _mm512_add_ps(c##i##_1, _mm512_maskz_loadu_ps(m1, ci + 16));      \
+        }                                                                                \
+        _mm512_mask_storeu_ps(ci, m0, c##i##_0);                                         \
+        _mm512_mask_storeu_ps(ci + 16, m1, c##i##_1);                                    \
+    }
+    GEMM_STORE(0) GEMM_STORE(1) GEMM_STORE(2) GEMM_STORE(3) GEMM_STORE(4) GEMM_STORE(5)
+    GEMM_STORE(6) GEMM_STORE(7) GEMM_STORE(8) GEMM_STORE(9) GEMM_STORE(10) GEMM_STORE(11)
+    GEMM_STORE(12) GEMM_STORE(13)
+#undef GEMM_STORE
+}
+
+static void gemm_tile(int mr, int64_t kc, const float *a, const float *b, float *c,
+                      int64_t ldc, int nr, int load_c)
+{
+    switch (mr) {
+    case 14: gemm_tile_avx512(14, kc, a, b, c, ldc, nr, load_c); break;
+    case 13: gemm_tile_avx512(13, kc, a, b, c, ldc, nr, load_c); break;
+    case 12: gemm_tile_avx512(12, kc, a, b, c, ldc, nr, load_c); break;
+    case 11: gemm_tile_avx512(11, kc, a, b, c, ldc, nr, load_c); break;
+    case 10: gemm_tile_avx512(10, kc, a, b, c, ldc, nr, load_c); break;
+    case 9: gemm_tile_avx512(9, kc, a, b, c, ldc, nr, load_c); break;
+    case 8: gemm_tile_avx512(8, kc, a, b, c, ldc, nr, load_c); break;
+    case 7: gemm_tile_avx512(7, kc, a, b, c, ldc, nr, load_c); break;
+    case 6: gemm_tile_avx512(6, kc, a, b, c, ldc, nr, load_c); break;
+    case 5: gemm_tile_avx512(5, kc, a, b, c, ldc, nr, load_c); break;
+    case 4: gemm_tile_avx512(4, kc, a, b, c, ldc, nr, load_c); break;
+    case 3: gemm_tile_avx512(3, kc, a, b, c, ldc, nr, load_c); break;
+    case 2: gemm_tile_avx512(2, kc, a, b, c, ldc, nr, load_c); break;
+    default: gemm_tile_avx512(1, kc, a, b, c, ldc, nr, load_c); break;
+    }
+}
+
+#elif defined(__AVX2__) && defined(__FMA__)
+
+/* AVX2 has 16 ymm registers: the 14 x 32 tile is covered by sub-tiles of up to
+ * 5 rows x 16 columns (10 accumulators), each running over the whole kc. Full 16-column
+ * halves only; the caller routes narrower tiles through a temporary. */
+GEMM_INLINE void gemm_sub_avx2(const int mr, int64_t kc, const float *a, const float *b,
+                               float *c, int64_t ldc, int load_c)
+{
+    __m256 z = _mm256_setzero_ps();
+    __m256 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z;
+    __m256 c4_0 = z, c4_1 = z;
+    for (int64_t p = 0; p < kc; p++) {
+        __m256 b0 = _mm256_loadu_ps(b), b1 = _mm256_loadu_ps(b + 8);
+#define GEMM_FMA(i)                                                                      \
+    if (mr > i) {                                                                        \
+        __m256 t = _mm256_broadcast_ss(a + i);                                           \
+        c##i##_0 = _mm256_fmadd_ps(t, b0, c##i##_0);                                     \
+        c##i##_1 = _mm256_fmadd_ps(t, b1, c##i##_1);                                     \
+    }
+        GEMM_FMA(0) GEMM_FMA(1) GEMM_FMA(2) GEMM_FMA(3) GEMM_FMA(4)
+#undef GEMM_FMA
+        a += GEMM_MR;
+        b += GEMM_NR;
+    }
+#define GEMM_STORE(i)                                                                    \
+    if (mr > i) {                                                                        \
+        float *ci = c + (int64_t)i * ldc;                                                \
+        if (load_c) {                                                                    \
+            c##i##_0 = _mm256_add_ps(c##i##_0, _mm256_loadu_ps(ci));                     \
+            c##i##_1 = _mm256_add_ps(c##i##_1, _mm256_loadu_ps(ci + 8));                 \
+        }                                                                                \
+        _mm256_storeu_ps(ci, c##i##_0);                                                  \
+        _mm256_storeu_ps(ci + 8, c##i##_1);                                              \
+    }
+    GEMM_STORE(0) GEMM_STORE(1) GEMM_STORE(2) GEMM_STORE(3) GEMM_STORE(4)
+#undef GEMM_STORE
+}
+
+static void gemm_sub(int mr, int64_t kc, const float *a, const float *b, float *c,
+                     int64_t ldc, int load_c)
+{
+    switch (mr) {
+    case 5: gemm_sub_avx2(5, kc, a, b, c, ldc, load_c); break;
+    case 4: gemm_sub_avx2(4, kc, a, b, c, ldc, load_c); break;
+    case 3: gemm_sub_avx2(3, kc, a, b, c, ldc, load_c); break;
+    case 2: gemm_sub_avx2(2, kc, a, b, c, ldc, load_c); break;
+    default: gemm_sub_avx2(1, kc, a, b, c, ldc, load_c); break;
+    }
+}
+#define GEMM_SUB_MR 5
+#define GEMM_SUB_NR 16
+
+#else
+
+/* Portable: sub-tiles of 4 rows x 8 columns in scalar accumulators, which compilers keep
+ * in registers (and vectorize where they can). */
+static void gemm_sub(int mr, int64_t kc, const float *a, const float *b, float *c,
+                     int64_t ldc, int load_c)
+{
+    float acc[4][8];
+    for (int r = 0; r < 4; r++)
+        for (int j = 0; j < 8; j++) acc[r][j] = 0.0f;
+    for (int64_t p = 0; p < kc; p++) {
+        const float *ap = a + p * GEMM_MR, *bp = b + p * GEMM_NR;
+        for (int r = 0; r < 4; r++) {
+            float av = ap[r];
+            for (int j = 0; j < 8; j++) acc[r][j] += av * bp[j];
+        }
+    }
+    for (int r = 0; r < mr; r++) {
+        float *cr = c + r * ldc;
+        for (int j = 0; j < 8; j++) cr[j] = load_c ? cr[j] + acc[r][j] : acc[r][j];
+    }
+}
+#define GEMM_SUB_MR 4
+#define GEMM_SUB_NR 8
+
+#endif
+
+#if !defined(__AVX512F__)
+/* Covers the mr x nr tile with sub-tiles; a partial column block goes through a
+ * temporary so that the sub-kernels only handle full widths. The A micro-panel has MR
+ * rows (zero past mr), so a sub-tile may read rows it does not store. */
+static void gemm_tile(int mr, int64_t kc, const float *a, const float *b, float *c,
+                      int64_t ldc, int nr, int load_c)
+{
+    float tmp[GEMM_MR * GEMM_NR];
+    float *dst = c;
+    int64_t ld = ldc;
+    if (nr < GEMM_NR) {
+        dst = tmp;
+        ld = GEMM_NR;
+        if (load_c)
+            for (int r = 0; r < mr; r++)
+                for (int j = 0; j < nr; j++) tmp[r * GEMM_NR + j] = c[r * ldc + j];
+    }
+    int wide = (int)gemm_roundup(nr, GEMM_SUB_NR);
+    int parts = (mr + GEMM_SUB_MR - 1) / GEMM_SUB_MR;
+    for (int r0 = 0, left = mr; left > 0; parts--) {
+        int rows = (left + parts - 1) / parts;
+        for (int j0 = 0; j0 < wide; j0 += GEMM_SUB_NR)
+            gemm_sub(rows, kc, a + r0, b + j0, dst + r0 * ld + j0, ld, load_c);
+        r0 += rows;
+        left -= rows;
+    }
+    if (dst == tmp)
+        for (int r = 0; r < mr; r++)
+            for (int j = 0; j < nr; j++) c[r * ldc + j] = tmp[r * GEMM_NR + j];
+}
+#endif
+
+/* ---- GEMV: one row of A against pre-packed B, streaming the panels once ------------- */
+
+static void gemm_gemv_packed(int64_t n, int64_t k, const float *a, const float *bp, float *c,
+                             int load_c)
+{
+    for (int64_t j0 = 0; j0 < n; j0 += GEMM_NR, bp += k * GEMM_NR) {
+        int64_t nr = gemm_min(GEMM_NR, n - j0);
+#if defined(__AVX512F__)
+        __m512 s0 = _mm512_setzero_ps(), s1 = s0, s2 = s0, s3 = s0, s4 = s0, s5 = s0;
+        __m512 s6 = s0, s7 = s0;
+        const float *b = bp;
+        int64_t p = 0;
+        for (; p + 4 <= k; p += 4, b += 4 * GEMM_NR) {
+            __m512 a0 = _mm512_set1_ps(a[p]), a1 = _mm512_set1_ps(a[p + 1]);
+            __m512 a2 = _mm512_set1_ps(a[p + 2]), a3 = _mm512_set1_ps(a[p + 3]);
+            s0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b), s0);
+            s1 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b + 16), s1);
+            s2 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b + 32), s2);
+            s3 = _mm512_fmadd_ps(a1, _mm512_loadu_ps(b + 48), s3);
+            s4 = _mm512_fmadd_ps(a2, _mm512_loadu_ps(b + 64), s4);
+            s5 = _mm512_fmadd_ps(a2, _mm512_loadu_ps(b + 80), s5);
+            s6 = _mm512_fmadd_ps(a3, _mm512_loadu_ps(b + 96), s6);
+            s7 = _mm512_fmadd_ps(a3, _mm512_loadu_ps(b + 112), s7);
+        }
+        for (; p < k; p++, b += GEMM_NR) {
+            __m512 a0 = _mm512_set1_ps(a[p]);
+            s0 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b), s0);
+            s1 = _mm512_fmadd_ps(a0, _mm512_loadu_ps(b + 16), s1);
+        }
+        s0 = _mm512_add_ps(_mm512_add_ps(s0, s2), _mm512_add_ps(s4, s6));
+        s1 = _mm512_add_ps(_mm512_add_ps(s1, s3), _mm512_add_ps(s5, s7));
+        __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+        __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+        if (load_c) {
+            s0 = _mm512_add_ps(s0, _mm512_maskz_loadu_ps(m0, c + j0));
+            s1 = _mm512_add_ps(s1, _mm512_maskz_loadu_ps(m1, c + j0 + 16));
+        }
+        _mm512_mask_storeu_ps(c + j0, m0, s0);
+        _mm512_mask_storeu_ps(c + j0 + 16, m1, s1);
+#else
+        /* Four independent partial sums per column, so the adds can overlap. */
+        float s[4][GEMM_NR];
+        for (int q = 0; q < 4; q++)
+            for (int j = 0; j < GEMM_NR; j++) s[q][j] = 0.0f;
+        const float *b = bp;
+        int64_t p = 0;
+        for (; p + 4 <= k; p += 4, b += 4 * GEMM_NR)
+            for (int q = 0; q < 4; q++) {
+                float av = a[p + q];
+                for (int j = 0; j < GEMM_NR; j++) s[q][j] += av * b[q * GEMM_NR + j];
+            }
+        for (; p < k; p++, b += GEMM_NR)
+            for (int j = 0; j < GEMM_NR; j++) s[0][j] += a[p] * b[j];
+        for (int64_t j = 0; j < nr; j++) {
+            float v = (s[0][j] + s[1][j]) + (s[2][j] + s[3][j]);
+            c[j0 + j] = load_c ? c[j0 + j] + v : v;
+        }
+#endif
+    }
+}
+
+/* ---- the core ---------------------------------------------------------------------- */
+
+NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
+{
+    int64_t m = g->m, n = g->n, k = g->k, ldc = g->c_rs;
+    float *c = g->c;
+    if (m <= 0 || n <= 0) return;
+    const float *bias = g->ep.bias;
+    int has_ep = !ndlrt_epilogue_empty(&g->ep);
+    if (k <= 0) {
+        if (!g->accumulate)
+            for (int64_t i = 0; i < m; i++)
+                for (int64_t j = 0; j < n; j++) c[i * ldc + j] = 0.0f;
+        if (has_ep) ndlrt_epilogue_f32(&g->ep, m, n, c, ldc, g->ep.residual, bias,
+                                       g->bias_per_row);
+        return;
+    }
+    if (m == 1 && g->b_packed && !g->a_packed && g->a_cs == 1) {
+        gemm_gemv_packed(n, k, g->a, g->b_packed, c, g->accumulate);
+        if (has_ep) ndlrt_epilogue_f32(&g->ep, 1, n, c, ldc, g->ep.residual, bias,
+                                       g->bias_per_row);
+        return;
+    }
+
+    int64_t kcmax = gemm_chunk(k, GEMM_KC, 1);
+    int64_t mcmax = gemm_chunk(m, GEMM_MC, GEMM_MR);
+    int64_t ncmax = g->b_packed ? gemm_roundup(n, GEMM_NR) : gemm_chunk(n, GEMM_NC, GEMM_NR);
+    float *apack = NULL, *bpack = NULL;
+    if (!g->a_packed) {
+        apack = gemm_align(scratch);
+        scratch = apack + mcmax * kcmax;
+    }
+    if (!g->b_packed) bpack = gemm_align(scratch);
+
+    for (int64_t jc = 0; jc < n; jc += ncmax) {
+        int64_t nc = gemm_min(ncmax, n - jc);
+        for (int64_t pc = 0; pc < k; pc += kcmax) {
+            int64_t kc = gemm_min(kcmax, k - pc);
+            int load_c = g->accumulate || pc > 0, last = pc + kc == k;
+            if (bpack) gemm_pack_b_block(kc, nc, g->b + pc * g->b_rs + jc * g->b_cs, g->b_rs,
+                                         g->b_cs, bpack);
+            for (int64_t ic = 0; ic < m; ic += mcmax) {
+                int64_t mc = gemm_min(mcmax, m - ic);
+                if (apack) gemm_pack_a_block(mc, kc, g->a + ic * g->a_rs + pc * g->a_cs,
+                                             g->a_rs, g->a_cs, apack);
+                for (int64_t jr = 0; jr < nc; jr += GEMM_NR) {
+                    int nr = (int)gemm_min(GEMM_NR, nc - jr);
+                    const float *bp = bpack ? bpack + jr * kc
+                                            : g->b_packed + (jc + jr) * k + pc * GEMM_NR;
+                    for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
+                        int mr = (int)gemm_min(GEMM_MR, mc - ir);
+                        const float *ap = apack ? apack + ir * kc
+                                                : g->a_packed + (ic + ir) * k + pc * GEMM_MR;
+                        float *ct = c + (ic + ir) * ldc + jc + jr;
+                        gemm_tile(mr, kc, ap, bp, ct, ldc, nr, load_c);
+                        if (last && has_ep) {
+                            int64_t i0 = ic + ir, j0 = jc + jr;
+                            const float *res = g->ep.residual ? g->ep.residual + i0 * ldc + j0
+                                                              : NULL;
+                            const float *bs = !bias ? NULL : g->bias_per_row ? bias + i0
+                                                                             : bias + j0;
+                            ndlrt_epilogue_f32(&g->ep, mr, nr, ct, ldc, res, bs,
+                                               g->bias_per_row);
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
