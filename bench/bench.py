@@ -5,13 +5,14 @@ prints the table. Called by bench/run.sh (which first installs ORT, writes the m
 builds ndlc); run it directly only after that.
 
     /usr/bin/python3 bench/bench.py --ndlc build-bench/ndlc [--threads 1] [--only mlp,cnn]
-        [--min-runs 20] [--min-time 1.0] [--out bench/out] [--no-torch] [--no-ort]
+        [--min-runs 20] [--min-time 1.0] [--rounds 1] [--out bench/out] [--no-torch] [--no-ort]
 
 Per case, back to back (so that all three see the same machine load): ORT (bench/ort.js
 --serve), ndlc's executable (`./MODEL IN OUT --repeat R`, its own timing statistics), PyTorch
 (bench/torch_time.py --serve). Each is warmed up and then timed over >= --min-runs calls and
 >= --min-time seconds; the table shows medians. ndlc's and ORT's outputs are checked against
-PyTorch's with |a - b| <= 1e-4 + 1e-4*|b| (spec section 5).
+PyTorch's with |a - b| <= 1e-4 + 1e-4*|b| (spec section 5). --rounds R repeats that R times
+per case and reports the median of the per-round medians (for a busy machine).
 
 --threads 1 (default): every case, results in OUT/results.md.
 --threads N > 1: the large-batch case of each model only (64, or 16 for the CNN): ORT with
@@ -24,6 +25,7 @@ import json
 import math
 import os
 import re
+import statistics
 import subprocess
 import sys
 import time
@@ -119,7 +121,7 @@ def compile_ndlc(a, m, threads):
     weights = os.path.join(a.out, m["weights"])
     if newer(exe, a.ndlc, ndl, weights):
         return exe, "ok (cached)", None
-    argv = [a.ndlc, ndl, "--weights", weights, "-o", exe]
+    argv = [a.ndlc, ndl, "--weights", weights, "-o", exe, "--report", exe + ".report.json"]
     if threads > 1:
         argv += ["--threads", str(threads)]
     t0 = time.perf_counter()
@@ -138,25 +140,69 @@ def compile_ndlc(a, m, threads):
     return None, "%s: %s" % (status, first), dt
 
 
+def report_memory(exe):
+    """(parameter bytes, {key: bytes} of the memory plan) from ndlc's --report JSON: every
+    integer field whose key names a workspace or an arena, wherever it is (the report's
+    layout is ndlc's, not fixed by the spec)."""
+    try:
+        with open(exe + ".report.json") as f:
+            rep = json.load(f)
+    except (OSError, ValueError):
+        return None, {}
+    found = {}
+
+    def walk(o, where):
+        if isinstance(o, dict):
+            for k, v in o.items():
+                if isinstance(v, (int, float)) and not isinstance(v, bool) and \
+                        re.search(r"workspace|arena", k, re.I):
+                    found[(where + "." + k).lstrip(".")] = v
+                walk(v, where + "." + k)
+        elif isinstance(o, list):
+            for i, v in enumerate(o[:64]):
+                walk(v, "%s[%d]" % (where, i))
+    walk(rep, "")
+    total = rep.get("total", {}) if isinstance(rep, dict) else {}
+    return total.get("parameter_bytes"), found
+
+
+GNU_TIME = "/usr/bin/time"
+
+
 def run_exe(argv, env):
-    """Runs argv; returns (exit status, stdout+stderr, max RSS in MiB)."""
-    p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
-    out = p.stdout.read().decode("utf-8", "replace")
-    _, status, ru = os.wait4(p.pid, 0)
-    p.returncode = os.waitstatus_to_exitcode(status)
-    return p.returncode, out, ru.ru_maxrss / 1024.0
+    """Runs argv; returns (exit status, stdout+stderr, peak RSS in MiB or None).
+    The peak RSS comes from GNU time (`-f %M`), which forks the program from a small process:
+    os.wait4's ru_maxrss would include this Python process's RSS at the fork, because Linux
+    carries the pre-exec high-water mark over the exec."""
+    rss_file = None
+    if os.access(GNU_TIME, os.X_OK):
+        rss_file = os.path.join(os.path.dirname(os.path.abspath(argv[1])), ".maxrss.%d" % os.getpid())
+        argv = [GNU_TIME, "-q", "-o", rss_file, "-f", "%M"] + argv
+    r = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=env)
+    rss = None
+    if rss_file:
+        try:
+            with open(rss_file) as f:
+                rss = int(f.read().split()[-1]) / 1024.0
+        except (OSError, ValueError, IndexError):
+            pass
+        if os.path.exists(rss_file):
+            os.remove(rss_file)
+    return r.returncode, r.stdout.decode("utf-8", "replace"), rss
 
 
-def time_ndlc(a, exe, m, c, threads):
+def time_ndlc(a, exe, m, c, threads, check_run=True):
     env = base_env(threads)
     inp = os.path.join(a.out, c["input"])
     out = os.path.join(a.out, "%s.b%d.ndlc%d.safetensors" % (m["name"], c["batch"], threads))
-    if os.path.exists(out):
-        os.remove(out)
-    rc, text, rss = run_exe([exe, inp, out], env)        # a plain run: the output to check
-    if rc != 0:
-        return dict(status="run failed (exit %d): %s" % (rc, text.strip()[:200]))
-    res = dict(out=os.path.basename(out), rss_mib=rss)
+    res = {}
+    if check_run:
+        if os.path.exists(out):
+            os.remove(out)
+        rc, text, rss = run_exe([exe, inp, out], env)    # a plain run: the output to check
+        if rc != 0:
+            return dict(status="run failed (exit %d): %s" % (rc, text.strip()[:200]))
+        res = dict(out=os.path.basename(out), rss_mib=rss)
     rc, text, _ = run_exe([exe, inp, out + ".tmp", "--repeat", "3"], env)   # an estimate
     est = parse_repeat(text) if rc == 0 else None
     if rc != 0 or est is None:
@@ -171,6 +217,22 @@ def time_ndlc(a, exe, m, c, threads):
     res.update(status="ok" if med is not None else "--repeat failed", median_ms=med, runs=n,
                repeat_output=text.strip()[-500:])
     return res
+
+
+def combine(results):
+    """One result from the rounds' results: the first round's fields, with median_ms (and
+    raw_median_ms) the median of the rounds' medians and rounds_ms listing them."""
+    ok = [r for r in results if r.get("median_ms") is not None]
+    if not ok:
+        return results[0] if results else {}
+    out = dict(ok[0])
+    for key in ("median_ms", "raw_median_ms"):
+        vals = sorted(r[key] for r in ok if r.get(key) is not None)
+        if vals:
+            out[key] = statistics.median(vals)
+    if len(results) > 1:
+        out["rounds_ms"] = [r.get("median_ms") for r in results]
+    return out
 
 
 def check(a, ref, out):
@@ -193,7 +255,7 @@ def fmt_ms(v):
         return "%.2f" % v
     if v >= 0.1:
         return "%.3f" % v
-    return "%.4f" % v
+    return "%.3g" % v    # 0.0124, 0.000246: three significant digits
 
 
 def short_check(s):
@@ -251,6 +313,9 @@ def main():
     ap.add_argument("--only")
     ap.add_argument("--min-runs", type=int, default=20)
     ap.add_argument("--min-time", type=float, default=1.0)
+    ap.add_argument("--rounds", type=int, default=1,
+                    help="time each case R times in turn in the three runtimes; report the "
+                         "median of the per-round medians")
     ap.add_argument("--no-torch", action="store_true")
     ap.add_argument("--no-ort", action="store_true")
     a = ap.parse_args()
@@ -283,20 +348,37 @@ def main():
             else:
                 exe, cst, cdt = None, a.ndlc_status or "not available", None
             compiled[m["name"]] = dict(status=cst, seconds=cdt)
+            if exe:
+                pb, plan = report_memory(exe)
+                compiled[m["name"]].update(parameter_bytes=pb, plan=plan)
             for c in cases:
                 row = dict(model=m["name"], batch=c["batch"], threads=T)
                 log("bench: %s b%d (%d thread%s)" % (m["name"], c["batch"], T, "s"[:T > 1]))
+                # --rounds R: the three runtimes in turn, R times; each figure is then the
+                # median over the rounds of the per-round medians (load bursts on a shared
+                # machine hit one round, not the result)
+                rounds = {"ort": [], "ndlc": [], "torch": []}
+                for rnd in range(a.rounds):
+                    if ort:
+                        o = ort.ask(model=m["name"], batch=c["batch"], threads=T, raw="auto",
+                                    outputs=rnd == 0)
+                        if o.get("kind") == "error":
+                            log("  ORT: " + o["error"])
+                        rounds["ort"].append(o)
+                    if exe and (rnd == 0 or rounds["ndlc"][0].get("median_ms") is not None):
+                        rounds["ndlc"].append(time_ndlc(a, exe, m, c, T, check_run=rnd == 0))
+                    if tor:
+                        t_ = tor.ask(model=m["name"], batch=c["batch"], threads=T)
+                        if t_.get("kind") == "error":
+                            log("  PyTorch: " + t_["error"])
+                        rounds["torch"].append(t_)
                 if ort:
-                    row["ort"] = ort.ask(model=m["name"], batch=c["batch"], threads=T)
-                    if row["ort"].get("kind") == "error":
-                        log("  ORT: " + row["ort"]["error"])
-                    row["check_ort"] = check(a, c["ref"], row["ort"].get("out"))
-                row["ndlc"] = time_ndlc(a, exe, m, c, T) if exe else dict(status=cst)
+                    row["ort"] = combine(rounds["ort"])
+                    row["check_ort"] = check(a, c["ref"], rounds["ort"][0].get("out"))
+                row["ndlc"] = combine(rounds["ndlc"]) if exe else dict(status=cst)
                 row["check_ndlc"] = check(a, c["ref"], row["ndlc"].get("out"))
                 if tor:
-                    row["torch"] = tor.ask(model=m["name"], batch=c["batch"], threads=T)
-                    if row["torch"].get("kind") == "error":
-                        log("  PyTorch: " + row["torch"]["error"])
+                    row["torch"] = combine(rounds["torch"])
                 for k in ("check_ort", "check_ndlc"):
                     if row.get(k) and not row[k].startswith("ok"):
                         log("  %s: %s" % (k, row[k]))
@@ -315,14 +397,19 @@ def main():
     t = table(rows, T)
     notes = []
     if noop and noop.get("kind") == "noop":
-        notes.append("ORT harness no-op call overhead (Identity on f32[1,32], same loop, "
-                     "%d thread%s): median %.1f us per call; it is inside every ORT time "
-                     "above." % (T, "s"[:T > 1], noop["median_ms"] * 1e3))
+        notes.append("ORT harness no-op call overhead (`await session.run()` of an Identity "
+                     "model on f32[1,32], same loop, %d thread%s): median %.1f us per call; it "
+                     "is inside every ORT time above. The same call through the native binding "
+                     "under the public API (synchronous `binding.InferenceSession.run`, no "
+                     "setImmediate/Promise): %.1f us." % (
+                         T, "s"[:T > 1], noop["median_ms"] * 1e3,
+                         noop.get("raw_median_ms", float("nan")) * 1e3))
     if tnoop and tnoop.get("kind") == "torch_noop":
         notes.append("PyTorch no-op (nn.Identity call): median %.2f us." %
                      (tnoop["median_ms"] * 1e3))
-    busy = [x for x in (load0, load1)
-            if x != "?" and float(x.split()[0]) > (os.cpu_count() or 1) + 0.5]
+    # the benchmark itself keeps about T threads runnable; more than one other on average
+    # means other processes took a share of the cores
+    busy = [x for x in (load0, load1) if x != "?" and float(x.split()[0]) > T + 1.0]
     if busy:
         notes.insert(0, "**Warning: the machine was busy** (1-minute load average %s at start, "
                         "%s at end, %d logical CPUs): other processes shared the cores, so the "
@@ -337,6 +424,11 @@ def main():
                                  r["model"], r["batch"], o["median_ms"] * 1e3,
                                  noop["median_ms"] * 1e3,
                                  (o["median_ms"] - noop["median_ms"]) * 1e3))
+    raw = ["%s b%d %s" % (r["model"], r["batch"], fmt_ms(r["ort"]["raw_median_ms"]))
+           for r in rows if (r.get("ort") or {}).get("raw_median_ms")]
+    if raw:
+        notes.append("ORT ms through the synchronous native binding (rows under 1 ms): " +
+                     ", ".join(raw) + ".")
     notes.append("ndlc ms: the executable's own `--repeat` median (in-process, no harness); "
                  "ndlc/ORT = ORT ms / ndlc ms (> 1: ndlc faster).")
     cst = sorted({v["status"].split(":")[0] for v in compiled.values()})
@@ -344,11 +436,19 @@ def main():
                                                            " %.1f s" % v["seconds"]
                                                            if v.get("seconds") else "")
                                              for k, v in compiled.items()))
-    rss = ["%s b%d %.0f" % (r["model"], r["batch"], r["ndlc"]["rss_mib"]) for r in rows
+    rss = ["%s b%d %.1f" % (r["model"], r["batch"], r["ndlc"]["rss_mib"]) for r in rows
            if r["ndlc"].get("rss_mib")]
     if rss:
-        notes.append("ndlc executable peak RSS, MiB (whole process, one plain run): " +
-                     ", ".join(rss))
+        notes.append("ndlc executable peak RSS, MiB (whole process incl. embedded weights, "
+                     "input/output files and the driver, one plain run): " + ", ".join(rss))
+    mem = []
+    for name, v in compiled.items():
+        if v.get("parameter_bytes") or v.get("plan"):
+            mem.append("%s: parameters %.2f MiB%s" % (
+                name, (v.get("parameter_bytes") or 0) / 2.0 ** 20,
+                "".join(", %s %s B" % (k, val) for k, val in sorted(v["plan"].items()))))
+    if mem:
+        notes.append("ndlc --report: " + "; ".join(mem))
     ver = []
     if noop and noop.get("ort_version"):
         ver.append("onnxruntime-node %s" % noop["ort_version"])
@@ -360,7 +460,9 @@ def main():
     md = "\n".join([
         "# " + title, "",
         "%s; %s; load average %s at start, %s at end; %s; medians of >= %d runs and >= %.1f s "
-        "after warm-up." % (started, cpu, load0, load1, ", ".join(ver), a.min_runs, a.min_time),
+        "after warm-up%s." % (started, cpu, load0, load1, ", ".join(ver), a.min_runs, a.min_time,
+                              "" if a.rounds == 1 else
+                              ", median over %d rounds of the per-round medians" % a.rounds),
         "", t, ""] + ["- " + n for n in notes]) + "\n"
     name = "results.md" if T == 1 else "results-threads%d.md" % T
     with open(os.path.join(a.out, name), "w") as f:

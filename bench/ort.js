@@ -110,6 +110,38 @@ async function timeCalls(session, feeds, minRuns, minTime) {
   return { median_ms: median, min_ms: times[0], p90_ms: q(0.9), runs: n, outputs: last };
 }
 
+// The native binding under the public API (dist/binding.js of onnxruntime-node): its run() is
+// synchronous. The public InferenceSession.run wraps the same call in setImmediate and a
+// Promise and validates feeds; "raw" requests time the binding directly to show how much of
+// the per-call overhead is that JavaScript plumbing.
+let rawBinding = null;
+function raw() {
+  if (!rawBinding) {
+    const b = require(path.join(path.dirname(require.resolve('onnxruntime-node')), 'binding.js'));
+    b.initOrt();
+    rawBinding = b.binding;
+  }
+  return rawBinding;
+}
+
+const rawSessions = new Map();
+function getRawSession(dir, file, threads) {
+  const key = file + '/' + threads;
+  if (!rawSessions.has(key)) {
+    const s = new (raw().InferenceSession)();
+    s.loadModel(path.join(dir, file), sessionOptions(threads));
+    rawSessions.set(key, s);
+  }
+  return rawSessions.get(key);
+}
+
+// times the raw session with the same loop as timeCalls (a sync call behind an async face)
+async function timeRaw(s, feeds, outNames, minRuns, minTime) {
+  const fetches = {};
+  for (const n of outNames) fetches[n] = null;
+  return timeCalls({ run: async (f) => s.run(f, fetches, {}) }, feeds, minRuns, minTime);
+}
+
 function sessionOptions(threads) {
   return { executionProviders: ['cpu'], intraOpNumThreads: threads, interOpNumThreads: 1,
            executionMode: 'sequential', graphOptimizationLevel: 'all' };
@@ -131,7 +163,10 @@ async function timeNoop(a, man, threads) {
   const x = new ort.Tensor('float32', new Float32Array(n), [1, ...man.noop.shape]);
   const r = await timeCalls(s, { x }, Math.max(a.minRuns, 200), Math.min(a.minTime, 0.5));
   delete r.outputs;
-  return { kind: 'noop', threads, ort_version: ort.env.versions.node, ...r };
+  const rs = getRawSession(a.dir, man.noop.onnx, threads);
+  const rr = await timeRaw(rs, { x }, ['y'], Math.max(a.minRuns, 200), Math.min(a.minTime, 0.5));
+  return { kind: 'noop', threads, ort_version: ort.env.versions.node, ...r,
+           raw_median_ms: rr.median_ms, raw_min_ms: rr.min_ms };
 }
 
 async function timeCase(a, m, c, threads) {
@@ -149,6 +184,13 @@ async function timeCase(a, m, c, threads) {
     writeSafetensors(path.join(a.dir, out), r.outputs);
   }
   delete r.outputs;
+  if (a.raw === true || (a.raw === 'auto' && r.median_ms < 1.0)) {
+    // the same case through the synchronous native binding
+    const rs = getRawSession(a.dir, m.onnx, threads);
+    const rr = await timeRaw(rs, feeds, s.outputNames, a.minRuns, a.minTime);
+    r.raw_median_ms = rr.median_ms;
+    r.raw_min_ms = rr.min_ms;
+  }
   return { kind: 'ort', model: m.name, batch: c.batch, threads, ...r, out };
 }
 
@@ -161,7 +203,9 @@ function findCase(man, model, batch) {
 
 // --serve: one JSON request per stdin line, one JSON answer per stdout line:
 //   {"noop": true, "threads": T}  or  {"model": M, "batch": B, "threads": T}
-// (optional "min_runs", "min_time", "outputs" override the command line), {"quit": true} ends.
+// (optional "min_runs", "min_time", "outputs" override the command line; "raw": true also
+// times the case through the native binding, "raw": "auto" does when it took < 1 ms),
+// {"quit": true} ends.
 async function serve(a, man) {
   const rl = require('readline').createInterface({ input: process.stdin, terminal: false });
   for await (const line of rl) {
@@ -171,7 +215,7 @@ async function serve(a, man) {
       const q = JSON.parse(line);
       if (q.quit) break;
       const o = { ...a, minRuns: q.min_runs || a.minRuns, minTime: q.min_time || a.minTime,
-                  outputs: q.outputs === undefined ? a.outputs : q.outputs };
+                  outputs: q.outputs === undefined ? a.outputs : q.outputs, raw: q.raw || false };
       const threads = q.threads || a.threads;
       if (q.noop) ans = await timeNoop(o, man, threads);
       else {
@@ -184,6 +228,7 @@ async function serve(a, man) {
     console.log(JSON.stringify(ans));
   }
   for (const s of sessions.values()) await s.release();
+  for (const s of rawSessions.values()) s.dispose();
 }
 
 async function main() {
@@ -199,6 +244,7 @@ async function main() {
     }
   }
   for (const s of sessions.values()) await s.release();
+  for (const s of rawSessions.values()) s.dispose();
 }
 
 main().catch((e) => { console.error('ort.js: ' + (e && e.stack || e)); process.exit(1); });

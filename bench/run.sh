@@ -7,7 +7,8 @@
 #   bench/run.sh --only mlp,tiny_mlp --min-time 0.3
 #
 # Options: --threads N, --only M1,M2 (models of bench/models.py), --min-runs N (default 20),
-# --min-time S (default 1.0 s per case and runtime), --ndlc PATH (use this ndlc, no build),
+# --min-time S (default 1.0 s per case and runtime), --rounds R (time each case R times in
+# turn, report the median of the round medians), --ndlc PATH (use this ndlc, no build),
 # --no-torch, --no-ort, --out DIR (default bench/out).
 # Sets up what is missing: onnxruntime-node in bench/node_modules (npm, --ignore-scripts), the
 # model files (bench/models.py: weights, ONNX, inputs, PyTorch outputs), ndlc (Release build in
@@ -26,9 +27,9 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --ndlc) NDLC=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
-    --threads|--only|--min-runs|--min-time) PASS+=("$1" "$2"); shift 2 ;;
+    --threads|--only|--min-runs|--min-time|--rounds) PASS+=("$1" "$2"); shift 2 ;;
     --no-torch|--no-ort) PASS+=("$1"); shift ;;
-    -h|--help) sed -n '2,16p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+    -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,8 +49,10 @@ fi
 #    CUDA/TensorRT providers; the CPU binding (bin/napi-v6/linux/x64) ships in the npm tarball.
 BINDING=$HERE/node_modules/onnxruntime-node/bin/napi-v6/linux/x64/onnxruntime_binding.node
 if [ ! -f "$BINDING" ]; then
-  say "npm install --ignore-scripts onnxruntime-node@1.30.0 (into bench/node_modules)"
-  (cd "$HERE" && npm install --ignore-scripts --no-audit --no-fund onnxruntime-node@1.30.0 >&2)
+  say "npm ci --ignore-scripts (onnxruntime-node 1.30.0 into bench/node_modules)"
+  (cd "$HERE" && { npm ci --ignore-scripts --no-audit --no-fund ||
+                   npm install --ignore-scripts --no-audit --no-fund --save-exact \
+                       onnxruntime-node@1.30.0; } >&2)
 fi
 if ! (cd "$HERE" && node -e "require('onnxruntime-node')") >/dev/null 2>&1; then
   echo "run.sh: node cannot load onnxruntime-node from $HERE/node_modules" >&2
@@ -81,7 +84,7 @@ if [ -n "$NDLC" ]; then
   PROBE=$OUT/.probe_exe
   if ! ERR=$("$NDLC" "$HERE/models/tiny_mlp.ndl" --weights "$OUT/tiny_mlp.safetensors" \
                -o "$PROBE" 2>&1); then
-    if printf '%s' "$ERR" | grep -q -i -e 'not supported' -e 'not available' -e 'unknown option'; then
+    if printf '%s' "$ERR" | grep -q -i -e 'not supported' -e 'not available' -e 'not built yet' -e 'not implemented yet' -e 'unknown option'; then
       STATUS="not available"
       echo "ndlc exe: not available ($(printf '%s' "$ERR" | head -n 1))" >&2
       NDLC=

@@ -14,6 +14,9 @@ include(CMakePackageConfigHelpers)
 
 set(NDLC_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/ndlc)
 
+# Keep the run path to shared libraries outside the system directories (an LLVM under
+# /usr/lib/llvm-NN), which installing would otherwise strip.
+set_target_properties(ndlc PROPERTIES INSTALL_RPATH_USE_LINK_PATH TRUE)
 install(TARGETS ndlc RUNTIME DESTINATION ${CMAKE_INSTALL_BINDIR})
 install(FILES ${CMAKE_SOURCE_DIR}/runtime/ndlrt.h
         DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/ndlc/runtime)

@@ -69,9 +69,10 @@ bool ir_verify(const Module *m, char *err, size_t errlen)
         }
         if (op->group) { /* fused into an earlier linear/conv2d (passes/fuse.c) */
             const Op *g = op->group < o ? &m->ops.v[op->group] : NULL;
-            if (!g || (g->flags & OPF_DEAD) || g->group || (g->kind != OP_LINEAR && g->kind != OP_CONV2D))
-                return fail(err, errlen, "op %u '%s': group %u is not an earlier live linear/conv2d",
-                            o, info->name, (unsigned)op->group);
+            if (!g || (g->flags & OPF_DEAD) || g->group ||
+                (g->kind != OP_LINEAR && g->kind != OP_CONV2D))
+                return fail(err, errlen, "op %u '%s': group %u is not an earlier live "
+                            "linear/conv2d", o, info->name, (unsigned)op->group);
         }
         if (op->out == 0 || op->out >= m->values.n || m->values.v[op->out].def != o)
             return fail(err, errlen, "op %u '%s': bad result", o, info->name);

@@ -69,9 +69,8 @@ static Op *foldable_head(const Module *m, const Op *bn, const uint32_t *uses)
     if (!is_constant(m, w) || wt->dtype != DT_F32 || wt->rank < 1) return NULL;
     int64_t c = wt->dims[0];
     if (ir_type(m, h->out)->dims[1] != c || !const_vec(m, b, c, true)) return NULL;
-    if (!const_vec(m, ir_operand(m, bn, 1), c, false) || !const_vec(m, ir_operand(m, bn, 2), c, false) ||
-        !const_vec(m, ir_operand(m, bn, 3), c, true) || !const_vec(m, ir_operand(m, bn, 4), c, true))
-        return NULL;
+    for (unsigned i = 1; i <= 4; i++) /* mean and var required, g and beta optional */
+        if (!const_vec(m, ir_operand(m, bn, i), c, i >= 3)) return NULL;
     return h;
 }
 
@@ -91,14 +90,16 @@ static void fold_into(Module *m, Op *h, const Op *bn)
     float *nw = xmalloc((nwn ? nwn : 1) * sizeof *nw), *nb = xmalloc((nbn ? nbn : 1) * sizeof *nb);
     for (int64_t k = 0; k < c; k++) {
         double s = (g ? (double)g[k] : 1.0) / sqrt((double)var[k] + eps);
-        for (int64_t i = 0; i < inner; i++) nw[k * inner + i] = (float)((double)W[k * inner + i] * s);
-        nb[k] = (float)(((B ? (double)B[k] : 0.0) - (double)mean[k]) * s + (beta ? (double)beta[k] : 0.0));
+        double bias = B ? (double)B[k] : 0.0, shift = beta ? (double)beta[k] : 0.0;
+        for (int64_t i = 0; i < inner; i++)
+            nw[k * inner + i] = (float)((double)W[k * inner + i] * s);
+        nb[k] = (float)((bias - (double)mean[k]) * s + shift);
     }
 
     /* names: "<W>.bnfold"; the bias after b, or after W with ".weight" made ".bias" */
     const char *wname = ir_value(m, w)->name, *bname = b ? ir_value(m, b)->name : NULL;
-    const char *path = h->name ? h->name : "bn";
-    char *wbase = arena_printf(m->arena, "%s", wname ? wname : arena_printf(m->arena, "%s.weight", path));
+    const char *path = h->name ? h->name : op_info[h->kind].name;
+    const char *wbase = wname ? wname : arena_printf(m->arena, "%s.weight", path);
     const char *bbase = bname;
     if (!bbase) {
         size_t n = strlen(wbase);

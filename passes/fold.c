@@ -10,7 +10,8 @@
  *     max(total bytes of its operands, FOLD_FREE_BYTES = 1 MiB)
  * bytes, so folding never multiplies the artefact's weight size: a `hashed` expansion,
  * a `kron` or a broadcast to a large shape stays an op (computed from its small operands)
- * while slices, reshapes, masks and per-channel products become plain weights.
+ * while slices, reshapes, masks and per-channel products become plain weights. (The
+ * rule is per op: a parameter that is also read directly stays beside its folded form.)
  * Not folded either: results with a symbolic dim, and ops whose evaluation fails (an
  * index out of range in a constant `take`), which then fail at run time as before.
  * Folded constants get readable names for generated code: "L.weight"/"L.bias" when read
@@ -118,16 +119,17 @@ static void name_constants(Module *m, ValueId first, const Folded *folded)
             break; /* the first reader decides */
         }
         const char *name = base;
-        for (unsigned k = 2; name_taken(m, name); k++) name = arena_printf(m->arena, "%s_%u", base, k);
+        for (unsigned k = 2; name_taken(m, name); k++)
+            name = arena_printf(m->arena, "%s_%u", base, k);
         m->values.v[c].name = name;
     }
     free(uses);
 }
 
-/* Evaluates op (foldable) and returns the constant holding its result (described in
- * *folded), or 0. */
 typedef VEC(Folded) FoldedVec;
 
+/* Evaluates op (foldable) and returns the constant holding its result (described in
+ * *folded), or 0. */
 static ValueId fold_op(Module *m, const Op *op, FoldedVec *folded)
 {
     Tensor fixed[8] = {{0}}, *in = op->nin <= 8 ? fixed : xcalloc(op->nin, sizeof *in), out;

@@ -28,7 +28,9 @@ static bool is_head(const Op *op) { return op->kind == OP_LINEAR || op->kind == 
 /* The op that is v's only use, if v is not a model output and that op is standalone. */
 static Op *sole_user(const Fuse *f, ValueId v)
 {
-    if (f->uses[v] != 1 || !f->user[v]) return NULL; /* 0 uses, several, or an output */
+    /* uses counts outputs too: an output read by one op has 2; one read by none has
+     * no user */
+    if (f->uses[v] != 1 || !f->user[v]) return NULL;
     Op *u = ir_op(f->m, f->user[v]);
     return (u->flags & OPF_DEAD) || u->group ? NULL : u;
 }
@@ -41,8 +43,8 @@ static ValueId residual_of(const Module *m, const Op *op, ValueId v, OpId head)
     ValueId a = ir_operand(m, op, 0), b = ir_operand(m, op, 1);
     ValueId r = a == v ? b : a;
     if (r == v || (a != v && b != v)) return 0;
-    if (!ir_type_equal(ir_type(m, r), ir_type(m, v)) || !ir_type_equal(ir_type(m, op->out), ir_type(m, v)))
-        return 0;
+    const TensorType *t = ir_type(m, v);
+    if (!ir_type_equal(ir_type(m, r), t) || !ir_type_equal(ir_type(m, op->out), t)) return 0;
     const Value *rv = ir_value(m, r);
     return rv->kind != VAL_RESULT || rv->def < head ? r : 0;
 }
@@ -123,7 +125,6 @@ bool pass_fuse(PassContext *cx)
         for (unsigned i = 0; i < op->nin; i++)
             if (ir_operand(m, op, i)) f.user[ir_operand(m, op, i)] = o;
     }
-    for (uint32_t i = 0; i < m->outputs.n; i++) f.user[m->outputs.v[i].value] = 0;
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = ir_op(m, o);
         if (!(op->flags & OPF_DEAD) && !op->group && is_head(op)) fuse_head(&f, o);

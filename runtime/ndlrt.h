@@ -86,6 +86,8 @@ typedef struct NdlrtGemm {
     int64_t a_rs, a_cs;
     const float *b, *b_packed;
     int64_t b_rs, b_cs;
+    int64_t a_packed_k, b_packed_k; /* k the packing was done with (0: k): a call may use a
+                                       leading k-slice of packed panels */
     float *c;
     int64_t c_rs;
     int accumulate;          /* c += a.b (else c = a.b), before the epilogue */

@@ -35,6 +35,15 @@ static bool is_c_keyword(const char *s)
     return s[0] == '_';
 }
 
+/* A header parameter name: the NDL name, unless it is a C keyword ("float" -> "float_"). */
+static char *c_param(const char *name)
+{
+    char *r = xmalloc(strlen(name) + 2);
+    strcpy(r, name);
+    if (is_c_keyword(name) && name[0] != '_') strcat(r, "_");
+    return r;
+}
+
 /* A C identifier from an NDL path ("blocks.0.conv1" -> "blocks_0_conv1"). */
 static char *c_ident(const char *s)
 {
@@ -236,17 +245,61 @@ static void write_runtime_file(EmitC *e, const char *path)
     fputc('\n', e->c);
 }
 
+/* The runtime kernel file an op's layer function calls (NULL: emitted inline). */
+static const char *kernel_file(OpKind k)
+{
+    switch (k) {
+    case OP_LINEAR: return "runtime/kernels/linear.c";
+    case OP_CONV2D: return "runtime/kernels/conv.c";
+    case OP_MATMUL: return "runtime/kernels/matmul.c";
+    case OP_ATTENTION: return "runtime/kernels/attention.c";
+    case OP_MAX_POOL2D: case OP_AVG_POOL2D: return "runtime/kernels/pool.c";
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: case OP_ARGMAX:
+    case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN:
+        return "runtime/kernels/softmax.c";
+    case OP_BATCH_NORM: case OP_LAYER_NORM: case OP_RMS_NORM: return "runtime/kernels/norm.c";
+    case OP_PERMUTE: case OP_SLICE: return "runtime/kernels/move.c";
+    case OP_EMBEDDING: case OP_TAKE: case OP_HASHED: case OP_HASH_ROUTE: return "runtime/kernels/gather.c";
+    default: return NULL;
+    }
+}
+
 static void write_runtime(EmitC *e)
 {
     FILE *f = e->c;
+    const Module *m = e->m;
+    /* which kernel files: those of the ops present; the GEMM core under linear, conv,
+     * matmul and attention; a non-contiguous reduction permutes first */
+    const char *need[16];
+    unsigned n = 0;
+    need[n++] = "runtime/kernels/status.c";
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || !e->fn_name[o]) continue;
+        const char *files[3] = {kernel_file(op->kind), NULL, NULL};
+        if (op->kind == OP_LINEAR || op->kind == OP_CONV2D || op->kind == OP_MATMUL || op->kind == OP_ATTENTION)
+            files[1] = "runtime/kernels/gemm.c";
+        if (op->kind >= OP_REDUCE_SUM && op->kind <= OP_REDUCE_MIN) files[1] = "runtime/kernels/move.c";
+        for (int i = 0; i < 2; i++) {
+            if (!files[i]) continue;
+            bool have = false;
+            for (unsigned k = 0; k < n && !have; k++) have = strcmp(need[k], files[i]) == 0;
+            if (!have && n < 16) need[n++] = files[i];
+        }
+    }
     fputs("/* ======== runtime: the kernels this model calls, copied from ndlc's runtime/ ======== */\n"
-          "#if defined(__GNUC__)\n#define NDLRT_API static __attribute__((unused))\n#else\n"
-          "#define NDLRT_API static\n#endif\n\n", f);
+          "#if defined(__GNUC__)\n#define NDLRT_API static __attribute__((unused))\n"
+          "/* ndlrt.h declares every kernel; this file defines only those the model calls (GCC\n"
+          " * reports unused declarations at the end of the file, so this stays in effect) */\n"
+          "#pragma GCC diagnostic ignored \"-Wunused-function\"\n"
+          "#else\n#define NDLRT_API static\n#endif\n\n", f);
     write_runtime_file(e, "runtime/ndlrt.h");
+    /* in a fixed order (the embedded order), GEMM first as others call it */
     for (const EmbeddedFile *ef = embedded_files; ef->path; ef++)
         if (strncmp(ef->path, "runtime/kernels/", 16) == 0 && strstr(ef->path, ".h")) write_runtime_file(e, ef->path);
-    for (const EmbeddedFile *ef = embedded_files; ef->path; ef++)
-        if (strncmp(ef->path, "runtime/kernels/", 16) == 0 && strstr(ef->path, ".c")) write_runtime_file(e, ef->path);
+    for (int pass = 0; pass < 2; pass++)
+        for (unsigned k = 0; k < n; k++)
+            if ((strcmp(need[k], "runtime/kernels/gemm.c") == 0) == (pass == 0)) write_runtime_file(e, need[k]);
     if (e->o->external_weights) {
         write_runtime_file(e, "runtime/safetensors.h");
         write_runtime_file(e, "runtime/safetensors.c");
@@ -295,25 +348,34 @@ static void write_header(EmitC *e, FILE *h)
     fprintf(h, "typedef struct %s %s;\n\n", P, P);
     fprintf(h, "/* weights_path: NULL for the weights embedded in the code%s */\n",
             e->o->external_weights ? "; this build needs a path (it was compiled with --external-weights)" : "");
-    fprintf(h, "int %s_create(%s **m, const char *weights_path);\n", P, P);
+    fprintf(h, "int %s_create(%s **model, const char *weights_path);\n", P, P);
     /* symbol parameter list */
     char syms[512] = "";
     size_t so = 0;
-    for (SymId s = 1; s < m->syms.n; s++)
-        so += (size_t)snprintf(syms + so, sizeof syms - so, "%sint64_t %s", so ? ", " : "", m->syms.v[s].name);
+    for (SymId s = 1; s < m->syms.n; s++) {
+        char *nm = c_param(m->syms.v[s].name);
+        so += (size_t)snprintf(syms + so, sizeof syms - so, "%sint64_t %s", so ? ", " : "", nm);
+        free(nm);
+    }
     fprintf(h, "/* optional: pre-sizes the workspace so that run does not allocate */\n");
-    fprintf(h, "int %s_reserve(%s *m%s%s);\n", P, P, so ? ", " : "", syms);
-    fprintf(h, "int %s_run(%s *m%s%s", P, P, so ? ", " : "", syms);
-    for (uint32_t i = 0; i < m->inputs.n; i++)
-        fprintf(h, ", const %s *%s", emitc_ctype(ir_type(m, m->inputs.v[i].value)->dtype), m->inputs.v[i].name);
-    for (uint32_t i = 0; i < m->outputs.n; i++)
-        fprintf(h, ", %s *%s", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), m->outputs.v[i].name);
+    fprintf(h, "int %s_reserve(%s *model%s%s);\n", P, P, so ? ", " : "", syms);
+    fprintf(h, "int %s_run(%s *model%s%s", P, P, so ? ", " : "", syms);
+    for (uint32_t i = 0; i < m->inputs.n; i++) {
+        char *nm = c_param(m->inputs.v[i].name);
+        fprintf(h, ", const %s *%s", emitc_ctype(ir_type(m, m->inputs.v[i].value)->dtype), nm);
+        free(nm);
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        char *nm = c_param(m->outputs.v[i].name);
+        fprintf(h, ", %s *%s", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), nm);
+        free(nm);
+    }
     fprintf(h, ");\n");
     for (uint32_t i = 0; i < m->outputs.n; i++)
         fprintf(h, "int %s_%s_dims(%s%sint64_t *dims); /* fills dims, returns the rank */\n", P,
                 m->outputs.v[i].name, syms, so ? ", " : "");
     fprintf(h, "size_t %s_workspace_bytes(%s);\n", P, so ? syms : "void");
-    fprintf(h, "void %s_destroy(%s *m);\n", P, P);
+    fprintf(h, "void %s_destroy(%s *model);\n", P, P);
     fprintf(h, "const char *%s_strerror(int code);\n", P);
     fprintf(h, "/* a description for generic drivers (struct NdlrtModelInfo of ndlc's ndlrt.h) */\n");
     fprintf(h, "const struct NdlrtModelInfo *%s_info(void);\n", P);
@@ -397,11 +459,11 @@ static void write_sym_prologue(EmitC *e, bool returns_int)
         return;
     }
     fprintf(f, "    const int64_t s[%u] = {", m->syms.n - 1);
-    for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%s%s", k > 1 ? ", " : "", m->syms.v[k].name);
+    for (SymId k = 1; k < m->syms.n; k++) fprintf(f, "%sn_%s", k > 1 ? ", " : "", m->syms.v[k].name);
     fprintf(f, "};\n");
     for (SymId k = 1; k < m->syms.n; k++) {
-        fprintf(f, "    if (%s < 0", m->syms.v[k].name);
-        if (m->syms.v[k].bound) fprintf(f, " || %s > %" PRId64, m->syms.v[k].name, m->syms.v[k].bound);
+        fprintf(f, "    if (n_%s < 0", m->syms.v[k].name);
+        if (m->syms.v[k].bound) fprintf(f, " || n_%s > %" PRId64, m->syms.v[k].name, m->syms.v[k].bound);
         fprintf(f, ") return %s;\n", returns_int ? "NDLRT_ESIZE" : "0");
     }
 }
@@ -411,7 +473,7 @@ static void sym_params(const EmitC *e, char *buf, size_t len, bool leading_comma
     size_t o = 0;
     buf[0] = 0;
     for (SymId k = 1; k < e->m->syms.n; k++)
-        o += (size_t)snprintf(buf + o, len - o, "%sint64_t %s", (o || leading_comma) ? ", " : "", e->m->syms.v[k].name);
+        o += (size_t)snprintf(buf + o, len - o, "%sint64_t n_%s", (o || leading_comma) ? ", " : "", e->m->syms.v[k].name);
 }
 
 static void write_grow(EmitC *e)

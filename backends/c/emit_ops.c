@@ -185,6 +185,8 @@ static void signature(EmitC *e, OpId o, const char *what)
         P(", const %s *a%u", packed ? "float" : emitc_ctype(dt), i);
     }
     P(", %s *y, float *scratch)\n{\n    (void)s;\n    (void)scratch;\n", emitc_ctype(ir_type(m, res)->dtype));
+    for (unsigned i = 0; i < n; i++)
+        if (!vals[i]) P("    (void)a%u; /* absent optional operand: NULL */\n", i);
 }
 
 static void end_fn(EmitC *e) { P("    return 0;\n}\n\n"); }
@@ -704,16 +706,21 @@ static void layer_kron(EmitC *e, OpId o)
         P("%*sfor (int64_t %c%u = 0; %c%u < %s; %c%u++)\n", 4 + 4 * i, "", c, k, c, k,
           D(e, (i < r ? a : b)->dims[k], d), c, k);
     }
-    unsigned ind = 4 + 8 * r;
-    P("%*sy[0", ind, "");
-    for (unsigned k = 0; k < r; k++) {
-        P(" * %s + i%u * %s", D(e, y->dims[k], d), k, D(e, b->dims[k], d));
-        P(" + j%u", k);
-    }
-    P("] = a0[0");
-    for (unsigned k = 0; k < r; k++) P(" * %s + i%u", D(e, a->dims[k], d), k);
-    P("] * a1[0");
-    for (unsigned k = 0; k < r; k++) P(" * %s + j%u", D(e, b->dims[k], d), k);
+    /* row-major offsets in Horner form: ((0*Y0 + i0*B0 + j0)*Y1 + i1*B1 + j1)*Y2 + ... */
+    char d2[64];
+    P("%*sy[", 4 + 8 * r, "");
+    for (unsigned k = 0; k < r; k++) P("(");
+    P("0");
+    for (unsigned k = 0; k < r; k++)
+        P(") * %s + i%u * %s + j%u", D(e, y->dims[k], d), k, D(e, b->dims[k], d2), k);
+    P("] = a0[");
+    for (unsigned k = 0; k < r; k++) P("(");
+    P("0");
+    for (unsigned k = 0; k < r; k++) P(") * %s + i%u", D(e, a->dims[k], d), k);
+    P("] * a1[");
+    for (unsigned k = 0; k < r; k++) P("(");
+    P("0");
+    for (unsigned k = 0; k < r; k++) P(") * %s + j%u", D(e, b->dims[k], d), k);
     P("];\n");
     end_fn(e);
 }

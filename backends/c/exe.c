@@ -36,6 +36,8 @@ static void remove_tree(const char *dir, const char *const *names, size_t n)
     }
     snprintf(path, sizeof path, "%s/ir", dir);
     rmdir(path);
+    snprintf(path, sizeof path, "%s/runtime", dir);
+    rmdir(path);
     rmdir(dir);
 }
 
@@ -78,7 +80,7 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         return false;
     }
     static const char *const files[] = {"model.c", "model.h", "main.c", "driver.c", "safetensors.c",
-                                        "safetensors.h", "ndlrt.h", "ir/eltwise.def", "a.out"};
+                                        "runtime/safetensors.h", "runtime/ndlrt.h", "ir/eltwise.def", "a.out"};
     const size_t nfiles = sizeof files / sizeof *files;
     bool ok = true;
     char path[4096], hpath[4096];
@@ -96,10 +98,13 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
     if (c && fclose(c) != 0) ok = false;
     if (h && fclose(h) != 0) ok = false;
     char glue[1024];
-    snprintf(path, sizeof path, "%s/ir", dir);
-    if (ok && mkdir(path, 0700) != 0) {
-        snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
-        ok = false;
+    /* the runtime's headers keep their relative layout: ndlrt.h includes ../ir/eltwise.def */
+    for (int i = 0; i < 2 && ok; i++) {
+        snprintf(path, sizeof path, "%s/%s", dir, i ? "runtime" : "ir");
+        if (mkdir(path, 0700) != 0) {
+            snprintf(err, errlen, "cannot create '%s': %s", path, strerror(errno));
+            ok = false;
+        }
     }
     char *prefix = emitc_prefix(m);
     snprintf(glue, sizeof glue,
@@ -111,8 +116,8 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
     ok = ok && write_file(dir, "main.c", glue, err, errlen) &&
          write_file(dir, "driver.c", embedded_lookup("runtime/driver.c"), err, errlen) &&
          write_file(dir, "safetensors.c", embedded_lookup("runtime/safetensors.c"), err, errlen) &&
-         write_file(dir, "safetensors.h", embedded_lookup("runtime/safetensors.h"), err, errlen) &&
-         write_file(dir, "ndlrt.h", embedded_lookup("runtime/ndlrt.h"), err, errlen) &&
+         write_file(dir, "runtime/safetensors.h", embedded_lookup("runtime/safetensors.h"), err, errlen) &&
+         write_file(dir, "runtime/ndlrt.h", embedded_lookup("runtime/ndlrt.h"), err, errlen) &&
          write_file(dir, "ir/eltwise.def", embedded_lookup("ir/eltwise.def"), err, errlen);
     if (ok) {
         const char *cc = getenv("CC");
@@ -123,7 +128,7 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         snprintf(s2, sizeof s2, "%s/main.c", dir);
         snprintf(s3, sizeof s3, "%s/driver.c", dir);
         snprintf(s4, sizeof s4, "%s/safetensors.c", dir);
-        snprintf(inc, sizeof inc, "-I%s", dir);
+        snprintf(inc, sizeof inc, "-I%s/runtime", dir);
         char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc, "-o", exe,
                         s1, s2, s3, s4, "-lm", NULL};
         ok = run_cmd(argv, err, errlen);

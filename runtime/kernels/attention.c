@@ -221,6 +221,7 @@ NDLRT_API void ndlrt_attention_f32(const NdlrtAttention *p, const float *q, cons
                 o.m = bq, o.n = dv, o.k = bk;
                 o.a = sc.s, o.a_rs = bk, o.a_cs = 1;
                 o.b_packed = sc.vp + j0 * dvr;
+                o.b_packed_k = attn_min(ATTN_BK, tk - j0); /* as packed; bk may be less */
                 o.c = yh + i0 * dv, o.c_rs = dv;
                 o.accumulate = j0 > 0;
                 ndlrt_gemm_f32(&o, sc.gs);

@@ -71,13 +71,21 @@ NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p)
 /* Output columns ox whose input column ox*s + off lies in [0, w): [*lo, *hi). */
 static void conv_range(int64_t n, int64_t s, int64_t off, int64_t w, int64_t *lo, int64_t *hi)
 {
-    int64_t a = off >= 0 ? 0 : (-off + s - 1) / s;
-    int64_t b = off > w - 1 ? 0 : (w - 1 - off) / s + 1;
+    int64_t a, b;
+    if (s == 1) {
+        a = off >= 0 ? 0 : -off;
+        b = w - off;
+    } else {
+        a = off >= 0 ? 0 : (-off + s - 1) / s;
+        b = off > w - 1 ? 0 : (w - 1 - off) / s + 1;
+    }
     *lo = a < n ? a : n;
     *hi = b < n ? b : n;
     if (*hi < *lo) *hi = *lo;
 }
 
+/* Per channel: the output plane is zeroed, then each tap (ki, kj) adds its weight times
+ * the shifted input rows; a tap's valid column range is the same for every output row. */
 static void conv_depthwise_run(const NdlrtConv2d *p, const float *x, float *y)
 {
     int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
@@ -86,24 +94,23 @@ static void conv_depthwise_run(const NdlrtConv2d *p, const float *x, float *y)
         for (int64_t ch = 0; ch < p->c; ch++) {
             const float *xc = x + (img * p->c + ch) * hw, *wc = p->w_packed + ch * taps;
             float *yc = y + (img * p->c + ch) * ohw;
-            for (int64_t oy = 0; oy < p->oh; oy++) {
-                float *yr = yc + oy * p->ow;
-                for (int64_t ox = 0; ox < p->ow; ox++) yr[ox] = 0.0f;
+            for (int64_t i = 0; i < ohw; i++) yc[i] = 0.0f;
+            for (int64_t kj = 0; kj < p->kw; kj++) {
+                int64_t off = kj * p->dw - p->pw, lo, hi;
+                conv_range(p->ow, p->sw, off, p->w, &lo, &hi);
+                if (lo >= hi) continue;
                 for (int64_t ki = 0; ki < p->kh; ki++) {
-                    int64_t iy = oy * p->sh - p->ph + ki * p->dh;
-                    if (iy < 0 || iy >= p->h) continue;
-                    const float *xr = xc + iy * p->w;
-                    for (int64_t kj = 0; kj < p->kw; kj++) {
-                        float wv = wc[ki * p->kw + kj];
-                        int64_t off = kj * p->dw - p->pw, lo, hi;
-                        conv_range(p->ow, p->sw, off, p->w, &lo, &hi);
-                        if (p->sw == 1) {
-                            const float *xs = xr + off;
-                            for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xs[ox];
-                        } else {
-                            for (int64_t ox = lo; ox < hi; ox++)
-                                yr[ox] += wv * xr[ox * p->sw + off];
-                        }
+                    float wv = wc[ki * p->kw + kj];
+                    /* output rows whose input row oy*sh - ph + ki*dh is inside */
+                    int64_t ylo, yhi;
+                    conv_range(p->oh, p->sh, ki * p->dh - p->ph, p->h, &ylo, &yhi);
+                    for (int64_t oy = ylo; oy < yhi; oy++) {
+                        const float *xr = xc + (oy * p->sh - p->ph + ki * p->dh) * p->w + off;
+                        float *yr = yc + oy * p->ow;
+                        if (p->sw == 1)
+                            for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox];
+                        else
+                            for (int64_t ox = lo; ox < hi; ox++) yr[ox] += wv * xr[ox * p->sw];
                     }
                 }
             }
@@ -125,6 +132,7 @@ static void conv_im2col(const NdlrtConv2d *p, const float *xg, int64_t cg, int64
 {
     enum { NR = NDLRT_GEMM_NR };
     int64_t k = cg * p->kh * p->kw, hw = p->h * p->w, ohw = p->oh * p->ow;
+    int64_t taps = p->kh * p->kw, cstride = taps * NR; /* floats between channels' rows */
     for (int64_t t0 = 0; t0 < ncols; t0 += NR, dst += k * NR) {
         /* The panel's columns as runs along output rows: run r covers panel columns
          * [jr[r], jr[r] + len[r]) at output row oy[r], starting at output column ox[r]. */
@@ -137,33 +145,32 @@ static void conv_im2col(const NdlrtConv2d *p, const float *xg, int64_t cg, int64
             oy[nrun] = y0, ox[nrun] = x0, jr[nrun] = j, len[nrun] = l, nrun++;
             j += l, pos += l;
         }
-        int64_t valid = j;
-        float *row = dst;
-        for (int64_t ci = 0; ci < cg; ci++)
-            for (int64_t ki = 0; ki < p->kh; ki++)
-                for (int64_t kj = 0; kj < p->kw; kj++, row += NR) {
-                    const float *xc = xg + ci * hw;
-                    for (int64_t r = 0; r < nrun; r++) {
-                        float *d = row + jr[r];
-                        int64_t iy = oy[r] * p->sh - p->ph + ki * p->dh, l = len[r];
-                        if (iy < 0 || iy >= p->h) {
+        if (j < NR) /* past the last column: zero columns j.. of every row */
+            for (int64_t q = 0; q < k; q++)
+                for (int64_t c = j; c < NR; c++) dst[q * NR + c] = 0.0f;
+        for (int64_t r = 0; r < nrun; r++)
+            for (int64_t ki = 0; ki < p->kh; ki++) {
+                int64_t iy = oy[r] * p->sh - p->ph + ki * p->dh, l = len[r];
+                for (int64_t kj = 0; kj < p->kw; kj++) {
+                    float *d = dst + (ki * p->kw + kj) * NR + jr[r];
+                    if (iy < 0 || iy >= p->h) {
+                        for (int64_t ci = 0; ci < cg; ci++, d += cstride)
                             for (int64_t q = 0; q < l; q++) d[q] = 0.0f;
-                            continue;
-                        }
-                        const float *xr = xc + iy * p->w;
-                        int64_t off = ox[r] * p->sw - p->pw + kj * p->dw, lo, hi;
-                        conv_range(l, p->sw, off, p->w, &lo, &hi);
+                        continue;
+                    }
+                    int64_t off = ox[r] * p->sw - p->pw + kj * p->dw, lo, hi;
+                    conv_range(l, p->sw, off, p->w, &lo, &hi);
+                    const float *xs = xg + iy * p->w + off;
+                    for (int64_t ci = 0; ci < cg; ci++, d += cstride, xs += hw) {
                         for (int64_t q = 0; q < lo; q++) d[q] = 0.0f;
-                        if (p->sw == 1) {
-                            const float *xs = xr + off;
+                        if (p->sw == 1)
                             for (int64_t q = lo; q < hi; q++) d[q] = xs[q];
-                        } else {
-                            for (int64_t q = lo; q < hi; q++) d[q] = xr[q * p->sw + off];
-                        }
+                        else
+                            for (int64_t q = lo; q < hi; q++) d[q] = xs[q * p->sw];
                         for (int64_t q = hi; q < l; q++) d[q] = 0.0f;
                     }
-                    for (int64_t q = valid; q < NR; q++) row[q] = 0.0f;
                 }
+            }
     }
 }
 

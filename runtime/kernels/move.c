@@ -153,7 +153,8 @@ NDLRT_API void ndlrt_slice(int rank, const int64_t *in_dims, const int64_t *begi
 {
     int64_t in_st[MOVE_MAX_RANK], od[MOVE_MAX_RANK], st[MOVE_MAX_RANK], off = 0, total = 1;
     if (rank < 0 || rank > MOVE_MAX_RANK) return;
-    XX = rank - 1; i >= 0; i--) {
+    int64_t s = 1;
+    for (int i = rank - 1; i >= 0; i--) {
         in_st[i] = s;
         s *= in_dims[i];
     }

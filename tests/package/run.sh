@@ -12,9 +12,8 @@
 # 3. rebuilds: nothing is regenerated; after touching the weight file both models are
 #    (tinynet names it with WEIGHTS, tinynet_dep only through the depfile); after touching
 #    the .ndl both are again.
-# Exit status: 0 pass, 1 fail, 2 usage, 77 skip: while `ndlc --emit c` is "not supported
-# yet" (remove that check once the C emitter has landed). On failure the temporary
-# directory is kept and named.
+# Exit status: 0 pass, 1 fail, 2 usage. On failure the temporary directory is kept and
+# named.
 set -u
 
 if [ $# -ne 7 ]; then
@@ -38,18 +37,6 @@ step() {   # step LOG COMMAND...: runs it, shows the log on failure
         fail "$* (log: $tmp/$log)"
     fi
 }
-
-# Skip until the C backend exists (then delete this block).
-mkdir -p "$tmp/probe"
-if ! "$ndlc" "$src/examples/tinynet.ndl" --emit c -o "$tmp/probe/tinynet.c" 2>"$tmp/probe.err"; then
-    if grep -q "not supported yet" "$tmp/probe.err"; then
-        echo "SKIP: ndlc --emit c is not supported yet: $(cat "$tmp/probe.err")"
-        rm -rf "$tmp"
-        exit 77
-    fi
-    cat "$tmp/probe.err" >&2
-    fail "ndlc --emit c failed on examples/tinynet.ndl"
-fi
 
 prefix=$tmp/prefix
 step install.log "$cmake" --install "$build" --prefix "$prefix"
