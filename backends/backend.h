@@ -38,6 +38,13 @@ typedef struct Plan {
 void plan_build(const Module *m, Plan *p);
 void plan_free(Plan *p);
 
+/* Bytes of value v when symbol k has size symvals[k]. */
+size_t plan_value_bytes(const Module *m, ValueId v, const int64_t *symvals);
+/* The intermediates' arena at given sizes (slots, 64-byte aligned; the kernels' scratch
+ * comes on top, see the generated NET_workspace_bytes), and what it would be without
+ * reuse (every intermediate in its own buffer). */
+void plan_arena(const Module *m, const Plan *p, const int64_t *symvals, size_t *arena, size_t *unplanned);
+
 /* The value whose bytes v really uses (follows ST_ALIAS chains). */
 ValueId plan_root(const Plan *p, ValueId v);
 
@@ -48,6 +55,7 @@ typedef struct EmitOptions {
     const char *command;         /* the command line, for the frontmatter */
     bool external_weights;
     const char *weights_path;    /* --external-weights: the OUT.weights.safetensors */
+    int threads;                 /* --threads: NDLRT_THREADS in the generated kernels */
     IrSpanFormatter *span_fmt;   /* NDL locations for comments */
     void *span_ud;
 } EmitOptions;

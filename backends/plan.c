@@ -134,3 +134,26 @@ void plan_free(Plan *p)
     p->v = NULL;
     p->output_copy = NULL;
 }
+
+size_t plan_value_bytes(const Module *m, ValueId v, const int64_t *symvals)
+{
+    const TensorType *t = ir_type(m, v);
+    size_t n = dtype_info[t->dtype].size;
+    for (unsigned i = 0; i < t->rank; i++) n *= (size_t)ir_dim_eval(m, t->dims[i], symvals);
+    return n;
+}
+
+void plan_arena(const Module *m, const Plan *p, const int64_t *symvals, size_t *arena, size_t *unplanned)
+{
+    size_t *slot = xcalloc(p->nslots + 1, sizeof *slot);
+    *unplanned = 0;
+    for (ValueId v = 1; v < m->values.n; v++) {
+        if (p->v[v].kind != ST_WS) continue;
+        size_t b = plan_value_bytes(m, v, symvals);
+        *unplanned += (b + 63) & ~(size_t)63;
+        if (b > slot[p->v[v].index]) slot[p->v[v].index] = b;
+    }
+    *arena = 0;
+    for (uint32_t k = 0; k < p->nslots; k++) *arena += (slot[k] + 63) & ~(size_t)63;
+    free(slot);
+}

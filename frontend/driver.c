@@ -284,6 +284,7 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
     char *weights = with_suffix(out, opt->emit == EMIT_C ? ".c" : "", ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
                       .external_weights = opt->external_weights, .weights_path = weights,
+                      .threads = opt->threads,
                       .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
     bool ok;

@@ -10,6 +10,7 @@
 #include <math.h>
 #include <cjson/cJSON.h>
 #include "json.h"
+#include "../backends/backend.h"
 
 static char *read_file(const char *path, size_t *len, char *err, size_t errlen)
 {
@@ -148,6 +149,26 @@ char *json_report(const Module *m)
         cJSON_AddItemToArray(ops, j);
         flops += f;
     }
+    /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
+    Plan plan;
+    plan_build(m, &plan);
+    int64_t *sym = xcalloc(m->syms.n + 1, sizeof *sym);
+    cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
+    cJSON *at = cJSON_AddObjectToObject(mp, "at_sizes");
+    for (SymId k = 1; k < m->syms.n; k++) {
+        sym[k] = m->syms.v[k].bound > 0 ? m->syms.v[k].bound : 1;
+        cJSON_AddNumberToObject(at, m->syms.v[k].name, (double)sym[k]);
+    }
+    size_t arena, unplanned;
+    plan_arena(m, &plan, sym, &arena, &unplanned);
+    cJSON_AddNumberToObject(mp, "slots", plan.nslots);
+    cJSON_AddNumberToObject(mp, "arena_bytes", (double)arena);
+    cJSON_AddNumberToObject(mp, "without_reuse_bytes", (double)unplanned);
+    cJSON_AddStringToObject(mp, "note", "intermediates only; kernel scratch is added by the "
+                                        "generated <Model>_workspace_bytes()");
+    free(sym);
+    plan_free(&plan);
+
     cJSON *tot = cJSON_AddObjectToObject(root, "total");
     cJSON_AddNumberToObject(tot, "parameters", nparams);
     cJSON_AddNumberToObject(tot, "parameter_bytes", nbytes);

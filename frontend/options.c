@@ -30,6 +30,8 @@ const char *options_usage(void)
            "  --backend c|llvm        native code path for exe/obj (default c)\n"
            "  --target cpu|cuda       device (default cpu); --cpu NAME: CPU model (default native)\n"
            "  -O0 -O1 -O2 -O3         optimization level (default -O2)\n"
+           "  --threads N             OpenMP threads in the generated kernels (default 1; the\n"
+           "                          C must then be built with -fopenmp, as --emit exe does)\n"
            "  --weights FILE          weight file (overrides the model's 'weights' statement)\n"
            "  -D NAME=VALUE           bind an elastic variable (-D r=160, -D d=[2,3,4,4])\n"
            "  --subnet FILE.json      bind elastic variables from a Once-for-All config\n"
@@ -73,6 +75,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     o->target = "cpu";
     o->cpu = "native";
     o->opt_level = 2;
+    o->threads = 1;
     o->verify_each = true;
     bool have_cmd = false;
     for (int i = 1; i < argc; i++) {
@@ -81,7 +84,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
         static const char *const valued[] = {"-o", "--emit", "--backend", "--target", "--cpu",
                                              "--weights", "-D", "--subnet", "--prune", "--share",
                                              "--hyper", "--model", "--report", "-MF",
-                                             "--dump-after", "--inputs"};
+                                             "--dump-after", "--inputs", "--threads"};
         const char *val = NULL, *name = a;
         char namebuf[64];
         int which = -1;
@@ -149,6 +152,13 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
             else if (strcmp(name, "-MF") == 0) o->depfile_path = val;
             else if (strcmp(name, "--dump-after") == 0) o->dump_after = val;
             else if (strcmp(name, "--inputs") == 0) o->inputs = val;
+            else if (strcmp(name, "--threads") == 0) {
+                char *end;
+                long t = strtol(val, &end, 10);
+                if (*end || t < 1 || t > 256)
+                    return fail(err, errlen, "invalid value '%s' for --threads (expected 1 to 256)", val);
+                o->threads = (int)t;
+            }
             continue;
         }
         if (strcmp(a, "--version") == 0) { o->cmd = CMD_VERSION; have_cmd = true; }

@@ -28,6 +28,7 @@ typedef struct Options {
     const char *target;       /* cpu | cuda */
     const char *cpu;          /* --cpu */
     int opt_level;            /* -O0..3 */
+    int threads;              /* --threads N: OpenMP threads in generated kernels (1: none) */
     const char *weights;      /* --weights */
     VEC(Define) defines;      /* -D, in order */
     const char *subnet;       /* --subnet F.json */

@@ -292,7 +292,9 @@ static void write_runtime(EmitC *e)
           "/* ndlrt.h declares every kernel; this file defines only those the model calls (GCC\n"
           " * reports unused declarations at the end of the file, so this stays in effect) */\n"
           "#pragma GCC diagnostic ignored \"-Wunused-function\"\n"
-          "#else\n#define NDLRT_API static\n#endif\n\n", f);
+          "#else\n#define NDLRT_API static\n#endif\n", f);
+    /* --threads: the kernels' OpenMP paths (used when this file is built with -fopenmp) */
+    fprintf(f, "#define NDLRT_THREADS %d\n\n", e->o->threads > 1 ? e->o->threads : 1);
     write_runtime_file(e, "runtime/ndlrt.h");
     /* in a fixed order (the embedded order), GEMM first as others call it */
     for (const EmbeddedFile *ef = embedded_files; ef->path; ef++)
@@ -735,7 +737,6 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
         for (uint32_t i = 0; i < e.cw.n; i++) write_weight_array(&e, &e.cw.v[i]);
     } else {
         fprintf(c, "/* loaded by %s_create from the weight file written beside this source */\n\n", e.prefix);
-        ok = write_weight_file(&e, err, errlen);
     }
     write_struct(&e);
     write_plan(&e);
@@ -753,6 +754,8 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
         snprintf(err, errlen, "%s", e.err);
         ok = false;
     }
+    /* the weight file last: nothing is written unless the code is complete */
+    if (ok && o->external_weights) ok = write_weight_file(&e, err, errlen);
 
     for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
     free(e.fn_name);

@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "../backend.h"
 #include "../embedded.h"
+#include "../../ir/base.h"
 
 static bool write_file(const char *dir, const char *name, const char *text, char *err, size_t errlen)
 {
@@ -70,6 +71,24 @@ static bool run_cmd(char *const *argv, char *err, size_t errlen)
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen)
 {
+    /* Generate in memory first: an internal error while emitting then leaves no
+     * temporary directory behind. */
+    char *cbuf = NULL, *hbuf = NULL;
+    size_t clen = 0, hlen = 0;
+    FILE *c = open_memstream(&cbuf, &clen), *h = open_memstream(&hbuf, &hlen);
+    if (!c || !h) NDLC_ICE("out of memory (open_memstream)");
+    EmitOptions eo = *o;
+    eo.c_path = "model.c";
+    eo.h_name = "model.h";
+    bool ok = emitc_module(m, &eo, c, h, err, errlen);
+    fclose(c);
+    fclose(h);
+    if (!ok) {
+        free(cbuf);
+        free(hbuf);
+        return false;
+    }
+
     char tmpl[4096];
     const char *slash = strrchr(out_path, '/');
     /* a temporary directory in the target directory: rename() then cannot cross devices */
@@ -77,26 +96,17 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
     char *dir = mkdtemp(tmpl);
     if (!dir) {
         snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
+        free(cbuf);
+        free(hbuf);
         return false;
     }
     static const char *const files[] = {"model.c", "model.h", "main.c", "driver.c", "safetensors.c",
                                         "runtime/safetensors.h", "runtime/ndlrt.h", "ir/eltwise.def", "a.out"};
     const size_t nfiles = sizeof files / sizeof *files;
-    bool ok = true;
-    char path[4096], hpath[4096];
-    snprintf(path, sizeof path, "%s/model.c", dir);
-    snprintf(hpath, sizeof hpath, "%s/model.h", dir);
-    FILE *c = fopen(path, "wb"), *h = fopen(hpath, "wb");
-    if (!c || !h) {
-        snprintf(err, errlen, "cannot write in '%s': %s", dir, strerror(errno));
-        ok = false;
-    }
-    EmitOptions eo = *o;
-    eo.c_path = "model.c";
-    eo.h_name = "model.h";
-    if (ok) ok = emitc_module(m, &eo, c, h, err, errlen);
-    if (c && fclose(c) != 0) ok = false;
-    if (h && fclose(h) != 0) ok = false;
+    char path[4096];
+    ok = write_file(dir, "model.c", cbuf, err, errlen) && write_file(dir, "model.h", hbuf, err, errlen);
+    free(cbuf);
+    free(hbuf);
     char glue[1024];
     /* the runtime's headers keep their relative layout: ndlrt.h includes ../ir/eltwise.def */
     for (int i = 0; i < 2 && ok; i++) {
@@ -129,8 +139,9 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         snprintf(s3, sizeof s3, "%s/driver.c", dir);
         snprintf(s4, sizeof s4, "%s/safetensors.c", dir);
         snprintf(inc, sizeof inc, "-I%s/runtime", dir);
-        char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc, "-o", exe,
-                        s1, s2, s3, s4, "-lm", NULL};
+        /* --threads: the kernels' OpenMP paths need -fopenmp; otherwise a harmless -O3 */
+        char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc,
+                        o->threads > 1 ? "-fopenmp" : "-O3", "-o", exe, s1, s2, s3, s4, "-lm", NULL};
         ok = run_cmd(argv, err, errlen);
         if (ok && rename(exe, out_path) != 0) {
             snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
