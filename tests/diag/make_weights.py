@@ -7,11 +7,13 @@ statement. Plain python3 (struct + json, no numpy), deterministic; rerun it afte
 editing a case:
     python3 tests/diag/make_weights.py
 """
-import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from st import save  # noqa: E402  (the team's safetensors writer)
 FMT = {"F32": "f", "I32": "i", "I64": "q", "U8": "B"}
 
 
@@ -22,20 +24,6 @@ def tensor(dtype, shape, values=None):
     if values is None:
         values = [0.25 * (i % 7) - 0.5 for i in range(n)] if dtype == "F32" else [i % 3 for i in range(n)]
     return dtype, shape, struct.pack("<%d%s" % (n, FMT[dtype]), *values)
-
-
-def save(path, tensors):
-    """tensors: dict name -> (dtype, shape, bytes); written sorted by name, no gaps."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        dtype, shape, data = tensors[name]
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 CASES = {

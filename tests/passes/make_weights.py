@@ -8,11 +8,13 @@ still valid (variances positive). Plain python3 (struct + json, no numpy),
 deterministic; rerun it after editing a case:
     python3 tests/passes/make_weights.py
 """
-import json
 import os
 import struct
+import sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "reference"))
+from st import save  # noqa: E402  (the team's safetensors writer)
 
 
 def f32(*shape, positive=False):
@@ -24,20 +26,6 @@ def f32(*shape, positive=False):
     else:
         values = [0.25 * (i % 7) - 0.75 for i in range(n)]
     return "F32", list(shape), struct.pack("<%df" % n, *values)
-
-
-def save(path, tensors):
-    """tensors: dict name -> (dtype, shape, bytes); written sorted by name, no gaps."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        dtype, shape, data = tensors[name]
-        header[name] = {"dtype": dtype, "shape": shape, "data_offsets": [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    text = json.dumps(header, separators=(",", ":")).encode()
-    text += b" " * (-len(text) % 8)
-    with open(path, "wb") as f:
-        f.write(struct.pack("<Q", len(text)) + text + b"".join(blobs))
 
 
 def conv(name, o, c, k, bias=True):

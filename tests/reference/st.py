@@ -1,5 +1,8 @@
 # SPDX-License-Identifier: MIT
-"""st.py - a tiny safetensors writer and reader (numpy + struct + json, no PyPI).
+"""st.py - a tiny safetensors writer and reader (struct + json, no PyPI).
+
+save() takes numpy arrays (numpy needed then) or raw (dtype, shape, bytes) tuples (plain
+python3, as the test generators of tests/diag and tests/passes use it).
 
 File layout (safetensors): 8-byte little-endian header length, a JSON header mapping
 each tensor name to {"dtype", "shape", "data_offsets": [begin, end]} (offsets relative
@@ -10,15 +13,19 @@ no gaps, as the reference writer does.
 import json
 import struct
 
-import numpy as np
+try:
+    import numpy as np
+except ImportError:  # raw tuples only
+    np = None
 
-# numpy dtype -> safetensors dtype name; BF16 is handled separately (numpy has none).
-_NP2ST = {
-    np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
-    np.dtype(np.int64): "I64", np.dtype(np.int32): "I32", np.dtype(np.int16): "I16",
-    np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8", np.dtype(np.bool_): "BOOL",
-}
-_ST2NP = {v: k for k, v in _NP2ST.items()}
+if np is not None:
+    # numpy dtype -> safetensors dtype name; BF16 is handled separately (numpy has none).
+    _NP2ST = {
+        np.dtype(np.float64): "F64", np.dtype(np.float32): "F32", np.dtype(np.float16): "F16",
+        np.dtype(np.int64): "I64", np.dtype(np.int32): "I32", np.dtype(np.int16): "I16",
+        np.dtype(np.int8): "I8", np.dtype(np.uint8): "U8", np.dtype(np.bool_): "BOOL",
+    }
+    _ST2NP = {v: k for k, v in _NP2ST.items()}
 
 
 class BF16:
@@ -37,6 +44,9 @@ class BF16:
 
 
 def _encode(value):
+    if isinstance(value, tuple):  # (dtype, shape, little-endian bytes)
+        dtype, shape, data = value
+        return dtype, list(shape), data
     if isinstance(value, BF16):
         return "BF16", list(value.shape), value.bits.astype("<u2").tobytes()
     a = np.asarray(value)
@@ -47,7 +57,8 @@ def _encode(value):
 
 
 def save(path, tensors):
-    """Writes a dict name -> numpy array (or BF16) to path, deterministically."""
+    """Writes a dict name -> numpy array, BF16 or (dtype, shape, bytes) to path,
+    deterministically."""
     header, blobs, off = {}, [], 0
     for name in sorted(tensors):
         dtype, shape, data = _encode(tensors[name])
