@@ -5,9 +5,11 @@
  * [tq, tk] matrix exists. Causal masking is top-left aligned (key j <= query i), as
  * F.scaled_dot_product_attention(is_causal=True); key blocks past the diagonal are skipped.
  * K^T and V are packed once per head (once in all when broadcast); the output rows are the
- * accumulator. exp is a vectorized Cephes polynomial (about 1 ulp). Needs gemm.c.
+ * accumulator; Q and P are read in place by the GEMM. exp is vectorized (vmath.h). Needs
+ * gemm.c.
  */
 #include "../ndlrt.h"
+#include "vmath.h"
 
 #include <math.h>
 
@@ -28,86 +30,25 @@ static float *attn_align(float *p)
     return (float *)(void *)((u + a - 1) / a * a);
 }
 
-/* ---- exp -------------------------------------------------------------------------------
- * Cephes expf: x = n ln2 + r, |r| <= ln2/2, exp(r) by a degree-6 polynomial, times 2^n.
- * Arguments below -87.3 give 0; NaN stays NaN. */
-#define ATTN_LOG2E 1.44269504088896341f
-#define ATTN_LN2_HI 0.693359375f
-#define ATTN_LN2_LO -2.12194440e-4f
-#define ATTN_P0 1.9875691500e-4f
-#define ATTN_P1 1.3981999507e-3f
-#define ATTN_P2 8.3334519073e-3f
-#define ATTN_P3 4.1665795894e-2f
-#define ATTN_P4 1.6666665459e-1f
-#define ATTN_P5 5.0000001201e-1f
-
-#if defined(__AVX512F__)
-static inline __m512 attn_exp16(__m512 x)
-{
-    x = _mm512_min_ps(_mm512_set1_ps(88.0f), x); /* NaN in the second operand survives */
-    x = _mm512_max_ps(_mm512_set1_ps(-104.0f), x);
-    __m512 n = _mm512_roundscale_ps(_mm512_mul_ps(x, _mm512_set1_ps(ATTN_LOG2E)),
-                                    _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(ATTN_LN2_HI), x);
-    r = _mm512_fnmadd_ps(n, _mm512_set1_ps(ATTN_LN2_LO), r);
-    __m512 p = _mm512_set1_ps(ATTN_P0);
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ATTN_P1));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ATTN_P2));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ATTN_P3));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ATTN_P4));
-    p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(ATTN_P5));
-    p = _mm512_fmadd_ps(p, _mm512_mul_ps(r, r), _mm512_add_ps(r, _mm512_set1_ps(1.0f)));
-    return _mm512_scalef_ps(p, n);
-}
-#elif defined(__AVX2__) && defined(__FMA__)
-static inline __m256 attn_exp8(__m256 x0)
-{
-    const __m256 lo = _mm256_set1_ps(-87.33654f);
-    __m256 x = _mm256_min_ps(_mm256_set1_ps(88.0f), x0);
-    x = _mm256_max_ps(lo, x);
-    __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(ATTN_LOG2E)),
-                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_HI), x);
-    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(ATTN_LN2_LO), r);
-    __m256 p = _mm256_set1_ps(ATTN_P0);
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ATTN_P1));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ATTN_P2));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ATTN_P3));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ATTN_P4));
-    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(ATTN_P5));
-    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, _mm256_set1_ps(1.0f)));
-    __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)),
-                                  23);
-    __m256 y = _mm256_mul_ps(p, _mm256_castsi256_ps(e));
-    y = _mm256_andnot_ps(_mm256_cmp_ps(x0, lo, _CMP_LT_OQ), y);
-    return _mm256_blendv_ps(y, x0, _mm256_cmp_ps(x0, x0, _CMP_UNORD_Q));
-}
-#endif
-
-/* s[j] = exp(s[j] - shift) for j < n; returns the sum. */
-static float attn_exp_row(float *s, int64_t n, float shift)
+/* s[j] = exp(s[j] * scale - shift) for j < n; returns the sum. */
+static float attn_exp_row(float *s, int64_t n, float scale, float shift)
 {
     int64_t j = 0;
     float sum = 0.0f;
 #if defined(__AVX512F__)
-    __m512 acc = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift);
-    for (; j + 16 <= n; j += 16) {
-        __m512 e = attn_exp16(_mm512_sub_ps(_mm512_loadu_ps(s + j), sh));
-        _mm512_storeu_ps(s + j, e);
-        acc = _mm512_add_ps(acc, e);
-    }
-    if (j < n) {
-        __mmask16 m = (__mmask16)((1u << (n - j)) - 1u);
-        __m512 e = attn_exp16(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, s + j), sh));
+    __m512 acc = _mm512_setzero_ps(), sh = _mm512_set1_ps(shift), sc = _mm512_set1_ps(scale);
+    for (; j < n; j += 16) {
+        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1u);
+        __m512 e = ndlrt_v16_exp(_mm512_fmsub_ps(_mm512_maskz_loadu_ps(m, s + j), sc, sh));
+        e = _mm512_maskz_mov_ps(m, e);
         _mm512_mask_storeu_ps(s + j, m, e);
-        acc = _mm512_add_ps(acc, _mm512_maskz_mov_ps(m, e));
-        j = n;
+        acc = _mm512_add_ps(acc, e);
     }
     sum = _mm512_reduce_add_ps(acc);
 #elif defined(__AVX2__) && defined(__FMA__)
-    __m256 acc = _mm256_setzero_ps(), sh = _mm256_set1_ps(shift);
+    __m256 acc = _mm256_setzero_ps(), sh = _mm256_set1_ps(shift), sc = _mm256_set1_ps(scale);
     for (; j + 8 <= n; j += 8) {
-        __m256 e = attn_exp8(_mm256_sub_ps(_mm256_loadu_ps(s + j), sh));
+        __m256 e = ndlrt_v8_exp(_mm256_fmsub_ps(_mm256_loadu_ps(s + j), sc, sh));
         _mm256_storeu_ps(s + j, e);
         acc = _mm256_add_ps(acc, e);
     }
@@ -116,34 +57,55 @@ static float attn_exp_row(float *s, int64_t n, float shift)
     for (int q = 0; q < 8; q++) sum += lanes[q];
 #endif
     for (; j < n; j++) {
-        s[j] = expf(s[j] - shift);
+        s[j] = expf(s[j] * scale - shift);
         sum += s[j];
     }
     return sum;
 }
 
+/* The largest of s[j] * scale, j < n (-inf if none; NaN is carried by the sum). */
+static float attn_max_row(const float *s, int64_t n, float scale)
+{
+    int64_t j = 0;
+    float mx = -INFINITY;
+#if defined(__AVX512F__)
+    __m512 acc = _mm512_set1_ps(-INFINITY), sc = _mm512_set1_ps(scale);
+    for (; j < n; j += 16) {
+        __mmask16 m = (__mmask16)(n - j >= 16 ? 0xFFFF : (1u << (n - j)) - 1u);
+        acc = _mm512_mask_max_ps(acc, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, s + j), sc), acc);
+    }
+    mx = _mm512_reduce_max_ps(acc);
+#endif
+    for (; j < n; j++) {
+        float v = s[j] * scale;
+        if (v > mx) mx = v;
+    }
+    return mx;
+}
+
 /* ---- the kernel --------------------------------------------------------------------------- */
 
 typedef struct AttnScratch {
-    float *kp, *vp, *qp, *s, *mrow, *lrow, *gs;
+    float *kp, *vp, *s, *mrow, *lrow, *gs;
 } AttnScratch;
 
 /* Carves the scratch (when base is NULL, only counts); returns the floats used. */
 static size_t attn_carve(const NdlrtAttention *p, float *base, AttnScratch *sc)
 {
     int64_t bq = attn_min(p->tq, ATTN_BQ), bk = attn_min(p->tk, ATTN_BK);
-    size_t sizes[7] = {
+    size_t gs_qk = ndlrt_gemm_scratch_floats(bq, bk, p->d, 0, 1);
+    size_t gs_pv = ndlrt_gemm_scratch_floats(bq, p->dv, bk, 0, 1);
+    size_t sizes[6] = {
         ndlrt_gemm_packed_b_floats(p->d, p->tk),
         (size_t)(attn_roundup(p->dv, NDLRT_GEMM_NR) * p->tk),
-        ndlrt_gemm_packed_a_floats(bq, p->d),
         (size_t)(bq * bk),
         (size_t)bq,
         (size_t)bq,
-        ndlrt_gemm_scratch_floats(bq, p->dv, bk, 0, 1),
+        gs_qk > gs_pv ? gs_qk : gs_pv,
     };
-    float **slots[7] = {&sc->kp, &sc->vp, &sc->qp, &sc->s, &sc->mrow, &sc->lrow, &sc->gs};
+    float **slots[6] = {&sc->kp, &sc->vp, &sc->s, &sc->mrow, &sc->lrow, &sc->gs};
     size_t total = 0;
-    for (int i = 0; i < 7; i++) {
+    for (int i = 0; i < 6; i++) {
         if (base) {
             *slots[i] = attn_align(base + total);
             total = (size_t)(*slots[i] - base) + sizes[i];
@@ -186,31 +148,27 @@ NDLRT_API void ndlrt_attention_f32(const NdlrtAttention *p, const float *q, cons
         for (int64_t i0 = 0; i0 < tq; i0 += ATTN_BQ) {
             int64_t bq = attn_min(ATTN_BQ, tq - i0);
             int64_t jend = p->causal ? attn_min(tk, i0 + bq) : tk;
-            ndlrt_gemm_pack_a(bq, d, qh + i0 * d, d, 1, sc.qp);
             for (int64_t i = 0; i < bq; i++) sc.mrow[i] = -INFINITY, sc.lrow[i] = 0.0f;
             for (int64_t j0 = 0; j0 < jend; j0 += ATTN_BK) {
                 int64_t bk = attn_min(ATTN_BK, jend - j0);
                 NdlrtGemm g = {0};
                 g.m = bq, g.n = bk, g.k = d;
-                g.a_packed = sc.qp;
+                g.a = qh + i0 * d, g.a_rs = d, g.a_cs = 1;
                 g.b_packed = sc.kp + j0 * d;
                 g.c = sc.s, g.c_rs = bk;
                 ndlrt_gemm_f32(&g, sc.gs);
                 for (int64_t i = 0; i < bq; i++) {
                     float *srow = sc.s + i * bk, *yrow = yh + (i0 + i) * dv;
                     int64_t lim = p->causal ? attn_min(bk, i0 + i + 1 - j0) : bk;
-                    float mx = -INFINITY;
-                    for (int64_t j = 0; j < lim; j++) {
-                        srow[j] *= p->scale;
-                        if (srow[j] > mx) mx = srow[j];
-                    }
+                    if (lim < 0) lim = 0;
+                    float mx = attn_max_row(srow, lim, p->scale);
                     float mnew = sc.mrow[i] > mx ? sc.mrow[i] : mx;
                     if (lim <= 0 || mnew == -INFINITY) { /* nothing visible here yet */
                         for (int64_t j = 0; j < bk; j++) srow[j] = 0.0f;
                         continue;
                     }
                     float alpha = expf(sc.mrow[i] - mnew);
-                    float sum = attn_exp_row(srow, lim, mnew);
+                    float sum = attn_exp_row(srow, lim, p->scale, mnew);
                     for (int64_t j = lim; j < bk; j++) srow[j] = 0.0f;
                     sc.lrow[i] = sc.lrow[i] * alpha + sum;
                     sc.mrow[i] = mnew;

@@ -8,10 +8,22 @@
  *     of output columns at a time, then a GEMM with the packed weights.
  * Weights are packed at compile time: per group, MR-row panels of [o/g, c/g*kh*kw]
  * (ndlrt_gemm_pack_a); depthwise weights stay [c, kh*kw]. Needs gemm.c.
+ * With AVX-512, convolutions whose output rows line up with the input's (stride 1 with
+ * ow == w; stride 2 with ow == ceil(w/2), through even/odd phase planes of the input) run
+ * as a direct convolution instead of im2col: a register tile of up to MR output channels
+ * x 32 output positions accumulates, for each tap and input channel, a weight broadcast
+ * from the same packed panels times 16-lane input vectors loaded in place at the tap's
+ * offset, masked where the tap falls into the padding; the epilogue is applied in
+ * registers. The packed layout, and so what the compiler packs, is the same either way.
  */
 #include "../ndlrt.h"
+#include "vmath.h"
 
 #include <string.h>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 /* Column blocks of im2col hold at most this many floats (with at least 64 columns), so
  * the block stays in L2 while the weights stream past it. */
@@ -58,13 +70,331 @@ NDLRT_API void ndlrt_conv2d_pack(const NdlrtConv2d *p, const float *w, float *pa
         ndlrt_gemm_pack_a(og, k, w + g * og * k, k, 1, packed + (size_t)g * per);
 }
 
+/* ---- direct convolution (AVX-512; the scratch is sized for it on every target) ------ */
+
+/* 0: no direct path; else the stride (1 or 2) of a shape whose output rows line up with
+ * the input's rows (stride 1) or with its even/odd phase planes (stride 2). */
+static int conv_direct_stride(const NdlrtConv2d *p)
+{
+    if (conv_depthwise(p) || p->oh <= 0 || p->ow <= 0 || p->kh * p->kw > 64 ||
+        p->oh * p->ow >= (1 << 22) || p->h >= (1 << 20) || p->w >= (1 << 20))
+        return 0;
+    if (p->sh == 1 && p->sw == 1 && p->ow == p->w) return 1;
+    if (p->sh == 2 && p->sw == 2 && p->ow == (p->w + 1) / 2 && p->oh <= (p->h + 1) / 2 &&
+        p->dh == 1 && p->dw == 1)
+        return 2;
+    return 0;
+}
+
+/* Floats of the direct path's scratch: the per-vector tap masks (uint16) and, for stride
+ * 2, one group's input as 4 phase planes of ceil(h/2) x ceil(w/2). */
+static size_t conv_direct_floats(const NdlrtConv2d *p, int st)
+{
+    int64_t nvec = (p->oh * p->ow + 15) / 16 + 1, taps = p->kh * p->kw;
+    size_t masks = (size_t)((nvec * taps + 1) / 2 + 16);
+    if (st != 2) return masks;
+    int64_t hp = (p->h + 1) / 2, wp = (p->w + 1) / 2;
+    return masks + (size_t)(4 * (p->c / p->groups) * hp * wp + 32);
+}
+
 NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p)
 {
     if (conv_depthwise(p)) return 0;
     int64_t og = p->o / p->groups, cg = p->c / p->groups;
-    if (conv_pointwise(p)) return ndlrt_gemm_scratch_floats(og, p->h * p->w, cg, 1, 0);
-    return (size_t)(conv_k(p) * conv_cols(p) + NDLRT_GEMM_NR);
+    size_t s;
+    if (conv_pointwise(p)) s = ndlrt_gemm_scratch_floats(og, p->h * p->w, cg, 1, 0);
+    else s = (size_t)(conv_k(p) * conv_cols(p) + NDLRT_GEMM_NR);
+    int st = conv_direct_stride(p);
+    if (st) {
+        size_t d = conv_direct_floats(p, st);
+        if (d > s) s = d;
+    }
+    return s;
 }
+
+#if defined(__AVX512F__)
+
+#if defined(__GNUC__)
+#define CONV_INLINE static inline __attribute__((always_inline))
+#else
+#define CONV_INLINE static inline
+#endif
+
+/* What a tile needs besides its position. */
+typedef struct ConvDirect {
+    int64_t cg, taps, plane;      /* input channels, taps, floats between input channels */
+    const int64_t *toff;          /* per tap: offset of the tap's source from the output index */
+    const uint16_t *masks;        /* per output vector and tap: the lanes inside the input */
+    int64_t ohw;                  /* output positions per channel */
+    int simple;                   /* the epilogue is bias / relu / residual only */
+    int act, act2;
+} ConvDirect;
+
+/* y rows [0, mr) (output channels, row stride ohw), output positions [p0, p0 + 16 nv):
+ * y = epilogue(sum over taps t and input channels c of a(row, c*taps + t) * x[c*plane +
+ * p + toff[t]]), a being the packed MR-row panel. */
+CONV_INLINE void conv_tile(const int mr, const int nv, const ConvDirect *d, const float *a,
+                           const float *x, int64_t p0, float *y, const float *bias,
+                           const float *res)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z;
+    __m512 c4_0 = z, c4_1 = z, c5_0 = z, c5_1 = z, c6_0 = z, c6_1 = z, c7_0 = z, c7_1 = z;
+    __m512 c8_0 = z, c8_1 = z, c9_0 = z, c9_1 = z, c10_0 = z, c10_1 = z, c11_0 = z, c11_1 = z;
+    __m512 c12_0 = z, c12_1 = z, c13_0 = z, c13_1 = z;
+    int64_t vec = p0 / 16, astep = d->taps * NDLRT_GEMM_MR;
+    for (int64_t t = 0; t < d->taps; t++) {
+        __mmask16 k0 = (__mmask16)d->masks[vec * d->taps + t];
+        __mmask16 k1 = nv > 1 ? (__mmask16)d->masks[(vec + 1) * d->taps + t] : (__mmask16)0;
+        if (!(k0 | k1)) continue;
+        const float *xs = x + p0 + d->toff[t], *ap = a + t * NDLRT_GEMM_MR;
+        for (int64_t ci = 0; ci < d->cg; ci++, xs += d->plane, ap += astep) {
+            __m512 b0 = _mm512_maskz_loadu_ps(k0, xs);
+            __m512 b1 = nv > 1 ? _mm512_maskz_loadu_ps(k1, xs + 16) : z;
+#define CONV_FMA(i)                                                                      \
+    if (mr > i) {                                                                        \
+        __m512 w = _mm512_set1_ps(ap[i]);                                                \
+        c##i##_0 = _mm512_fmadd_ps(w, b0, c##i##_0);                                     \
+        if (nv > 1) c##i##_1 = _mm512_fmadd_ps(w, b1, c##i##_1);                         \
+    }
+            CONV_FMA(0) CONV_FMA(1) CONV_FMA(2) CONV_FMA(3) CONV_FMA(4) CONV_FMA(5)
+            CONV_FMA(6) CONV_FMA(7) CONV_FMA(8) CONV_FMA(9) CONV_FMA(10) CONV_FMA(11)
+            CONV_FMA(12) CONV_FMA(13)
+#undef CONV_FMA
+        }
+    }
+    int64_t left = d->ohw - p0;
+    __mmask16 s0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+    __mmask16 s1 = (__mmask16)(nv < 2 || left <= 16 ? 0u : left >= 32 ? 0xFFFF : (1u << (left - 16)) - 1u);
+    int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
+#define CONV_EP(v, i, s, off)                                                            \
+    if (d->simple) {                                                                     \
+        if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[i]));                         \
+        if (ra) v = _mm512_max_ps(z, v);                                                 \
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(s, res + i * d->ohw + p0 + off)); \
+        if (rb) v = _mm512_max_ps(z, v);                                                 \
+    }                                                                                    \
+    _mm512_mask_storeu_ps(y + i * d->ohw + p0 + off, s, v);
+#define CONV_STORE(i)                                                                    \
+    if (mr > i) {                                                                        \
+        CONV_EP(c##i##_0, i, s0, 0)                                                      \
+        if (nv > 1) { CONV_EP(c##i##_1, i, s1, 16) }                                     \
+    }
+    CONV_STORE(0) CONV_STORE(1) CONV_STORE(2) CONV_STORE(3) CONV_STORE(4) CONV_STORE(5)
+    CONV_STORE(6) CONV_STORE(7) CONV_STORE(8) CONV_STORE(9) CONV_STORE(10) CONV_STORE(11)
+    CONV_STORE(12) CONV_STORE(13)
+#undef CONV_STORE
+#undef CONV_EP
+}
+
+/* The same for mr <= 6 output channels x 64 output positions (4 vectors): enough
+ * independent accumulators for the few channels left over by the MR-row panels. */
+CONV_INLINE void conv_tile4(const int mr, const ConvDirect *d, const float *a, const float *x,
+                            int64_t p0, float *y, const float *bias, const float *res)
+{
+    __m512 z = _mm512_setzero_ps();
+    __m512 c0_0 = z, c0_1 = z, c0_2 = z, c0_3 = z, c1_0 = z, c1_1 = z, c1_2 = z, c1_3 = z;
+    __m512 c2_0 = z, c2_1 = z, c2_2 = z, c2_3 = z, c3_0 = z, c3_1 = z, c3_2 = z, c3_3 = z;
+    __m512 c4_0 = z, c4_1 = z, c4_2 = z, c4_3 = z, c5_0 = z, c5_1 = z, c5_2 = z, c5_3 = z;
+    int64_t vec = p0 / 16, astep = d->taps * NDLRT_GEMM_MR;
+    for (int64_t t = 0; t < d->taps; t++) {
+        __mmask16 k0 = (__mmask16)d->masks[vec * d->taps + t];
+        __mmask16 k1 = (__mmask16)d->masks[(vec + 1) * d->taps + t];
+        __mmask16 k2 = (__mmask16)d->masks[(vec + 2) * d->taps + t];
+        __mmask16 k3 = (__mmask16)d->masks[(vec + 3) * d->taps + t];
+        if (!(k0 | k1 | k2 | k3)) continue;
+        const float *xs = x + p0 + d->toff[t], *ap = a + t * NDLRT_GEMM_MR;
+        for (int64_t ci = 0; ci < d->cg; ci++, xs += d->plane, ap += astep) {
+            __m512 b0 = _mm512_maskz_loadu_ps(k0, xs), b1 = _mm512_maskz_loadu_ps(k1, xs + 16);
+            __m512 b2 = _mm512_maskz_loadu_ps(k2, xs + 32), b3 = _mm512_maskz_loadu_ps(k3, xs + 48);
+#define CONV_FMA(i)                                                                      \
+    if (mr > i) {                                                                        \
+        __m512 w = _mm512_set1_ps(ap[i]);                                                \
+        c##i##_0 = _mm512_fmadd_ps(w, b0, c##i##_0);                                     \
+        c##i##_1 = _mm512_fmadd_ps(w, b1, c##i##_1);                                     \
+        c##i##_2 = _mm512_fmadd_ps(w, b2, c##i##_2);                                     \
+        c##i##_3 = _mm512_fmadd_ps(w, b3, c##i##_3);                                     \
+    }
+            CONV_FMA(0) CONV_FMA(1) CONV_FMA(2) CONV_FMA(3) CONV_FMA(4) CONV_FMA(5)
+#undef CONV_FMA
+        }
+    }
+    int64_t left = d->ohw - p0;
+    __mmask16 s[4];
+    for (int q = 0; q < 4; q++) {
+        int64_t l = left - 16 * q;
+        s[q] = (__mmask16)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
+    }
+    int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
+#define CONV_EP(v, i, q)                                                                 \
+    if (d->simple) {                                                                     \
+        if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[i]));                         \
+        if (ra) v = _mm512_max_ps(z, v);                                                 \
+        if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(s[q], res + i * d->ohw + p0 + 16 * q)); \
+        if (rb) v = _mm512_max_ps(z, v);                                                 \
+    }                                                                                    \
+    _mm512_mask_storeu_ps(y + i * d->ohw + p0 + 16 * q, s[q], v);
+#define CONV_STORE(i)                                                                    \
+    if (mr > i) {                                                                        \
+        CONV_EP(c##i##_0, i, 0) CONV_EP(c##i##_1, i, 1)                                  \
+        CONV_EP(c##i##_2, i, 2) CONV_EP(c##i##_3, i, 3)                                  \
+    }
+    CONV_STORE(0) CONV_STORE(1) CONV_STORE(2) CONV_STORE(3) CONV_STORE(4) CONV_STORE(5)
+#undef CONV_STORE
+#undef CONV_EP
+}
+
+static void conv_tile_any(int mr, int nv, const ConvDirect *d, const float *a, const float *x,
+                          int64_t p0, float *y, const float *bias, const float *res)
+{
+#define CONV_CASE(r)                                                                     \
+    case r:                                                                              \
+        if (nv > 1) conv_tile(r, 2, d, a, x, p0, y, bias, res);                          \
+        else conv_tile(r, 1, d, a, x, p0, y, bias, res);                                 \
+        break;
+    if (nv == 4) {
+        switch (mr) {
+        case 6: conv_tile4(6, d, a, x, p0, y, bias, res); break;
+        case 5: conv_tile4(5, d, a, x, p0, y, bias, res); break;
+        case 4: conv_tile4(4, d, a, x, p0, y, bias, res); break;
+        case 3: conv_tile4(3, d, a, x, p0, y, bias, res); break;
+        case 2: conv_tile4(2, d, a, x, p0, y, bias, res); break;
+        default: conv_tile4(1, d, a, x, p0, y, bias, res); break;
+        }
+        return;
+    }
+    switch (mr) {
+    CONV_CASE(14) CONV_CASE(13) CONV_CASE(12) CONV_CASE(11) CONV_CASE(10) CONV_CASE(9)
+    CONV_CASE(8) CONV_CASE(7) CONV_CASE(6) CONV_CASE(5) CONV_CASE(4) CONV_CASE(3)
+    CONV_CASE(2)
+    default: CONV_CASE(1)
+    }
+#undef CONV_CASE
+}
+
+/* Splits the 32 even/odd floats at src (n <= 32 valid) into 16 evens and 16 odds. */
+static void conv_deinterleave(const float *src, int64_t n, float *ev, float *od, int64_t ne,
+                              int64_t no)
+{
+    __mmask16 l0 = (__mmask16)(n >= 16 ? 0xFFFF : (1u << n) - 1u);
+    __mmask16 l1 = (__mmask16)(n >= 32 ? 0xFFFF : n > 16 ? (1u << (n - 16)) - 1u : 0u);
+    __m512 a = _mm512_maskz_loadu_ps(l0, src), b = _mm512_maskz_loadu_ps(l1, src + 16);
+    __m512i ie = _mm512_set_epi32(30, 28, 26, 24, 22, 20, 18, 16, 14, 12, 10, 8, 6, 4, 2, 0);
+    __m512i io = _mm512_set_epi32(31, 29, 27, 25, 23, 21, 19, 17, 15, 13, 11, 9, 7, 5, 3, 1);
+    _mm512_mask_storeu_ps(ev, (__mmask16)(ne >= 16 ? 0xFFFF : (1u << ne) - 1u),
+                          _mm512_permutex2var_ps(a, ie, b));
+    if (no > 0)
+        _mm512_mask_storeu_ps(od, (__mmask16)(no >= 16 ? 0xFFFF : (1u << no) - 1u),
+                              _mm512_permutex2var_ps(a, io, b));
+}
+
+/* The direct convolution of every image and group (see the top of the file). */
+static void conv_direct_run(const NdlrtConv2d *p, int st, const float *x, float *y, float *scratch)
+{
+    int64_t og = p->o / p->groups, cg = p->c / p->groups, k = conv_k(p);
+    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
+    int64_t nvec = (ohw + 15) / 16;
+    size_t per = ndlrt_gemm_packed_a_floats(og, k);
+    uint16_t *masks = (uint16_t *)(void *)scratch;
+    float *planes = scratch + (nvec + 1) * taps / 2 + 16;
+    planes = (float *)(void *)(((uintptr_t)planes + 63) / 64 * 64);
+    int64_t hp = (p->h + 1) / 2, wp = (p->w + 1) / 2, pp = hp * wp;
+    int64_t toff[64];
+    unsigned used_rows = 0, used_cols = 0; /* stride 2: the row and column phases read */
+    /* per tap: where its source lies relative to the output index (in the input plane, or
+     * for stride 2 in its phase plane), and for every output vector the lanes that read
+     * inside the input */
+    for (int64_t ki = 0; ki < p->kh; ki++)
+        for (int64_t kj = 0; kj < p->kw; kj++) {
+            int64_t t = ki * p->kw + kj, dy = ki * p->dh - p->ph, dx = kj * p->dw - p->pw;
+            if (st == 1) {
+                toff[t] = dy * p->w + dx;
+            } else { /* input (2 oy + dy, 2 ox + dx) = phase (dy & 1, dx & 1) at (oy + dy>>1, ox + dx>>1) */
+                int64_t fy = dy >= 0 ? dy / 2 : -((-dy + 1) / 2), fx = dx >= 0 ? dx / 2 : -((-dx + 1) / 2);
+                int64_t ph = (dy - 2 * fy) * 2 + (dx - 2 * fx);
+                toff[t] = ph * cg * pp + fy * wp + fx;
+                used_rows |= 1u << (dy - 2 * fy);
+                used_cols |= 1u << (dx - 2 * fx);
+            }
+        }
+    {
+        /* lane coordinates of each output vector (float division is exact here: the
+         * output index is below 2^24 for any image this path takes), then per tap the
+         * lanes whose source row and column are inside */
+        __m512i lane = _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0);
+        __m512i vow = _mm512_set1_epi32((int)p->ow), one = _mm512_set1_epi32(1);
+        __m512 fow = _mm512_set1_ps((float)p->ow);
+        for (int64_t v = 0; v < nvec; v++) {
+            __m512i q = _mm512_add_epi32(_mm512_set1_epi32((int)(v * 16)), lane);
+            __m512i oy = _mm512_cvttps_epi32(_mm512_div_ps(_mm512_cvtepi32_ps(q), fow));
+            __m512i ox = _mm512_sub_epi32(q, _mm512_mullo_epi32(oy, vow));
+            __mmask16 lo = _mm512_cmplt_epi32_mask(ox, _mm512_setzero_si512());
+            oy = _mm512_mask_sub_epi32(oy, lo, oy, one), ox = _mm512_mask_add_epi32(ox, lo, ox, vow);
+            __mmask16 hi = _mm512_cmpge_epi32_mask(ox, vow);
+            oy = _mm512_mask_add_epi32(oy, hi, oy, one), ox = _mm512_mask_sub_epi32(ox, hi, ox, vow);
+            __mmask16 in = _mm512_cmplt_epi32_mask(q, _mm512_set1_epi32((int)ohw));
+            __m512i sy = _mm512_mullo_epi32(oy, _mm512_set1_epi32(st));
+            __m512i sx = _mm512_mullo_epi32(ox, _mm512_set1_epi32(st));
+            for (int64_t ki = 0; ki < p->kh; ki++) {
+                __m512i iy = _mm512_add_epi32(sy, _mm512_set1_epi32((int)(ki * p->dh - p->ph)));
+                __mmask16 my = in & _mm512_cmpge_epi32_mask(iy, _mm512_setzero_si512()) &
+                               _mm512_cmplt_epi32_mask(iy, _mm512_set1_epi32((int)p->h));
+                for (int64_t kj = 0; kj < p->kw; kj++) {
+                    __m512i ix = _mm512_add_epi32(sx, _mm512_set1_epi32((int)(kj * p->dw - p->pw)));
+                    __mmask16 m = my & _mm512_cmpge_epi32_mask(ix, _mm512_setzero_si512()) &
+                                  _mm512_cmplt_epi32_mask(ix, _mm512_set1_epi32((int)p->w));
+                    masks[v * taps + ki * p->kw + kj] = (uint16_t)m;
+                }
+            }
+        }
+    }
+    ConvDirect d = {cg, taps, st == 1 ? hw : pp, toff, masks, ohw, 0, p->ep.act, p->ep.act2};
+    d.simple = (d.act == NDLRT_ACT_NONE || d.act == NDLRT_ACT_RELU) &&
+               (d.act2 == NDLRT_ACT_NONE || d.act2 == NDLRT_ACT_RELU);
+    int has_ep = !ndlrt_epilogue_empty(&p->ep);
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (img * p->c + g * cg) * hw;
+            if (st == 2) { /* the phase planes [2][2][cg][hp][wp] that some tap reads */
+                for (int64_t ci = 0; ci < cg; ci++)
+                    for (int64_t iy = 0; iy < p->h; iy++) {
+                        if (!(used_rows & (1u << (iy & 1)))) continue;
+                        const float *row = xg + ci * hw + iy * p->w;
+                        float *ev = planes + ((iy & 1) * 2 * cg + ci) * pp + (iy / 2) * wp;
+                        float *od = ev + cg * pp;
+                        for (int64_t x0 = 0; x0 < p->w; x0 += 32) {
+                            int64_t n = p->w - x0 < 32 ? p->w - x0 : 32;
+                            conv_deinterleave(row + x0, n, ev + x0 / 2, od + x0 / 2, (n + 1) / 2,
+                                              used_cols & 2 ? n / 2 : 0);
+                        }
+                    }
+                xg = planes;
+            }
+            int64_t yoff = (img * p->o + g * og) * ohw;
+            const float *wg = p->w_packed + (size_t)g * per;
+            /* spatial tiles of 2 vectors (4 for a panel of at most 6 channels), each
+             * against every panel while its inputs are in L1 */
+            for (int64_t v0 = 0; v0 < nvec; v0 += 4)
+                for (int64_t o0 = 0; o0 < og; o0 += NDLRT_GEMM_MR) {
+                    int mr = (int)(og - o0 < NDLRT_GEMM_MR ? og - o0 : NDLRT_GEMM_MR);
+                    float *yt = y + yoff + o0 * ohw;
+                    const float *bias = p->ep.bias ? p->ep.bias + g * og + o0 : NULL;
+                    const float *res = p->ep.residual ? p->ep.residual + yoff + o0 * ohw : NULL;
+                    int64_t vend = v0 + 4 < nvec ? v0 + 4 : nvec;
+                    for (int64_t v = v0; v < vend;) {
+                        int nv = mr <= 6 && vend - v >= 4 ? 4 : vend - v >= 2 ? 2 : 1;
+                        conv_tile_any(mr, nv, &d, wg + o0 * k, xg, v * 16, yt, bias, res);
+                        if (has_ep && !d.simple) {
+                            int64_t cols = ohw - v * 16 < 16 * nv ? ohw - v * 16 : 16 * nv;
+                            ndlrt_epilogue_f32(&p->ep, mr, cols, yt + v * 16, ohw,
+                                               res ? res + v * 16 : NULL, bias, 1);
+                        }
+                        v += nv;
+                    }
+                }
+        }
+}
+#endif
 
 /* ---- depthwise ---------------------------------------------------------------------- */
 
@@ -181,6 +511,13 @@ NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, 
         conv_depthwise_run(p, x, y);
         return;
     }
+#if defined(__AVX512F__)
+    int st = conv_direct_stride(p);
+    if (st) {
+        conv_direct_run(p, st, x, y, scratch);
+        return;
+    }
+#endif
     int64_t og = p->o / p->groups, cg = p->c / p->groups, k = conv_k(p);
     int64_t hw = p->h * p->w, ohw = p->oh * p->ow;
     size_t per = ndlrt_gemm_packed_a_floats(og, k);

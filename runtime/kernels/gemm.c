@@ -15,6 +15,7 @@
  * Never allocates, prints or keeps state; scratch comes from the caller.
  */
 #include "../ndlrt.h"
+#include "vmath.h"
 
 #include <math.h>
 #include <string.h>
@@ -38,6 +39,11 @@
 #define GEMM_MC (GEMM_MR * 8)
 #endif
 #define GEMM_NC 1024
+#if defined(__AVX512F__)
+#define GEMM_DIRECT_A 1 /* the micro-kernel can read A in place */
+#else
+#define GEMM_DIRECT_A 0
+#endif
 #define GEMM_ALIGN 16 /* floats: scratch buffers start on 64-byte boundaries */
 
 #if defined(__GNUC__) && !defined(NDLRT_PLAIN_C)
@@ -66,24 +72,6 @@ static float *gemm_align(float *p)
 
 /* ---- the epilogue ------------------------------------------------------------------ */
 
-/* y[i] = act(y[i]) for the activations of ir/eltwise.def. */
-static void gemm_act(float *y, int64_t n, int act)
-{
-    switch (act) {
-#define EW1(K, name, expr)                                                               \
-    case NDLRT_ACT_##K:                                                                  \
-        for (int64_t i = 0; i < n; i++) {                                                \
-            float x = y[i];                                                              \
-            y[i] = expr;                                                                 \
-        }                                                                                \
-        break;
-#include "../../ir/eltwise.def"
-#undef EW1
-    default:
-        break;
-    }
-}
-
 NDLRT_API int ndlrt_epilogue_empty(const NdlrtEpilogue *ep)
 {
     return !ep || (!ep->bias && !ep->residual && ep->act == NDLRT_ACT_NONE &&
@@ -95,6 +83,26 @@ NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t
                                   const float *bias, int bias_per_row)
 {
     if (!ep) return;
+#if defined(__AVX512F__)
+    if (ndlrt_v16_has_act(ep->act) && ndlrt_v16_has_act(ep->act2)) {
+        int act = ep->act, act2 = ep->act2;
+        for (int64_t r = 0; r < rows; r++) {
+            float *yr = y + r * ldy;
+            const float *rr = residual ? residual + r * ldy : NULL;
+            __m512 bs = _mm512_set1_ps(bias && bias_per_row ? bias[r] : 0.0f);
+            for (int64_t j = 0; j < cols; j += 16) {
+                __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFF : (1u << (cols - j)) - 1u);
+                __m512 v = _mm512_maskz_loadu_ps(m, yr + j);
+                if (bias) v = _mm512_add_ps(v, bias_per_row ? bs : _mm512_maskz_loadu_ps(m, bias + j));
+                if (act) v = ndlrt_v16_act(v, act);
+                if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + j));
+                if (act2) v = ndlrt_v16_act(v, act2);
+                _mm512_mask_storeu_ps(yr + j, m, v);
+            }
+        }
+        return;
+    }
+#endif
     for (int64_t r = 0; r < rows; r++) {
         float *yr = y + r * ldy;
         if (bias) {
@@ -105,12 +113,12 @@ NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t
                 for (int64_t j = 0; j < cols; j++) yr[j] += bias[j];
             }
         }
-        gemm_act(yr, cols, ep->act);
+        ndlrt_act_row(yr, yr, cols, ep->act);
         if (residual) {
             const float *rr = residual + r * ldy;
             for (int64_t j = 0; j < cols; j++) yr[j] += rr[j];
         }
-        gemm_act(yr, cols, ep->act2);
+        ndlrt_act_row(yr, yr, cols, ep->act2);
     }
 }
 
@@ -118,12 +126,59 @@ NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t
 
 /* Packs the mc x kc block at a (a(i, p) = a[i*rs + p*cs]) as MR-row panels with a
  * per-k stride of MR; rows past mc are zero. */
+#if defined(__AVX512F__)
+/* Loads the rows x cols block at src (row stride ld; rows, cols <= 16, the rest reads as 0)
+ * and transposes it: t[q] lane r = src[r*ld + q]. */
+GEMM_INLINE void gemm_transpose16(const float *src, int64_t ld, int rows, int cols, __m512 t[16])
+{
+    __mmask16 m = (__mmask16)(cols >= 16 ? 0xFFFF : (1u << cols) - 1u);
+    __m512 r[16], u[16];
+    for (int i = 0; i < 16; i++)
+        r[i] = i < rows ? _mm512_maskz_loadu_ps(m, src + i * ld) : _mm512_setzero_ps();
+    for (int i = 0; i < 16; i += 2) {
+        u[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        u[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
+    }
+    /* r[4g + c]: rows 4g..4g+3 of columns c, c+4, c+8, c+12 (one per 128-bit lane) */
+    for (int i = 0; i < 16; i += 4) {
+        __m512d a0 = _mm512_castps_pd(u[i]), a1 = _mm512_castps_pd(u[i + 1]);
+        __m512d a2 = _mm512_castps_pd(u[i + 2]), a3 = _mm512_castps_pd(u[i + 3]);
+        r[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a0, a2));
+        r[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a0, a2));
+        r[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(a1, a3));
+        r[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(a1, a3));
+    }
+    for (int c = 0; c < 4; c++) {
+        __m512 plo = _mm512_shuffle_f32x4(r[c], r[4 + c], 0x88);
+        __m512 phi = _mm512_shuffle_f32x4(r[c], r[4 + c], 0xDD);
+        __m512 qlo = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0x88);
+        __m512 qhi = _mm512_shuffle_f32x4(r[8 + c], r[12 + c], 0xDD);
+        t[c] = _mm512_shuffle_f32x4(plo, qlo, 0x88);
+        t[c + 8] = _mm512_shuffle_f32x4(plo, qlo, 0xDD);
+        t[c + 4] = _mm512_shuffle_f32x4(phi, qhi, 0x88);
+        t[c + 12] = _mm512_shuffle_f32x4(phi, qhi, 0xDD);
+    }
+}
+#endif
+
 static void gemm_pack_a_block(int64_t mc, int64_t kc, const float *a, int64_t rs, int64_t cs,
                               float *dst)
 {
     for (int64_t i0 = 0; i0 < mc; i0 += GEMM_MR, dst += kc * GEMM_MR) {
         int64_t mr = gemm_min(GEMM_MR, mc - i0);
         const float *src = a + i0 * rs;
+#if defined(__AVX512F__)
+        if (cs == 1) { /* 16 x 16 transposes, rows past mr read as 0 */
+            for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+                __m512 t[16];
+                int np = (int)gemm_min(16, kc - p0);
+                gemm_transpose16(src + p0, rs, (int)mr, np, t);
+                for (int q = 0; q < np; q++)
+                    _mm512_mask_storeu_ps(dst + (p0 + q) * GEMM_MR, (__mmask16)0x3FFF, t[q]);
+            }
+            continue;
+        }
+#endif
         if (cs == 1) {
             for (int64_t r = 0; r < mr; r++) {
                 const float *s = src + r * rs;
@@ -148,11 +203,34 @@ static void gemm_pack_b_block(int64_t kc, int64_t nc, const float *b, int64_t rs
         int64_t nr = gemm_min(GEMM_NR, nc - j0);
         const float *src = b + j0 * cs;
         if (cs == 1) {
+#if defined(__AVX512F__)
+            __mmask16 m0 = (__mmask16)(nr >= 16 ? 0xFFFF : (1u << nr) - 1u);
+            __mmask16 m1 = (__mmask16)(nr >= 32 ? 0xFFFF : nr > 16 ? (1u << (nr - 16)) - 1u : 0u);
+            for (int64_t p = 0; p < kc; p++) {
+                _mm512_storeu_ps(dst + p * GEMM_NR, _mm512_maskz_loadu_ps(m0, src + p * rs));
+                _mm512_storeu_ps(dst + p * GEMM_NR + 16, _mm512_maskz_loadu_ps(m1, src + p * rs + 16));
+            }
+            continue;
+#endif
             for (int64_t p = 0; p < kc; p++) {
                 memcpy(dst + p * GEMM_NR, src + p * rs, (size_t)nr * sizeof(float));
                 for (int64_t j = nr; j < GEMM_NR; j++) dst[p * GEMM_NR + j] = 0.0f;
             }
         } else {
+#if defined(__AVX512F__)
+            if (rs == 1) { /* 16 x 16 transposes, columns past nr read as 0 */
+                for (int h = 0; h < 2; h++)
+                    for (int64_t p0 = 0; p0 < kc; p0 += 16) {
+                        __m512 t[16];
+                        int np = (int)gemm_min(16, kc - p0);
+                        int rows = (int)(nr - 16 * h < 0 ? 0 : nr - 16 * h > 16 ? 16 : nr - 16 * h);
+                        gemm_transpose16(src + 16 * h * cs + p0, cs, rows, np, t);
+                        for (int q = 0; q < np; q++)
+                            _mm512_storeu_ps(dst + (p0 + q) * GEMM_NR + 16 * h, t[q]);
+                    }
+                continue;
+            }
+#endif
             for (int64_t j = 0; j < nr; j++) {
                 const float *s = src + j * cs;
                 for (int64_t p = 0; p < kc; p++) dst[p * GEMM_NR + j] = s[p * rs];
@@ -208,8 +286,9 @@ NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int 
 
 /* Written for a constant mr (the switch below instantiates 1..14), so that each row's
  * accumulators exist only when used and live in registers: 28 zmm for the full tile. */
-GEMM_INLINE void gemm_tile_avx512(const int mr, int64_t kc, const float *a, const float *b,
-                                  float *c, int64_t ldc, int nr, int load_c)
+GEMM_INLINE void gemm_tile_avx512(const int mr, const int direct, int64_t kc, const float *a,
+                                  int64_t lda, const float *b, float *c, int64_t ldc, int nr,
+                                  int load_c)
 {
     __m512 z = _mm512_setzero_ps();
     __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z;
@@ -218,7 +297,7 @@ GEMM_INLINE void gemm_tile_avx512(const int mr, int64_t kc, const float *a, cons
     __m512 c12_0 = z, c12_1 = z, c13_0 = z, c13_1 = z;
 #define GEMM_FMA(i)                                                                      \
     if (mr > i) {                                                                        \
-        __m512 t = _mm512_set1_ps(a[i]);                                                 \
+        __m512 t = _mm512_set1_ps(direct ? a[i * lda] : a[i]);                           \
         c##i##_0 = _mm512_fmadd_ps(t, b0, c##i##_0);                                     \
         c##i##_1 = _mm512_fmadd_ps(t, b1, c##i##_1);                                     \
     }
@@ -228,7 +307,7 @@ GEMM_INLINE void gemm_tile_avx512(const int mr, int64_t kc, const float *a, cons
         GEMM_FMA(0) GEMM_FMA(1) GEMM_FMA(2) GEMM_FMA(3) GEMM_FMA(4) GEMM_FMA(5)          \
         GEMM_FMA(6) GEMM_FMA(7) GEMM_FMA(8) GEMM_FMA(9) GEMM_FMA(10) GEMM_FMA(11)        \
         GEMM_FMA(12) GEMM_FMA(13)                                                        \
-        a += GEMM_MR;                                                                    \
+        a += direct ? 1 : GEMM_MR;                                                       \
         b += GEMM_NR;                                                                    \
     }
     /* The tile of c is needed at the end: start fetching it now. */
@@ -264,25 +343,22 @@ GEMM_INLINE void gemm_tile_avx512(const int mr, int64_t kc, const float *a, cons
 #undef GEMM_STORE
 }
 
-static void gemm_tile(int mr, int64_t kc, const float *a, const float *b, float *c,
+/* a: a packed A micro-panel (lda = 0) or rows of A read in place (a(i, p) = a[i*lda + p]) */
+static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                       int64_t ldc, int nr, int load_c)
 {
+#define GEMM_CASE(r)                                                                     \
+    case r:                                                                              \
+        if (lda) gemm_tile_avx512(r, 1, kc, a, lda, b, c, ldc, nr, load_c);              \
+        else gemm_tile_avx512(r, 0, kc, a, 0, b, c, ldc, nr, load_c);                    \
+        break;
     switch (mr) {
-    case 14: gemm_tile_avx512(14, kc, a, b, c, ldc, nr, load_c); break;
-    case 13: gemm_tile_avx512(13, kc, a, b, c, ldc, nr, load_c); break;
-    case 12: gemm_tile_avx512(12, kc, a, b, c, ldc, nr, load_c); break;
-    case 11: gemm_tile_avx512(11, kc, a, b, c, ldc, nr, load_c); break;
-    case 10: gemm_tile_avx512(10, kc, a, b, c, ldc, nr, load_c); break;
-    case 9: gemm_tile_avx512(9, kc, a, b, c, ldc, nr, load_c); break;
-    case 8: gemm_tile_avx512(8, kc, a, b, c, ldc, nr, load_c); break;
-    case 7: gemm_tile_avx512(7, kc, a, b, c, ldc, nr, load_c); break;
-    case 6: gemm_tile_avx512(6, kc, a, b, c, ldc, nr, load_c); break;
-    case 5: gemm_tile_avx512(5, kc, a, b, c, ldc, nr, load_c); break;
-    case 4: gemm_tile_avx512(4, kc, a, b, c, ldc, nr, load_c); break;
-    case 3: gemm_tile_avx512(3, kc, a, b, c, ldc, nr, load_c); break;
-    case 2: gemm_tile_avx512(2, kc, a, b, c, ldc, nr, load_c); break;
-    default: gemm_tile_avx512(1, kc, a, b, c, ldc, nr, load_c); break;
+    GEMM_CASE(14) GEMM_CASE(13) GEMM_CASE(12) GEMM_CASE(11) GEMM_CASE(10) GEMM_CASE(9)
+    GEMM_CASE(8) GEMM_CASE(7) GEMM_CASE(6) GEMM_CASE(5) GEMM_CASE(4) GEMM_CASE(3)
+    GEMM_CASE(2)
+    default: GEMM_CASE(1)
     }
+#undef GEMM_CASE
 }
 
 #elif defined(__AVX2__) && defined(__FMA__)
@@ -426,10 +502,12 @@ static void gemm_sub(int mr, int64_t kc, const float *a, const float *b, float *
 #if !defined(__AVX512F__)
 /* Covers the mr x nr tile with sub-tiles; a partial column block goes through a
  * temporary so that the sub-kernels only handle full widths. The A micro-panel has MR
- * rows (zero past mr), so a sub-tile may read rows it does not store. */
-static void gemm_tile(int mr, int64_t kc, const float *a, const float *b, float *c,
+ * rows (zero past mr), so a sub-tile may read rows it does not store. Packed A only
+ * (lda = 0: GEMM_DIRECT_A is 0 here). */
+static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
                       int64_t ldc, int nr, int load_c)
 {
+    (void)lda;
     float tmp[GEMM_MR * GEMM_NR];
     float *dst = c;
     int64_t ld = ldc;
@@ -585,7 +663,11 @@ NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
     int64_t mcmax = gemm_chunk(m, GEMM_MC, GEMM_MR);
     int64_t ncmax = g->b_packed ? gemm_roundup(n, GEMM_NR) : gemm_chunk(n, GEMM_NC, GEMM_NR);
     float *apack = NULL, *bpack = NULL;
-    if (!g->a_packed) {
+    /* A read in place (no packing) where the micro-kernel can: rows whose stride is a
+     * multiple of 4 KiB would share L1 sets, so those are packed. */
+    int direct = GEMM_DIRECT_A && !g->a_packed && g->a_cs == 1 && g->a_rs > 0 &&
+                 g->a_rs % 1024 != 0;
+    if (!g->a_packed && !direct) {
         apack = gemm_align(scratch);
         scratch = apack + mcmax * kcmax;
     }
@@ -608,10 +690,11 @@ NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
                                             : g->b_packed + (jc + jr) * bpk + pc * GEMM_NR;
                     for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
                         int mr = (int)gemm_min(GEMM_MR, mc - ir);
-                        const float *ap = apack ? apack + ir * kc
-                                                : g->a_packed + (ic + ir) * apk + pc * GEMM_MR;
+                        const float *ap = direct ? g->a + (ic + ir) * g->a_rs + pc
+                                          : apack ? apack + ir * kc
+                                                  : g->a_packed + (ic + ir) * apk + pc * GEMM_MR;
                         float *ct = c + (ic + ir) * ldc + jc + jr;
-                        gemm_tile(mr, kc, ap, bp, ct, ldc, nr, load_c);
+                        gemm_tile(mr, kc, ap, direct ? g->a_rs : 0, bp, ct, ldc, nr, load_c);
                         if (last && has_ep) {
                             int64_t i0 = ic + ir, j0 = jc + jr;
                             const float *res = g->ep.residual ? g->ep.residual + i0 * ldc + j0

@@ -11,6 +11,8 @@
 # MODE c: `NDLC CASE.ndl --emit c -o TMP/model.c`, compiled as a user would with
 #      `cc -std=c11 -Wall -Wextra -Werror -O2` (portable kernels, warnings are errors)
 #      together with the runtime's driver, then run like exe.
+# MODE exe-ext, c-ext: the same with --external-weights (the weights are loaded from
+#      the file written beside the artefact, which the executable finds by its own name).
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # On failure it prints the commands it ran, so they can be pasted into a shell, and keeps
@@ -62,22 +64,29 @@ interp)
     run_cmd="$ndlc run $case_ndl --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe)
-    run_cmd="$ndlc $case_ndl -o $tmp/net && $tmp/net $stem.in.safetensors $out"
-    "$ndlc" "$case_ndl" -o "$tmp/net" || fail "ndlc exited with status $?"
+exe|exe-ext)
+    ext=
+    [ "$mode" = exe-ext ] && ext=--external-weights
+    run_cmd="$ndlc $case_ndl $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
+    "$ndlc" "$case_ndl" $ext -o "$tmp/net" || fail "ndlc exited with status $?"
+    if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi
     "$tmp/net" "$stem.in.safetensors" "$out" || fail "the executable exited with status $?"
     ;;
-c)
+c|c-ext)
+    ext=
+    [ "$mode" = c-ext ] && ext=--external-weights
     cflags="-std=c11 -Wall -Wextra -Werror -O2"
-    run_cmd="$ndlc $case_ndl --emit c -o $tmp/model.c && cc $cflags -I$tmp -I$root/runtime ..."
-    "$ndlc" "$case_ndl" --emit c -o "$tmp/model.c" || fail "ndlc --emit c exited with status $?"
+    run_cmd="$ndlc $case_ndl --emit c $ext -o $tmp/model.c && cc $cflags -I$tmp -I$root/runtime ..."
+    "$ndlc" "$case_ndl" --emit c $ext -o "$tmp/model.c" || fail "ndlc --emit c exited with status $?"
     info=$(sed -n 's/^const struct NdlrtModelInfo \*\([A-Za-z0-9_]*\)(void);$/\1/p' "$tmp/model.h")
     [ -n "$info" ] || fail "model.h declares no *_info function"
     printf '#include "ndlrt.h"\n#include "model.h"\nint main(int argc, char **argv) { return ndlrt_driver_main(%s(), argc, argv); }\n' \
         "$info" > "$tmp/main.c"
-    ${CC:-cc} $cflags -I"$tmp" -I"$root/runtime" -o "$tmp/net" "$tmp/model.c" "$tmp/main.c" \
+    # named `model` so that the driver finds model.weights.safetensors beside it
+    ${CC:-cc} $cflags -I"$tmp" -I"$root/runtime" -o "$tmp/model" "$tmp/model.c" "$tmp/main.c" \
         "$root/runtime/driver.c" "$root/runtime/safetensors.c" -lm || fail "the generated C does not compile cleanly"
-    "$tmp/net" "$stem.in.safetensors" "$out" || fail "the program exited with status $?"
+    if [ -n "$ext" ] && [ ! -f "$tmp/model.weights.safetensors" ]; then fail "no model.weights.safetensors"; fi
+    "$tmp/model" "$stem.in.safetensors" "$out" || fail "the program exited with status $?"
     ;;
 *)
     echo "run_golden.sh: unknown mode '$mode'" >&2
