@@ -155,14 +155,20 @@ static void add_raw_weights(EmitC *e)
     free(read_raw);
 }
 
+/* x as a C float literal that reads back to the same value ("1.0f", not "1f"). */
+const char *emitc_float(float x, char buf[EMITC_FLOAT_LEN])
+{
+    if (isnan(x)) return "NAN";
+    if (isinf(x)) return x > 0 ? "INFINITY" : "-INFINITY";
+    int n = snprintf(buf, EMITC_FLOAT_LEN - 3, "%.9g", (double)x);
+    strcpy(buf + n, strpbrk(buf, ".e") ? "f" : ".0f");
+    return buf;
+}
+
 static void write_float(FILE *f, float x)
 {
-    char buf[40];
-    if (isnan(x)) { fputs("NAN", f); return; }
-    if (isinf(x)) { fputs(x > 0 ? "INFINITY" : "-INFINITY", f); return; }
-    snprintf(buf, sizeof buf, "%.9g", (double)x);
-    fputs(buf, f);
-    fputs(strpbrk(buf, ".e") ? "f" : ".0f", f);
+    char buf[EMITC_FLOAT_LEN];
+    fputs(emitc_float(x, buf), f);
 }
 
 static const void *weight_data(const EmitC *e, const CWeight *c)

@@ -34,6 +34,8 @@ typedef struct EmitC {
 
 /* C spelling of a dimension: "16", "s[0]", "(3*s[0]*s[1])". */
 const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len);
+enum { EMITC_FLOAT_LEN = 40 };
+const char *emitc_float(float x, char buf[EMITC_FLOAT_LEN]);
 /* Number of elements of v's type as a C expression. */
 const char *emitc_numel(const EmitC *e, ValueId v, char *buf, size_t len);
 /* C element type of a dtype: float, int32_t, int64_t, uint8_t. */

@@ -16,6 +16,8 @@
 #include "../../runtime/ndlrt.h"
 
 #define P(...) fprintf(e->c, __VA_ARGS__)
+/* a float attribute as a C literal, in a buffer that lives to the end of the statement */
+#define F(x) emitc_float((float)(x), (char[EMITC_FLOAT_LEN]){0})
 
 static const char *const ew1_expr[] = {
 #define EW1(K, name, expr) [OP_##K] = #expr,
@@ -60,7 +62,9 @@ static Epi group_epilogue(const EmitC *e, OpId o)
     for (unsigned i = 0; i < n; i++) {
         const Op *op = &e->m->ops.v[mem[i]];
         if (op_info[op->kind].flags & OPF_EW1) {
-            if (after_add) ep.act2 = act_of(op->kind);
+            /* act? add? act2? (passes/fuse.c): a second unary op is act2 even without
+             * an add between the two */
+            if (after_add || ep.act) ep.act2 = act_of(op->kind);
             else ep.act = act_of(op->kind);
         } else if (op->kind == OP_ADD) {
             ValueId a = ir_operand(e->m, op, 0), b = ir_operand(e->m, op, 1);
@@ -546,7 +550,7 @@ static void layer_batch_norm(EmitC *e, OpId o)
     emitc_dim(e, x->dims[1], c, sizeof c);
     prod(e, x, 2, x->rank, in, sizeof in);
     signature(e, o, "");
-    P("    ndlrt_batch_norm_f32(%s, %s, %s, a0, a1, a2, a3, a4, %.9gf, y);\n", n, c, in, ir_op_float(m, op, ATTR_EPS));
+    P("    ndlrt_batch_norm_f32(%s, %s, %s, a0, a1, a2, a3, a4, %s, y);\n", n, c, in, F(ir_op_float(m, op, ATTR_EPS)));
     end_fn(e);
 }
 
@@ -560,9 +564,9 @@ static void layer_norm(EmitC *e, OpId o)
     emitc_dim(e, x->dims[x->rank - 1], d, sizeof d);
     signature(e, o, "");
     if (op->kind == OP_LAYER_NORM)
-        P("    ndlrt_layer_norm_f32(%s, %s, a0, a1, a2, %.9gf, y);\n", rows, d, ir_op_float(m, op, ATTR_EPS));
+        P("    ndlrt_layer_norm_f32(%s, %s, a0, a1, a2, %s, y);\n", rows, d, F(ir_op_float(m, op, ATTR_EPS)));
     else
-        P("    ndlrt_rms_norm_f32(%s, %s, a0, a1, %.9gf, y);\n", rows, d, ir_op_float(m, op, ATTR_EPS));
+        P("    ndlrt_rms_norm_f32(%s, %s, a0, a1, %s, y);\n", rows, d, F(ir_op_float(m, op, ATTR_EPS)));
     end_fn(e);
 }
 
@@ -598,9 +602,9 @@ static void layer_attention(EmitC *e, OpId o)
     }
     prod(e, y, y->rank - 2, y->rank, ys, sizeof ys);
     signature(e, o, "fused, online softmax");
-    P("    const NdlrtAttention p = {%s, %s, %s, %s, %s, %s, %s, %s, %s, %.9gf, %d};\n", batch,
+    P("    const NdlrtAttention p = {%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %d};\n", batch,
       D(e, q->dims[q->rank - 2], d[0]), D(e, k->dims[k->rank - 2], d[1]), D(e, q->dims[q->rank - 1], d[2]),
-      D(e, v->dims[v->rank - 1], d[3]), qs, ks, vs, ys, ir_op_float(m, op, ATTR_SCALE),
+      D(e, v->dims[v->rank - 1], d[3]), qs, ks, vs, ys, F(ir_op_float(m, op, ATTR_SCALE)),
       (int)ir_op_int(m, op, ATTR_CAUSAL));
     P("    ndlrt_attention_f32(&p, a0, a1, a2, y, scratch);\n");
     end_fn(e);

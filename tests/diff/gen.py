@@ -55,6 +55,8 @@ def st_save(path, tensors):
             data = struct.pack('<%dq' % n, *vals)
         elif dt == 'I32':
             data = struct.pack('<%di' % n, *vals)
+        elif dt == 'F64':
+            data = struct.pack('<%dd' % n, *vals)
         else:
             raise ValueError(dt)
         header[name] = {'dtype': dt, 'shape': list(shape), 'data_offsets': [off, off + len(data)]}
@@ -361,6 +363,11 @@ class Gen:
         self.depth = 0            # rough count of ops on the longest chain
         self.flags = []
         self.ops_left = 0
+        self.file_omit = set()    # weight keys left out of case.w (tied: the file holds the other)
+        self.twin_omit = set()    # weight keys the twin does not read
+        self.twin_params = set()  # weight keys that stay parameters in the twin (twin.w)
+        self.in_dtype = {}        # input name -> storage dtype in the input files
+        self.big = False
 
     # ---- random helpers
     def r(self):
@@ -461,6 +468,7 @@ class Gen:
             frm = ' from "%s"' % key
         self.decl_o.append('param %s: f32[%s]%s;' % (name, ', '.join(str(d) for d in shape), frm))
         t = self.add_weight(key, shape, init)
+        self.last_key = key
         return P(name, t)
 
     def new_input(self, shape, dtype='f32', values=None, init=('u', 1.0), base='x'):
@@ -478,6 +486,10 @@ class Gen:
             values = self.init_values(prod(conc), init)
         self.inputs[name] = (dtype, dims, conc, values)
         self.input_order.append(name)
+        if dtype == 'f32' and self.chance(0.1):
+            self.in_dtype[name] = self.pick(['F16', 'BF16', 'F64'])
+        elif dtype == 'i64' and self.chance(0.2):
+            self.in_dtype[name] = 'I32'
         v = Val(name, shape, dtype)
         if dtype == 'f32':
             a = max(abs(x) for x in values) if values else 1.0
@@ -660,6 +672,27 @@ class Gen:
         self.insts[name] = inst
         return name, inst
 
+    def tie(self, n, inst):
+        """`tie n.weight = old.weight;` with an earlier Linear of the same shape; the file
+        holds the old key, the new key, or both (equal), as spec section 6 allows."""
+        olds = [m for m, i in self.insts.items() if m != n and i.kind == 'Linear' and i.prefix == m + '.'
+                and i.cfg['args'] == inst.cfg['args'] and (m + '.weight') in self.weights
+                and m + '.weight' not in self.file_omit]
+        if not olds:
+            return
+        old = self.pick(olds)
+        ko, kn = old + '.weight', n + '.weight'
+        how = self.pick(['old', 'new', 'both'])
+        if how == 'old':
+            del self.weights[kn]
+        else:
+            self.weights[kn] = self.weights[ko]
+            self.twin_omit.add(kn)
+            if how == 'new':
+                self.file_omit.add(ko)
+        inst.wt['weight'] = self.insts[old].wt['weight']
+        self.decl_o.append('tie %s = %s;' % ((kn, ko) if self.chance(0.5) else (ko, kn)))
+
     def call_inst(self, name, xs, kw=None, shapes=None):
         """P text of calling model-level instance `name`."""
         kw = kw or {}
@@ -681,7 +714,11 @@ class Gen:
         return v.dtype == 'f32'
 
     def small(self, shape, limit=3000):
-        return self.numel(shape) <= limit
+        return self.numel(shape) <= limit * (8 if self.big else 1)
+
+    def L(self, n):
+        """A size limit, larger in big cases."""
+        return n * 3 if self.big else n
 
     # ---- renormalization
     def tame(self, v):
@@ -701,19 +738,26 @@ class Gen:
     # ==================================================================================
     # the model
     def start(self):
-        r = self.rng
+        # big cases (1 in 5) reach the blocked GEMM/conv/attention paths: sizes of tens
+        self.big = self.chance(0.2)
         if self.chance(0.4):
             self.sym = self.pick(['N', 'B', 'N', 'batch'])
-            self.Nval = self.ri(1, 3)
+            self.Nval = self.ri(1, 5 if self.big else 3)
         fam = self.wpick([(3, 'img'), (3, 'seq'), (3, 'feat')])
         self.family = fam
-        bat = Sym(1) if self.sym else self.ri(1, 3)
+        bat = Sym(1) if self.sym else self.ri(1, 6 if self.big else 3)
         if fam == 'img':
-            shape = [bat, self.ri(1, 6), self.ri(3, 9), self.ri(3, 9)]
+            if self.big:
+                shape = [bat, self.ri(3, 24), self.ri(8, 20), self.ri(8, 20)]
+            else:
+                shape = [bat, self.ri(1, 6), self.ri(3, 9), self.ri(3, 9)]
         elif fam == 'seq':
-            shape = [bat, self.ri(2, 7), self.pick([4, 6, 8, 12, 16])]
+            if self.big:
+                shape = [bat, self.ri(8, 40), self.pick([16, 32, 48, 64])]
+            else:
+                shape = [bat, self.ri(2, 7), self.pick([4, 6, 8, 12, 16])]
         else:
-            shape = [bat, self.ri(2, 20)]
+            shape = [bat, self.ri(20, 100) if self.big else self.ri(2, 20)]
         if not self.sym and self.chance(0.15):
             shape = shape[1:]
         self.vals.append(self.new_input(shape))
@@ -730,7 +774,7 @@ class Gen:
             (3, self.op_concat), (2, self.op_split), (4, self.op_index), (3, self.op_attention),
             (2, self.op_mha), (2, self.op_embedding), (2, self.op_cast), (2, self.op_argmax),
             (8, self.op_fusion), (6, self.op_user_block), (2, self.op_sequential),
-            (2, self.op_loop), (1, self.op_fresh_input),
+            (2, self.op_loop), (1, self.op_fresh_input), (3, self.op_const),
         ]
 
     def build(self):
@@ -776,6 +820,37 @@ class Gen:
 
     # ==================================================================================
     # ops. Each returns the new Val, or None when it does not apply.
+
+    def op_const(self):
+        """A value combined with a subgraph over parameters only (the fold pass evaluates
+        it at compile time; the twin computes it at run time)."""
+        v = self.pick_val(lambda u: self.f32(u) and u.rank >= 1)
+        if v is None:
+            return None
+        sh = self.bshape(v.shape, False)
+        if any(is_sym(d) for d in sh):
+            return None
+        k = self.ri(0, 5)
+        if k == 0:
+            e = F('tanh({}) * 0.5 + {}', self.new_param(sh, ('u', 1.0)), self.new_param(sh, ('u', 0.5)))
+        elif k == 1:
+            e = F('softmax({}, -1) * %d' % sh[-1], self.new_param(sh, ('u', 1.0)))
+        elif k == 2:
+            e = F('mean({}, dims = [0])', self.new_param([self.ri(1, 4)] + sh, ('u', 1.0)))
+        elif k == 3 and len(sh) == 2:
+            kk = self.ri(1, 6)
+            e = F('matmul({}, {}) * %s' % num(float('%.3g' % (1 / math.sqrt(kk)))),
+                  self.new_param([sh[0], kk], ('u', 1.0)), self.new_param([kk, sh[1]], ('u', 1.0)))
+        elif k == 4 and len(sh) == 2:
+            e = F('transpose({}, 0, 1)', self.new_param([sh[1], sh[0]], ('u', 1.0)))
+        else:
+            e = F('exp({} * 0.5) - {}', self.new_param(sh, ('u', 1.0)), self.new_param(sh, ('u', 1.0)))
+        shape = self.bcast(v.shape, sh)
+        if shape is None or not self.small(shape):
+            return None
+        if self.chance(0.5):
+            return self.emit(F('{} + {}', v, e), shape, sc=v.sc + 0.6, bnd=v.bnd + 3)
+        return self.emit(F('{} * ({})', v, e), shape, sc=v.sc * 0.8, bnd=v.bnd * 3)
 
     def op_fresh_input(self):
         v = self.vals[-1]
@@ -943,7 +1018,10 @@ class Gen:
             else:
                 G = self.ri(2, 3)
             P_ = self.ri(2, 8)
-            sh = self.bcast(v.shape[:-2], [G]) + [v.shape[-2], P_]
+            bs = self.bcast(v.shape[:-2], [G])
+            if bs is None:
+                return None
+            sh = bs + [v.shape[-2], P_]
             if not self.small(sh):
                 return None
             w = self.new_param([G, K, P_], ('u', a))
@@ -979,7 +1057,12 @@ class Gen:
     def weight_expr(self, dout, din, allow_hyper=True):
         a = math.sqrt(3.0 / din)
         k = self.wpick([(3, 'affine'), (2, 'kron'), (2, 'lowrank'), (1, 'phnn'), (1, 'mask'),
-                        (1 if allow_hyper and dout * din <= 256 else 0, 'hyper')])
+                        (1, 'hashed'), (1 if allow_hyper and dout * din <= 256 else 0, 'hyper')])
+        if k == 'hashed':
+            pool = self.new_param([self.ri(1, max(1, dout * din // 2))], ('u', a), base='pool')
+            self.twin_params.add(self.last_key)   # hashed wants a parameter pool
+            seed = self.pick([0, 1, 12345, 2654435761, 4294967295, self.ri(0, 1 << 31)])
+            return F('hashed({}, [%d, %d], %d)' % (dout, din, seed), pool)
         if k == 'affine':
             w1 = self.new_param([dout, din], ('u', a))
             w2 = self.new_param([dout, din], ('u', a))
@@ -1026,12 +1109,12 @@ class Gen:
     def op_linear(self, v=None, dout=None, act=None):
         if v is None:
             v = self.pick_val(lambda u: self.f32(u) and u.rank >= 1 and not is_sym(u.shape[-1])
-                              and u.shape[-1] <= 64)
+                              and u.shape[-1] <= self.L(64))
         if v is None:
             return None
         din = v.shape[-1]
         if dout is None:
-            dout = self.ri(1, 16)
+            dout = self.ri(1, 80) if self.big else self.ri(1, 16)
         sh = v.shape[:-1] + [dout]
         if not self.small(sh):
             return None
@@ -1078,6 +1161,8 @@ class Gen:
             if self.chance(0.25):
                 wexpr = self.weight_expr(dout, din)
             n, inst = self.model_inst('Linear', [din, dout], kw, 'fc', wexpr, bexpr)
+            if wexpr is None and inst.prefix == n + '.' and self.chance(0.2):
+                self.tie(n, inst)
             expr = self.call_inst(n, [v])
         if act:
             expr = F('%s({})' % act, expr)
@@ -1093,7 +1178,7 @@ class Gen:
                 if C % g:
                     g = 1
             elif g == 1:
-                cout = self.ri(1, 10)
+                cout = self.ri(1, 40) if self.big else self.ri(1, 10)
             else:
                 cout = g * self.ri(1, 3 if g <= 4 else 1)
             if same:
@@ -1183,8 +1268,8 @@ class Gen:
         return F('conv2d({}' + ', {}' * len(args) + ')', v, *args)
 
     def is_img(self, u, rank=(4,)):
-        return (self.f32(u) and u.rank in rank and all_int(u.shape[-3:]) and u.shape[-3] <= 16
-                and u.shape[-1] >= 1 and self.numel(u.shape) <= 4000)
+        return (self.f32(u) and u.rank in rank and all_int(u.shape[-3:]) and u.shape[-3] <= self.L(16)
+                and u.shape[-1] >= 1 and self.small(u.shape, 4000))
 
     def op_conv(self):
         v = self.pick_val(lambda u: self.is_img(u, (3, 4) if self.chance(0.15) else (4,)))
@@ -1574,7 +1659,7 @@ class Gen:
 
     def op_attention(self):
         v = self.pick_val(lambda u: self.f32(u) and u.rank >= 2 and all_int(u.shape[-2:])
-                          and u.shape[-1] <= 32 and u.shape[-2] <= 16)
+                          and u.shape[-1] <= self.L(32) and u.shape[-2] <= self.L(16))
         if v is None:
             return None
         T, D = v.shape[-2:]
@@ -1627,7 +1712,7 @@ class Gen:
 
     def op_mha(self):
         v = self.pick_val(lambda u: self.f32(u) and u.rank == 3 and all_int(u.shape[1:])
-                          and u.shape[2] in (4, 6, 8, 12, 16) and u.shape[1] <= 12)
+                          and u.shape[2] in (4, 6, 8, 12, 16, 32, 48, 64) and u.shape[1] <= self.L(12))
         if v is None:
             return None
         d = v.shape[2]
@@ -1752,7 +1837,7 @@ class Gen:
     def op_fusion(self):
         k = self.ri(0, 2)
         if k == 0:
-            v = self.pick_val(lambda u: self.is_img(u) and u.shape[-3] <= 12)
+            v = self.pick_val(lambda u: self.is_img(u) and u.shape[-3] <= self.L(12))
             if v is None:
                 k = 1
         if k == 0:
@@ -1763,21 +1848,20 @@ class Gen:
             use_bn = self.chance(0.5)
             e = self.conv_expr(v, cfg, bias=None if not use_bn else self.chance(0.3))
             if use_bn:
-                e = self.bn_wrap(e, C)
+                e = self.bn_wrap(e, C, v.rank)
             a1 = self.pick(ACTS[:9] + ['', ''])
             if a1:
                 e = F('%s({})' % a1, e)
             if self.chance(0.25):
                 e = F('{} * %s' % num(self.scalar(0.3, 1.0)), e)
             t = self.emit(e, v.shape, sc=v.sc)
-            res = self.pick_val(lambda u: u.dtype == 'f32' and u.shape == v.shape, recent=0) if self.chance(0.2) else v
-            r = F('{} + {}', t, res) if self.chance(0.7) else F('{} + {}', res, t)
+            r = self.residual(t, v, [C, 1, 1])
             a2 = self.pick(ACTS[:9] + [''])
             if a2:
                 r = F('%s({})' % a2, r)
             return self.emit(r, v.shape, sc=v.sc + 0.3)
         v = self.pick_val(lambda u: self.f32(u) and u.rank >= 1 and not is_sym(u.shape[-1])
-                          and u.shape[-1] <= 32)
+                          and u.shape[-1] <= self.L(32))
         if v is None:
             return None
         D = v.shape[-1]
@@ -1786,7 +1870,7 @@ class Gen:
             t = self.op_linear(v, dout=D, act=a1)
             if t is None:
                 return None
-            r = F('{} + {}', t, v) if self.chance(0.6) else F('{} + {}', v, t)
+            r = self.residual(t, v, [D])
             a2 = self.pick(ACTS[:9] + [''])
             if a2:
                 r = F('%s({})' % a2, r)
@@ -1798,14 +1882,27 @@ class Gen:
         if t is None:
             return None
         self.vals.remove(t)
-        e = self.bn_wrap(P(t.name), t.shape[1])
+        e = self.bn_wrap(P(t.name), t.shape[1], 2)
         a = self.pick(ACTS[:9] + [''])
         if a:
             e = F('%s({})' % a, e)
         return self.emit(e, t.shape, sc=v.sc + 0.3)
 
-    def bn_wrap(self, e, C):
-        if self.chance(0.5):
+    def residual(self, t, v, bshape):
+        """t + (a residual): usually v (same shape as t); sometimes t itself, another
+        same-shaped value, or a broadcast parameter (which must not fuse as a residual)."""
+        k = self.wpick([(6, 'v'), (1, 'self'), (1, 'other'), (1, 'bcast')])
+        res = v
+        if k == 'self':
+            res = t
+        elif k == 'other':
+            res = self.pick_val(lambda u: u.dtype == 'f32' and u.shape == v.shape, recent=0) or v
+        elif k == 'bcast':
+            res = self.new_param(bshape, ('u', 0.5), base='r')
+        return F('{} + {}', t, res) if self.chance(0.6) else F('{} + {}', res, t)
+
+    def bn_wrap(self, e, C, rank):
+        if rank == 4 and self.chance(0.5):
             kw = {'eps': self.pick([1e-3, 1e-4])} if self.chance(0.2) else {}
             n, inst = self.model_inst('BatchNorm2d', [C], kw, 'bn')
             return P('%s(%s)' % (n, e.o), self.expand(inst, [e.t], {}, [None]))
@@ -2049,13 +2146,13 @@ class Gen:
 
     def op_user_block(self):
         fams = []
-        img = self.pick_val(lambda u: self.is_img(u) and 1 <= u.shape[-3] <= 8 and u.shape[-2] >= 3 and u.shape[-1] >= 3)
+        img = self.pick_val(lambda u: self.is_img(u) and 1 <= u.shape[-3] <= self.L(8) and u.shape[-2] >= 3 and u.shape[-1] >= 3)
         if img is not None:
             fams += [(3, ('resconv', img)), (1, ('down', img))]
-        seq = self.pick_val(lambda u: self.f32(u) and u.rank == 3 and all_int(u.shape[1:]) and u.shape[2] in (4, 6, 8, 12, 16))
+        seq = self.pick_val(lambda u: self.f32(u) and u.rank == 3 and all_int(u.shape[1:]) and u.shape[2] in (4, 6, 8, 12, 16, 32, 48, 64))
         if seq is not None:
             fams += [(2, ('attn', seq))]
-        ft = self.pick_val(lambda u: self.f32(u) and u.rank >= 1 and not is_sym(u.shape[-1]) and 2 <= u.shape[-1] <= 24 and u.rowvar)
+        ft = self.pick_val(lambda u: self.f32(u) and u.rank >= 1 and not is_sym(u.shape[-1]) and 2 <= u.shape[-1] <= self.L(24) and u.rowvar)
         if ft is not None:
             fams += [(3, ('ffnres', ft)), (1, ('gated', ft))]
         if not fams:
@@ -2162,11 +2259,14 @@ class Gen:
             if twin:
                 for key in sorted(self.weights):
                     dt, shape, _ = self.weights[key]
-                    if key.endswith('num_batches_tracked'):
+                    if key.endswith('num_batches_tracked') or key in self.twin_omit:
                         continue
-                    t.append('  input p_%s: f32[%s];' % (key.replace('.', '_'), ', '.join(str(d) for d in shape)))
+                    t.append('  %s p_%s: f32[%s];' % ('param' if key in self.twin_params else 'input',
+                                                      key.replace('.', '_'), ', '.join(str(d) for d in shape)))
             for oname, decl, v in self.outputs:
                 t.append('  ' + decl)
+            if twin and self.twin_params:
+                t.append('  weights "twin.w.safetensors";')
             if not twin:
                 t.append('  weights "case.w.safetensors";')
                 t.append('')
@@ -2186,21 +2286,25 @@ class Gen:
             f.write(case)
         with open(os.path.join(outdir, 'twin.ndl'), 'w') as f:
             f.write(twin)
-        st_save(os.path.join(outdir, 'case.w.safetensors'), self.weights)
+        st_save(os.path.join(outdir, 'case.w.safetensors'),
+                {k: w for k, w in self.weights.items() if k not in self.file_omit})
         ins = {}
         for n in self.input_order:
             dt, _, shape, vals = self.inputs[n]
-            sdt = {'f32': 'F32', 'i64': 'I64', 'i32': 'I32'}[dt]
+            sdt = self.in_dtype.get(n) or {'f32': 'F32', 'i64': 'I64', 'i32': 'I32'}[dt]
             ins[n] = (sdt, shape, vals)
         st_save(os.path.join(outdir, 'case.in.safetensors'), ins)
         tw = dict(ins)
+        twp = {}
         for key, (dt, shape, vals) in self.weights.items():
-            if key.endswith('num_batches_tracked'):
+            if key.endswith('num_batches_tracked') or key in self.twin_omit:
                 continue
             tn = 'p_' + key.replace('.', '_')
-            assert tn not in tw, tn
-            tw[tn] = (dt, shape, vals)
+            assert tn not in tw and tn not in twp, tn
+            (twp if key in self.twin_params else tw)[tn] = (dt, shape, vals)
         st_save(os.path.join(outdir, 'twin.in.safetensors'), tw)
+        if twp:
+            st_save(os.path.join(outdir, 'twin.w.safetensors'), twp)
 
 
 class Skip(Exception):

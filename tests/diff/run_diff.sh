@@ -4,6 +4,8 @@
 # by the reference interpreter and by the compiled code, compared with stcmp.
 #
 #   run_diff.sh NDLC STCMP SEED
+#   run_diff.sh NDLC STCMP CASE.ndl     (a kept or reduced case, e.g. tests/diff/found/*.ndl,
+#                                        with its CASE.in.safetensors; no gen, no twin)
 #
 # Steps, all in a temporary directory (TMP):
 #   gen    python3 gen.py SEED TMP      -> case.ndl, case.{w,in}.safetensors, twin.*
@@ -23,7 +25,7 @@
 set -u
 
 if [ $# -ne 3 ]; then
-    echo "usage: run_diff.sh NDLC STCMP SEED" >&2
+    echo "usage: run_diff.sh NDLC STCMP SEED|CASE.ndl" >&2
     exit 2
 fi
 ndlc=$1
@@ -32,8 +34,15 @@ seed=$3
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
 modes=${DIFF_MODES:-twin exe c}
+given=
 case $seed in
-    ''|*[!0-9]*) echo "run_diff.sh: SEED must be a non-negative integer, got '$seed'" >&2; exit 2 ;;
+    *.ndl)
+        [ -f "$seed" ] || { echo "run_diff.sh: $seed: no such file" >&2; exit 2; }
+        given=$(cd "$(dirname "$seed")" && pwd)/$(basename "$seed")
+        seed=$(basename "$seed" .ndl)
+        modes=${DIFF_MODES:-exe c}
+        ;;
+    ''|*[!0-9]*) echo "run_diff.sh: SEED must be a non-negative integer or a .ndl file, got '$seed'" >&2; exit 2 ;;
 esac
 
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/diff.$seed.XXXXXX") || exit 1
@@ -58,20 +67,25 @@ run() {
     "$@" >> "$log" 2>&1
 }
 
-if ! python3 "$here/gen.py" "$seed" "$tmp" 2>> "$log"; then
+c_ndl=$tmp/case.ndl
+c_in=$tmp/case.in.safetensors
+if [ -n "$given" ]; then
+    c_ndl=$given
+    c_in=${given%.ndl}.in.safetensors
+elif ! ${PYTHON:-python3} "$here/gen.py" "$seed" "$tmp" 2>> "$log"; then
     echo "FAIL (gen): seed $seed: gen.py failed" >&2
     cat "$log" >&2
     echo "(kept $tmp)" >&2
     exit 1
 fi
 
-tol=$(sed -n 's/^[[:space:]]*#[[:space:]]*TOL:[[:space:]]*//p' "$tmp/case.ndl" | head -n 1)
+tol=$(sed -n 's/^[[:space:]]*#[[:space:]]*TOL:[[:space:]]*//p' "$c_ndl" | head -n 1)
 tolargs=
 if [ -n "$tol" ]; then
     set -- $tol
     tolargs="--atol $1 --rtol $2"
 fi
-flags=$(sed -n 's/^[[:space:]]*#[[:space:]]*FLAGS:[[:space:]]*//p' "$tmp/case.ndl" | head -n 1)
+flags=$(sed -n 's/^[[:space:]]*#[[:space:]]*FLAGS:[[:space:]]*//p' "$c_ndl" | head -n 1)
 
 # compare STEP OUT: stcmp OUT against the reference
 compare() {
@@ -81,8 +95,6 @@ compare() {
     fi
 }
 
-c_ndl=$tmp/case.ndl
-c_in=$tmp/case.in.safetensors
 if ! run "$ndlc" run "$c_ndl" --inputs "$c_in" -o "$tmp/ref.safetensors"; then
     note interp "ndlc run failed" "$ndlc run $c_ndl --inputs $c_in -o $tmp/ref.safetensors"
 else
@@ -142,7 +154,11 @@ fi
 if [ -n "$failed" ]; then
     {
         echo "diff seed $seed FAILED:$failed"
-        echo "  regenerate: python3 $here/gen.py $seed DIR"
+        if [ -n "$given" ]; then
+            echo "  case: $given"
+        else
+            echo "  regenerate: python3 $here/gen.py $seed DIR"
+        fi
         cat "$log"
         echo "(kept $tmp)"
     } >&2
