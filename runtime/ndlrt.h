@@ -20,6 +20,13 @@
 #define NDLRT_API
 #endif
 
+/* Threads of the kernels' OpenMP paths (used only when built with -fopenmp): generated C
+ * defines it from `ndlc --threads N` before this header. The scratch sizes below count
+ * one share per thread. */
+#ifndef NDLRT_THREADS
+#define NDLRT_THREADS 1
+#endif
+
 #ifdef __cplusplus
 extern "C" {
 #endif

@@ -24,6 +24,12 @@
 #if defined(__AVX512F__)
 #include <immintrin.h>
 #endif
+#if defined(_OPENMP) && NDLRT_THREADS > 1
+#include <omp.h>
+#define CONV_OMP 1
+#else
+#define CONV_OMP 0
+#endif
 
 /* Column blocks of im2col hold at most this many floats (with at least 64 columns), so
  * the block stays in L2 while the weights stream past it. */
@@ -86,15 +92,21 @@ static int conv_direct_stride(const NdlrtConv2d *p)
     return 0;
 }
 
+/* Floats of one group's input as 4 phase planes of ceil(h/2) x ceil(w/2), aligned. */
+static size_t conv_planes_floats(const NdlrtConv2d *p)
+{
+    int64_t hp = (p->h + 1) / 2, wp = (p->w + 1) / 2;
+    return (size_t)(4 * (p->c / p->groups) * hp * wp + 32);
+}
+
 /* Floats of the direct path's scratch: the per-vector tap masks (uint16) and, for stride
- * 2, one group's input as 4 phase planes of ceil(h/2) x ceil(w/2). */
+ * 2, each thread's phase planes. */
 static size_t conv_direct_floats(const NdlrtConv2d *p, int st)
 {
     int64_t nvec = (p->oh * p->ow + 15) / 16 + 1, taps = p->kh * p->kw;
     size_t masks = (size_t)((nvec * taps + 1) / 2 + 16);
     if (st != 2) return masks;
-    int64_t hp = (p->h + 1) / 2, wp = (p->w + 1) / 2;
-    return masks + (size_t)(4 * (p->c / p->groups) * hp * wp + 32);
+    return masks + conv_planes_floats(p) * (size_t)NDLRT_THREADS;
 }
 
 NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p)
@@ -288,13 +300,65 @@ static void conv_deinterleave(const float *src, int64_t n, float *ev, float *od,
                               _mm512_permutex2var_ps(a, io, b));
 }
 
+/* One image and group u = img * groups + g: (for stride 2, unless flags & 4) its phase
+ * planes, then output vectors [v_begin, v_end) of every output channel. */
+static void conv_direct_unit(const NdlrtConv2d *p, const ConvDirect *d, int st, const float *x,
+                             float *y, int64_t u, float *planes, unsigned used_rows,
+                             unsigned flags, int64_t v_begin, int64_t v_end)
+{
+    int64_t og = p->o / p->groups, cg = p->c / p->groups, k = conv_k(p);
+    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, img = u / p->groups, g = u % p->groups;
+    int64_t hp = (p->h + 1) / 2, wp = (p->w + 1) / 2, pp = hp * wp;
+    size_t per = ndlrt_gemm_packed_a_floats(og, k);
+    const float *xg = x + (img * p->c + g * cg) * hw;
+    if (st == 2) {
+        if (!(flags & 4)) { /* the phase planes [2][2][cg][hp][wp] that some tap reads */
+            for (int64_t ci = 0; ci < cg; ci++)
+                for (int64_t iy = 0; iy < p->h; iy++) {
+                    if (!(used_rows & (1u << (iy & 1)))) continue;
+                    const float *row = xg + ci * hw + iy * p->w;
+                    float *ev = planes + ((iy & 1) * 2 * cg + ci) * pp + (iy / 2) * wp;
+                    float *od = ev + cg * pp;
+                    for (int64_t x0 = 0; x0 < p->w; x0 += 32) {
+                        int64_t n = p->w - x0 < 32 ? p->w - x0 : 32;
+                        conv_deinterleave(row + x0, n, ev + x0 / 2, od + x0 / 2, (n + 1) / 2,
+                                          flags & 2 ? n / 2 : 0);
+                    }
+                }
+        }
+        xg = planes;
+    }
+    int has_ep = !ndlrt_epilogue_empty(&p->ep);
+    int64_t yoff = (img * p->o + g * og) * ohw;
+    const float *wg = p->w_packed + (size_t)g * per;
+    /* spatial tiles of 2 vectors (4 for a panel of at most 6 channels), each against every
+     * panel while its inputs are in L1 */
+    for (int64_t v0 = v_begin; v0 < v_end; v0 += 4)
+        for (int64_t o0 = 0; o0 < og; o0 += NDLRT_GEMM_MR) {
+            int mr = (int)(og - o0 < NDLRT_GEMM_MR ? og - o0 : NDLRT_GEMM_MR);
+            float *yt = y + yoff + o0 * ohw;
+            const float *bias = p->ep.bias ? p->ep.bias + g * og + o0 : NULL;
+            const float *res = p->ep.residual ? p->ep.residual + yoff + o0 * ohw : NULL;
+            int64_t vend = v0 + 4 < v_end ? v0 + 4 : v_end;
+            for (int64_t v = v0; v < vend;) {
+                int nv = mr <= 6 && vend - v >= 4 ? 4 : vend - v >= 2 ? 2 : 1;
+                conv_tile_any(mr, nv, d, wg + o0 * k, xg, v * 16, yt, bias, res);
+                if (has_ep && !d->simple) {
+                    int64_t cols = ohw - v * 16 < 16 * nv ? ohw - v * 16 : 16 * nv;
+                    ndlrt_epilogue_f32(&p->ep, mr, cols, yt + v * 16, ohw,
+                                       res ? res + v * 16 : NULL, bias, 1);
+                }
+                v += nv;
+            }
+        }
+}
+
 /* The direct convolution of every image and group (see the top of the file). */
 static void conv_direct_run(const NdlrtConv2d *p, int st, const float *x, float *y, float *scratch)
 {
-    int64_t og = p->o / p->groups, cg = p->c / p->groups, k = conv_k(p);
+    int64_t cg = p->c / p->groups;
     int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
     int64_t nvec = (ohw + 15) / 16;
-    size_t per = ndlrt_gemm_packed_a_floats(og, k);
     uint16_t *masks = (uint16_t *)(void *)scratch;
     float *planes = scratch + (nvec + 1) * taps / 2 + 16;
     planes = (float *)(void *)(((uintptr_t)planes + 63) / 64 * 64);
@@ -351,48 +415,34 @@ static void conv_direct_run(const NdlrtConv2d *p, int st, const float *x, float 
     ConvDirect d = {cg, taps, st == 1 ? hw : pp, toff, masks, ohw, 0, p->ep.act, p->ep.act2};
     d.simple = (d.act == NDLRT_ACT_NONE || d.act == NDLRT_ACT_RELU) &&
                (d.act2 == NDLRT_ACT_NONE || d.act2 == NDLRT_ACT_RELU);
-    int has_ep = !ndlrt_epilogue_empty(&p->ep);
-    for (int64_t img = 0; img < p->n; img++)
-        for (int64_t g = 0; g < p->groups; g++) {
-            const float *xg = x + (img * p->c + g * cg) * hw;
-            if (st == 2) { /* the phase planes [2][2][cg][hp][wp] that some tap reads */
-                for (int64_t ci = 0; ci < cg; ci++)
-                    for (int64_t iy = 0; iy < p->h; iy++) {
-                        if (!(used_rows & (1u << (iy & 1)))) continue;
-                        const float *row = xg + ci * hw + iy * p->w;
-                        float *ev = planes + ((iy & 1) * 2 * cg + ci) * pp + (iy / 2) * wp;
-                        float *od = ev + cg * pp;
-                        for (int64_t x0 = 0; x0 < p->w; x0 += 32) {
-                            int64_t n = p->w - x0 < 32 ? p->w - x0 : 32;
-                            conv_deinterleave(row + x0, n, ev + x0 / 2, od + x0 / 2, (n + 1) / 2,
-                                              used_cols & 2 ? n / 2 : 0);
-                        }
-                    }
-                xg = planes;
+    int64_t units = p->n * p->groups, share = (int64_t)conv_planes_floats(p);
+#if CONV_OMP
+    /* images (and groups) across the threads, or with fewer of them than threads, the
+     * spatial blocks of each */
+    if ((double)units * (double)ohw * (double)(p->o / p->groups) * (double)(cg * taps) >= 262144.0 &&
+        !omp_in_parallel()) {
+        if (units >= NDLRT_THREADS) {
+#pragma omp parallel for num_threads(NDLRT_THREADS) schedule(static)
+            for (int64_t u = 0; u < units; u++) {
+                float *pl = planes + (int64_t)omp_get_thread_num() * share;
+                conv_direct_unit(p, &d, st, x, y, u, pl, used_rows, used_cols, 0, nvec);
             }
-            int64_t yoff = (img * p->o + g * og) * ohw;
-            const float *wg = p->w_packed + (size_t)g * per;
-            /* spatial tiles of 2 vectors (4 for a panel of at most 6 channels), each
-             * against every panel while its inputs are in L1 */
-            for (int64_t v0 = 0; v0 < nvec; v0 += 4)
-                for (int64_t o0 = 0; o0 < og; o0 += NDLRT_GEMM_MR) {
-                    int mr = (int)(og - o0 < NDLRT_GEMM_MR ? og - o0 : NDLRT_GEMM_MR);
-                    float *yt = y + yoff + o0 * ohw;
-                    const float *bias = p->ep.bias ? p->ep.bias + g * og + o0 : NULL;
-                    const float *res = p->ep.residual ? p->ep.residual + yoff + o0 * ohw : NULL;
-                    int64_t vend = v0 + 4 < nvec ? v0 + 4 : nvec;
-                    for (int64_t v = v0; v < vend;) {
-                        int nv = mr <= 6 && vend - v >= 4 ? 4 : vend - v >= 2 ? 2 : 1;
-                        conv_tile_any(mr, nv, &d, wg + o0 * k, xg, v * 16, yt, bias, res);
-                        if (has_ep && !d.simple) {
-                            int64_t cols = ohw - v * 16 < 16 * nv ? ohw - v * 16 : 16 * nv;
-                            ndlrt_epilogue_f32(&p->ep, mr, cols, yt + v * 16, ohw,
-                                               res ? res + v * 16 : NULL, bias, 1);
-                        }
-                        v += nv;
-                    }
-                }
+        } else {
+            for (int64_t u = 0; u < units; u++) {
+                if (st == 2) conv_direct_unit(p, &d, st, x, y, u, planes, used_rows, used_cols, 0, 0);
+                int64_t nb = (nvec + 3) / 4;
+#pragma omp parallel for num_threads(NDLRT_THREADS) schedule(static)
+                for (int64_t b = 0; b < nb; b++)
+                    conv_direct_unit(p, &d, st, x, y, u, planes, used_rows, used_cols | 4u,
+                                     4 * b, 4 * b + 4 < nvec ? 4 * b + 4 : nvec);
+            }
         }
+        return;
+    }
+#endif
+    (void)share;
+    for (int64_t u = 0; u < units; u++)
+        conv_direct_unit(p, &d, st, x, y, u, planes, used_rows, used_cols, 0, nvec);
 }
 #endif
 

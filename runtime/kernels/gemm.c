@@ -23,6 +23,12 @@
 #if defined(__AVX512F__) || (defined(__AVX2__) && defined(__FMA__))
 #include <immintrin.h>
 #endif
+#if defined(_OPENMP) && NDLRT_THREADS > 1
+#include <omp.h>
+#define GEMM_OMP 1
+#else
+#define GEMM_OMP 0
+#endif
 
 /* Register tile and cache blocking. The tile is MR x NR = 14 x 32 (28 zmm accumulators).
  * A KC-deep slice keeps a B micro-panel (KC x NR, 64 KiB) and an MC x KC block of A
@@ -266,8 +272,8 @@ NDLRT_API void ndlrt_gemm_pack_b(int64_t k, int64_t n, const float *b, int64_t r
 
 /* Sized for the largest blocks that ndlrt_gemm_f32 cuts from these sizes (an upper
  * bound of gemm_chunk), so that the result never decreases as a size grows. */
-NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int a_packed,
-                                           int b_packed)
+/* One thread's share of the scratch. */
+static size_t gemm_scratch_one(int64_t m, int64_t n, int64_t k, int a_packed, int b_packed)
 {
     if (m <= 0 || n <= 0 || k <= 0) return 0;
     int64_t kc = gemm_min(k, GEMM_KC);
@@ -275,6 +281,12 @@ NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int 
     if (!a_packed) s += (size_t)(gemm_min(gemm_roundup(m, GEMM_MR), GEMM_MC) * kc + GEMM_ALIGN);
     if (!b_packed) s += (size_t)(gemm_min(gemm_roundup(n, GEMM_NR), GEMM_NC) * kc + GEMM_ALIGN);
     return s;
+}
+
+NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int a_packed,
+                                           int b_packed)
+{
+    return gemm_scratch_one(m, n, k, a_packed, b_packed) * (size_t)NDLRT_THREADS;
 }
 
 /* ---- micro-kernels ------------------------------------------------------------------
@@ -634,7 +646,7 @@ static void gemm_gemv_packed(int64_t n, int64_t k, const float *a, const float *
 
 /* ---- the core ---------------------------------------------------------------------- */
 
-NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
+static void gemm_serial(const NdlrtGemm *g, float *scratch)
 {
     int64_t m = g->m, n = g->n, k = g->k, ldc = g->c_rs;
     float *c = g->c;
@@ -709,4 +721,54 @@ NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
             }
         }
     }
+}
+
+#if GEMM_OMP
+/* The part of g over rows [i0, i1) and columns [j0, j1) (i0 a multiple of MR where A is
+ * packed, j0 a multiple of NR where B is). */
+static NdlrtGemm gemm_part(const NdlrtGemm *g, int64_t i0, int64_t i1, int64_t j0, int64_t j1)
+{
+    NdlrtGemm s = *g;
+    int64_t apk = g->a_packed_k > 0 ? g->a_packed_k : g->k;
+    int64_t bpk = g->b_packed_k > 0 ? g->b_packed_k : g->k;
+    s.m = i1 - i0, s.n = j1 - j0;
+    if (g->a_packed) s.a_packed = g->a_packed + i0 * apk;
+    else s.a = g->a + i0 * g->a_rs;
+    if (g->b_packed) s.b_packed = g->b_packed + j0 * bpk;
+    else s.b = g->b + j0 * g->b_cs;
+    s.c = g->c + i0 * g->c_rs + j0;
+    if (g->ep.residual) s.ep.residual = g->ep.residual + i0 * g->c_rs + j0;
+    if (g->ep.bias) s.ep.bias = g->ep.bias + (g->bias_per_row ? i0 : j0);
+    return s;
+}
+#endif
+
+NDLRT_API void ndlrt_gemm_f32(const NdlrtGemm *g, float *scratch)
+{
+#if GEMM_OMP
+    /* Large products outside a parallel region: split the columns (each thread streams
+     * its share of B, the weights of a linear) when there are enough NR-wide panels and
+     * few rows, else the rows; each thread has its own share of the scratch. */
+    int64_t m = g->m, n = g->n, k = g->k;
+    if (m > 0 && n > 0 && k > 0 && (double)m * (double)n * (double)k >= 262144.0 &&
+        !omp_in_parallel()) {
+        int64_t um = (m + GEMM_MR - 1) / GEMM_MR, un = (n + GEMM_NR - 1) / GEMM_NR;
+        int by_n = un >= 2 * NDLRT_THREADS && (um < 8 * NDLRT_THREADS || un >= um);
+        if (by_n || um >= 2) {
+            size_t share = gemm_scratch_one(m, n, k, g->a_packed != NULL, g->b_packed != NULL);
+#pragma omp parallel num_threads(NDLRT_THREADS)
+            {
+                int t = omp_get_thread_num(), nt = omp_get_num_threads();
+                int64_t units = by_n ? un : um, u0 = units * t / nt, u1 = units * (t + 1) / nt;
+                if (u1 > u0) {
+                    NdlrtGemm part = by_n ? gemm_part(g, 0, m, u0 * GEMM_NR, gemm_min(n, u1 * GEMM_NR))
+                                          : gemm_part(g, u0 * GEMM_MR, gemm_min(m, u1 * GEMM_MR), 0, n);
+                    gemm_serial(&part, scratch + (size_t)t * share);
+                }
+            }
+            return;
+        }
+    }
+#endif
+    gemm_serial(g, scratch);
 }
