@@ -14,6 +14,7 @@
 #include <unistd.h>
 #include "frontend.h"
 #include "json.h"
+#include "subnets.h"
 #include "../backends/backend.h"
 #include "../passes/passes.h"
 #include "../runtime/safetensors.h"
@@ -435,6 +436,7 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
     case CMD_IMPORT:
         diag_error(d, (Span){0}, "'ndlc import' is not supported yet");
         return 1;
+    case CMD_SUBNETS: return subnets_run(opt, sm, d); /* subnets.c */
     default: break;
     }
     size_t n = strlen(opt->input);

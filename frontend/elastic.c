@@ -11,6 +11,7 @@
 #include <string.h>
 #include "lower_impl.h"
 #include "json.h"
+#include "subnets.h"
 
 /* Parses a -D value: "160" or "[2, 3, 4]". */
 static bool parse_define(Lower *L, const char *text, int64_t **v, uint32_t *n, bool *is_list)
@@ -62,16 +63,35 @@ typedef struct ElasticValue {
     const char *source;   /* "-D", "--subnet" or "the default" */
 } ElasticValue;
 
+/* For `ndlc subnets`: records a variable whose declaration is valid (Options.elastic_space). */
+static void record_var(Lower *L, const AstNode *n, const int64_t *set, uint32_t nset, int64_t len,
+                       const ElasticValue *val)
+{
+    ElasticSpace *sp = L->opt->elastic_space;
+    if (!sp) return;
+    ElasticVar v = {.name = xstrdup(n->str), .nset = nset, .len = (uint32_t)len,
+                    .fixed = strcmp(val->source, "the default") != 0};
+    memcpy(v.set, set, nset * sizeof *set);
+    vec_push(sp->vars, v);
+}
+
+void elastic_space_free(ElasticSpace *s)
+{
+    for (uint32_t i = 0; i < s->vars.n; i++) free(s->vars.v[i].name);
+    vec_free(s->vars);
+}
+
 static void bind_one(Lower *L, const AstNode *n, Scope *s, const ElasticValue *val)
 {
     const AstNode *ty = N(L, n->a);
-    int64_t set[64];
+    int64_t set[ELASTIC_MAX_CHOICES];
     uint32_t nset = 0;
     bool ok = true;
     for (uint32_t i = 0; i < n->list.n; i++) {
         Cv c = eval(L, s, n->list.v[i]);
-        if (nset == 64) {
-            diag_error(L->diag, N(L, n->list.v[i])->span, "an elastic set holds at most 64 values");
+        if (nset == ELASTIC_MAX_CHOICES) {
+            diag_error(L->diag, N(L, n->list.v[i])->span, "an elastic set holds at most %d values",
+                       ELASTIC_MAX_CHOICES);
             ok = false;
             break;
         }
@@ -100,6 +120,7 @@ static void bind_one(Lower *L, const AstNode *n, Scope *s, const ElasticValue *v
         scope_bind(L, s, n->str, cv_error(), n->span, BIND_CONST);
         return;
     }
+    record_var(L, n, set, nset, is_array ? len : 0, val);
     char setbuf[512];
     format_set(set, nset, setbuf, sizeof setbuf);
     /* shape the value: a one-element list binds a scalar (OFA writes "r": [176]); a
@@ -175,7 +196,9 @@ void elaborate_elastic(Lower *L, const AstNode *model, Scope *s)
         const AstNode *n = N(L, model->list2.v[k]);
         if (n->kind != AST_ELASTIC) continue;
         ElasticValue val = {0};
-        for (uint32_t i = 0; i < nsub; i++) {
+        bool defined = false; /* -D wins: then the --subnet value is not even checked */
+        for (uint32_t i = 0; i < L->opt->defines.n; i++) defined |= strcmp(L->opt->defines.v[i].name, n->str) == 0;
+        for (uint32_t i = 0; i < nsub && !defined; i++) {
             if (sub[i].is_null || strcmp(sub[i].name, n->str) != 0) continue;
             if (sub[i].not_int) {
                 diag_error(L->diag, n->span, "value of elastic variable '%s' (from --subnet) is not an integer",

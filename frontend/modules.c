@@ -477,16 +477,124 @@ static Cv pool_call(Lower *L, Inst *inst, CallArgs *args, OpKind kind)
 static Cv maxpool_call(Lower *L, Inst *inst, CallArgs *args) { return pool_call(L, inst, args, OP_MAX_POOL2D); }
 static Cv avgpool_call(Lower *L, Inst *inst, CallArgs *args) { return pool_call(L, inst, args, OP_AVG_POOL2D); }
 
-static bool not_yet_init(Lower *L, Inst *inst)
+/* ---- ElasticConv2d (spec 8.1) --------------------------------------------------------------
+ * Once-for-All's elastic kernel (OFA's DynamicSeparableConv2d.get_active_filter): the stored
+ * `weight` [out, in/groups, kmax, kmax] is cut to the active kernel size k by centred crops.
+ * With `transform`, each crop by 2 (7->5, 5->3, ...) is followed by OFA's linear transform of
+ * every flattened kernel, `flat @ M^T` with M = `<s>to<s-2>_matrix` [(s-2)^2, (s-2)^2]
+ * (F.linear); the next crop is taken from the transformed kernel. The kernel is built here
+ * as a parameter expression (slice, reshape, permute, matmul), which the fold pass turns
+ * into one constant, so the artefact holds the subnet's k x k kernel only. The built kernel
+ * replaces the instance's `weight` binding (it is what OFA's extracted subnet stores as
+ * its conv weight). The weight is read from `<instance>.weight`, or, when the file has no
+ * such key, from `<instance>.conv.weight`, OFA's own layout (its module nests a Conv2d). */
+
+enum { EC_IN, EC_OUT, EC_KMAX, EC_K, EC_STRIDE, EC_GROUPS, EC_TRANSFORM };
+
+static bool econv_args(Lower *L, Inst *inst, int64_t *in, int64_t *out, int64_t *kmax, int64_t *k,
+                       int64_t s[2], int64_t *g, bool *transform)
 {
-    diag_error(L->diag, inst->span, "'%s' is not supported yet", inst->builtin->name);
-    return false;
+    if (!ctor_int(L, inst, EC_IN, in, true) || !ctor_int(L, inst, EC_OUT, out, true) ||
+        !ctor_int(L, inst, EC_KMAX, kmax, true) || !ctor_int(L, inst, EC_K, k, true) ||
+        !ctor_pair(L, inst, EC_STRIDE, s) || !ctor_int(L, inst, EC_GROUPS, g, true) ||
+        !want_bool(L, CARG(EC_TRANSFORM), CSPAN(EC_TRANSFORM), "argument 'transform' of 'ElasticConv2d'",
+                   transform))
+        return false;
+    return true;
 }
 
-static Cv unreachable_call(Lower *L, Inst *inst, CallArgs *args)
+/* "7to5_matrix" for the crop step from size s */
+static const char *econv_matrix_name(Lower *L, int64_t s)
 {
-    (void)L; (void)args;
-    NDLC_ICE("call of unsupported module '%s'", inst->builtin->name);
+    char buf[64];
+    snprintf(buf, sizeof buf, "%" PRId64 "to%" PRId64 "_matrix", s, s - 2);
+    return arena_strdup(L->arena, buf);
+}
+
+/* Centred crop of the last two axes of w [o, i, s, s] to t x t. */
+static Cv econv_crop(Lower *L, ValueId w, int64_t s, int64_t t, const char *nm, Span span)
+{
+    int64_t b = (s - t) / 2; /* OFA's sub_filter_start_end: centre - t/2 */
+    Cv c = emit_slice_axis(L, w, 2, b, b + t, 1, nm, span);
+    if (c.kind != CV_TENSOR) return c;
+    return emit_slice_axis(L, c.u.t, 3, b, b + t, 1, nm, span);
+}
+
+static bool econv_init(Lower *L, Inst *inst)
+{
+    int64_t in, out, kmax, k, s[2], g;
+    bool transform;
+    if (!econv_args(L, inst, &in, &out, &kmax, &k, s, &g, &transform)) return false;
+    if (kmax % 2 == 0 || k % 2 == 0) {
+        diag_error(L->diag, inst->span, "'ElasticConv2d' kernel sizes must be odd (centred crops), got "
+                   "kmax=%" PRId64 " and k=%" PRId64, kmax, k);
+        return false;
+    }
+    if (k > kmax) {
+        diag_error(L->diag, CSPAN(EC_K), "'ElasticConv2d' kernel size k=%" PRId64 " exceeds kmax=%" PRId64,
+                   k, kmax);
+        return false;
+    }
+    if (in % g || out % g) {
+        diag_error(L->diag, inst->span, "'ElasticConv2d' channels in=%" PRId64 " and out=%" PRId64
+                   " must be divisible by groups=%" PRId64, in, out, g);
+        return false;
+    }
+    TensorType wt = {.dtype = DT_F32, .rank = 4, .dims = {out, in / g, kmax, kmax}};
+    uint32_t sl = elastic_bit(CARG(EC_OUT), 0) | elastic_bit(CARG(EC_IN), 1) | elastic_bit(CARG(EC_GROUPS), 1);
+    ValueId w = declare_param(L, inst->scope, inst->key, "weight", &wt, sl, inst->span);
+    L->params.v[L->params.n - 1].alt_key = path_join(L, path_join(L, inst->key, "conv"), "weight");
+    /* matrices of the steps taken are parameters; the others may sit in the file unused */
+    for (int64_t st = kmax; st > 1; st -= 2) {
+        const char *name = econv_matrix_name(L, st);
+        if (!(transform && st > k)) {
+            vec_push(L->ignored_keys, path_join(L, inst->key, name));
+            continue;
+        }
+        TensorType mt = {.dtype = DT_F32, .rank = 2, .dims = {(st - 2) * (st - 2), (st - 2) * (st - 2)}};
+        declare_param(L, inst->scope, inst->key, name, &mt, 0, inst->span);
+    }
+    /* the active kernel, as a parameter expression */
+    const char *nm = layer(inst);
+    ValueId cur = w;
+    Span sp = inst->span;
+    if (!transform && k < kmax) {
+        Cv c = econv_crop(L, cur, kmax, k, nm, sp);
+        if (c.kind != CV_TENSOR) return false;
+        cur = c.u.t;
+    }
+    for (int64_t st = kmax; transform && st > k; st -= 2) {
+        int64_t t = st - 2;
+        Cv c = econv_crop(L, cur, st, t, nm, sp);
+        if (c.kind != CV_TENSOR) return false;
+        Dim flat[2] = {out * (in / g), t * t}, back[4] = {out, in / g, t, t};
+        Cv f = emit_reshape(L, c.u.t, flat, 2, nm, sp);
+        if (f.kind != CV_TENSOR) return false;
+        Binding *mb = scope_find(inst->scope, econv_matrix_name(L, st), true);
+        static const int64_t perm[2] = {1, 0};
+        Cv mt = emit_permute(L, mb->v.u.t, perm, 2, nm, sp);
+        if (mt.kind != CV_TENSOR) return false;
+        Cv p = emit_binary(L, OP_MATMUL, f.u.t, mt.u.t, nm, sp);
+        if (p.kind != CV_TENSOR) return false;
+        Cv r = emit_reshape(L, p.u.t, back, 4, nm, sp);
+        if (r.kind != CV_TENSOR) return false;
+        cur = r.u.t;
+    }
+    Binding *wb = scope_find(inst->scope, "weight", true);
+    wb->v = cv_tensor(cur);
+    return true;
+}
+
+static Cv econv_call(Lower *L, Inst *inst, CallArgs *args)
+{
+    ValueId in[3] = {0, param_of(inst, "weight"), 0};
+    int64_t cin, cout, kmax, k, s[2], g;
+    bool transform;
+    if (!one_input(L, inst, args, &in[0]) ||
+        !econv_args(L, inst, &cin, &cout, &kmax, &k, s, &g, &transform))
+        return cv_error();
+    int64_t pad[2] = {k / 2, k / 2}, dil[2] = {1, 1};
+    return emit_conv2d(L, in, s, pad, dil, g, layer(inst), args->span);
 }
 
 /* ---- the table ------------------------------------------------------------------------------ */
@@ -513,7 +621,7 @@ static const BuiltinMod builtin_mods[] = {
     {"Flatten", "start=1 end=-1", no_params, flatten_call},
     {"MaxPool2d", "kernel stride=None pad=0", pool_init, maxpool_call},
     {"AvgPool2d", "kernel stride=None pad=0", pool_init, avgpool_call},
-    {"ElasticConv2d", "in out kmax k stride=1 groups=1 transform=true", not_yet_init, unreachable_call},
+    {"ElasticConv2d", "in out kmax k stride=1 groups=1 transform=true", econv_init, econv_call},
 };
 
 static const BuiltinMod *mod_linear(void) { return &builtin_mods[0]; }

@@ -22,6 +22,10 @@ const char *options_usage(void)
            "                                               run it with the reference interpreter\n"
            "                                               (without -o, print the outputs)\n"
            "       ndlc import MODEL.onnx -o OUT.ndl        convert an ONNX model\n"
+           "       ndlc subnets FILE.ndl --max-mmacs M [--max-params P] [--measure [--repeat N]]\n"
+           "                    [--json] [--budget N] [--seed S] [-D ...] [--subnet F] [--weights F]\n"
+           "                                               Pareto front (MACs vs parameters) of the\n"
+           "                                               elastic configurations within the limits\n"
            "       ndlc --version | --help | --list-ops\n"
            "\n"
            "options:\n"
@@ -59,6 +63,40 @@ static bool fail(char *err, size_t errlen, const char *fmt, ...)
     return false;
 }
 
+/* ---- `ndlc subnets` options (subnets.c) ------------------------------------------------ */
+
+static const char *const subnets_valued[] = {"--max-mmacs", "--max-params", "--repeat", "--budget",
+                                             "--seed"};
+
+/* Stores one valued subnets option; false with a usage message for a bad value. */
+static bool subnets_value(SubnetsOptions *so, const char *name, const char *val, char *err, size_t errlen)
+{
+    char *end;
+    double x = strtod(val, &end);
+    bool bad = end == val || *end || !(x >= 0) || x > 1e15;
+    if (strcmp(name, "--max-mmacs") == 0) so->max_mmacs = x;
+    else if (strcmp(name, "--max-params") == 0) so->max_params = x;
+    else {
+        bad = bad || x != (double)(long)x || x < (strcmp(name, "--seed") == 0 ? 0 : 1) || x > 1e9;
+        if (strcmp(name, "--repeat") == 0) so->repeat = (int)x;
+        else if (strcmp(name, "--budget") == 0) so->budget = (long)x;
+        else so->seed = (unsigned long)x;
+    }
+    if (bad) return fail(err, errlen, "invalid value '%s' for %s", val, name);
+    return true;
+}
+
+static bool subnets_check(const Options *o, bool given, char *err, size_t errlen)
+{
+    if (o->cmd != CMD_SUBNETS) {
+        if (given) return fail(err, errlen, "--max-mmacs, --max-params, --measure, --repeat, --json, "
+                               "--budget and --seed belong to 'ndlc subnets'");
+        return true;
+    }
+    if (!(o->subnets.max_mmacs > 0)) return fail(err, errlen, "'ndlc subnets' needs --max-mmacs M (M > 0)");
+    return true;
+}
+
 static bool one_of(const char *v, const char *const *names, size_t n, int *out)
 {
     for (size_t i = 0; i < n; i++)
@@ -77,7 +115,8 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     o->opt_level = 2;
     o->threads = 1;
     o->verify_each = true;
-    bool have_cmd = false;
+    o->subnets = (SubnetsOptions){.repeat = 20, .budget = 2000, .seed = 1};
+    bool have_cmd = false, subnets_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         /* options taking a value: "--opt VALUE" or "--opt=VALUE" */
@@ -110,6 +149,21 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
                 break;
             }
         }
+        for (size_t k = 0; which < 0 && k < sizeof subnets_valued / sizeof *subnets_valued; k++) {
+            size_t len = strlen(subnets_valued[k]);
+            if (strcmp(a, subnets_valued[k]) == 0) {
+                if (i + 1 >= argc) return fail(err, errlen, "missing value after '%s'", a);
+                val = argv[++i];
+            } else if (strncmp(a, subnets_valued[k], len) == 0 && a[len] == '=') {
+                val = a + len + 1;
+            } else {
+                continue;
+            }
+            if (!subnets_value(&o->subnets, subnets_valued[k], val, err, errlen)) return false;
+            subnets_given = true;
+            which = -2;
+        }
+        if (which == -2) continue;
         if (which >= 0) {
             int e;
             if (strcmp(name, "-o") == 0) o->output = val;
@@ -173,17 +227,23 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
         else if (strcmp(a, "-Wno-unused-weights") == 0) o->warn_unused_weights = false;
         else if (strcmp(a, "-Werror") == 0) o->werror = true;
         else if (strcmp(a, "--diag-plain") == 0) o->diag_plain = true;
+        else if (strcmp(a, "--measure") == 0) o->subnets.measure = subnets_given = true;
+        else if (strcmp(a, "--json") == 0) o->subnets.json = subnets_given = true;
         else if (strcmp(a, "--verify-each") == 0) o->verify_each = true;
         else if (strcmp(a, "--no-verify-each") == 0) o->verify_each = false;
         else if (a[0] == '-' && a[1]) return fail(err, errlen, "unknown option '%s'", a);
         else if (!o->input && !have_cmd && o->cmd == CMD_COMPILE && (strcmp(a, "run") == 0 || strcmp(a, "import") == 0)) {
             o->cmd = a[0] == 'r' ? CMD_RUN : CMD_IMPORT;
             have_cmd = true;
+        } else if (!o->input && !have_cmd && o->cmd == CMD_COMPILE && strcmp(a, "subnets") == 0) {
+            o->cmd = CMD_SUBNETS;
+            have_cmd = true;
         } else if (!o->input) o->input = a;
         else return fail(err, errlen, "more than one input file: '%s' and '%s'", o->input, a);
     }
     if (o->cmd == CMD_VERSION || o->cmd == CMD_HELP || o->cmd == CMD_LIST_OPS) return true;
     if (!o->input) return fail(err, errlen, "no input file");
+    if (!subnets_check(o, subnets_given, err, errlen)) return false;
     if (o->cmd == CMD_RUN) {
         if (!o->inputs) return fail(err, errlen, "'ndlc run' needs --inputs IN.safetensors");
     }

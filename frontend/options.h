@@ -7,7 +7,8 @@
 
 #include "../ir/base.h"
 
-typedef enum Command { CMD_COMPILE, CMD_RUN, CMD_IMPORT, CMD_VERSION, CMD_HELP, CMD_LIST_OPS } Command;
+typedef enum Command { CMD_COMPILE, CMD_RUN, CMD_IMPORT, CMD_VERSION, CMD_HELP, CMD_LIST_OPS,
+                       CMD_SUBNETS } Command;
 
 typedef enum EmitKind {
     EMIT_EXE, EMIT_C, EMIT_OBJ, EMIT_LLVM, EMIT_PTX, EMIT_CUDA, EMIT_IR, EMIT_JSON, EMIT_DOT,
@@ -18,6 +19,19 @@ typedef struct Define {       /* -D NAME=VALUE */
     const char *name;
     const char *value;
 } Define;
+
+typedef struct ElasticSpace ElasticSpace;   /* subnets.h */
+
+/* `ndlc subnets`: the search limits and what to print (subnets.c). */
+typedef struct SubnetsOptions {
+    double max_mmacs;         /* --max-mmacs M (required): millions of multiply-adds */
+    double max_params;        /* --max-params P: stored parameters (0: no limit) */
+    bool measure;             /* --measure: compile each front point and time it */
+    int repeat;               /* --repeat N: timed runs per point (default 20) */
+    bool json;                /* --json: JSON instead of the table */
+    long budget;              /* --budget N: configurations evaluated at most (default 2000) */
+    unsigned long seed;       /* --seed S: sampling and evolution (default 1) */
+} SubnetsOptions;
 
 typedef struct Options {
     Command cmd;
@@ -47,6 +61,9 @@ typedef struct Options {
     bool diag_plain;          /* --diag-plain */
     bool verify_each;         /* --verify-each (default on) */
     const char *command;      /* the whole command line, for generated files' frontmatter */
+    SubnetsOptions subnets;   /* `ndlc subnets` only */
+    ElasticSpace *elastic_space; /* not an option: when set, elaboration records the model's
+                                    elastic variables there (subnets.c) */
 } Options;
 
 /* Parses argv. On a usage error returns false with a message in err (exit status 2).

@@ -15,6 +15,8 @@
 #      the file written beside the artefact, which the executable finds by its own name).
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
+# A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
+# `{dir}` in it stands for the case's directory (e.g. --subnet {dir}/cfg.json).
 # On failure it prints the commands it ran, so they can be pasted into a shell, and keeps
 # the temporary directory holding the actual output.
 # Exit status: 0 pass, 1 fail, 2 usage.
@@ -52,6 +54,13 @@ if [ -n "$tol" ]; then
     tolargs="--atol $1 --rtol $2"
 fi
 
+# Optional extra ndlc options (e.g. --prune), for every mode: the first "# ARGS: ..." line,
+# split on blanks, no quoting and no globbing (set -f: patterns like fc*.weight stay as written).
+set -f
+case_dir=$(cd "$(dirname "$case_ndl")" && pwd)
+args=$(sed -n 's/^[[:space:]]*#[[:space:]]*ARGS:[[:space:]]*//p' "$case_ndl" | head -n 1 |
+       sed "s|{dir}|$case_dir|g")
+
 fail() {
     echo "FAIL ($mode): $1" >&2
     echo "  $run_cmd" >&2
@@ -61,14 +70,14 @@ fail() {
 
 case $mode in
 interp)
-    run_cmd="$ndlc run $case_ndl --inputs $stem.in.safetensors -o $out"
-    "$ndlc" run "$case_ndl" --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
+    run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
+    "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
 exe|exe-ext)
     ext=
     [ "$mode" = exe-ext ] && ext=--external-weights
-    run_cmd="$ndlc $case_ndl $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
-    "$ndlc" "$case_ndl" $ext -o "$tmp/net" || fail "ndlc exited with status $?"
+    run_cmd="$ndlc $case_ndl $args $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
+    "$ndlc" "$case_ndl" $args $ext -o "$tmp/net" || fail "ndlc exited with status $?"
     if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi
     "$tmp/net" "$stem.in.safetensors" "$out" || fail "the executable exited with status $?"
     ;;
@@ -76,8 +85,8 @@ c|c-ext)
     ext=
     [ "$mode" = c-ext ] && ext=--external-weights
     cflags="-std=c11 -Wall -Wextra -Werror -O2"
-    run_cmd="$ndlc $case_ndl --emit c $ext -o $tmp/model.c && cc $cflags -I$tmp -I$root/runtime ..."
-    "$ndlc" "$case_ndl" --emit c $ext -o "$tmp/model.c" || fail "ndlc --emit c exited with status $?"
+    run_cmd="$ndlc $case_ndl $args --emit c $ext -o $tmp/model.c && cc $cflags -I$tmp -I$root/runtime ..."
+    "$ndlc" "$case_ndl" $args --emit c $ext -o "$tmp/model.c" || fail "ndlc --emit c exited with status $?"
     info=$(sed -n 's/^const struct NdlrtModelInfo \*\([A-Za-z0-9_]*\)(void);$/\1/p' "$tmp/model.h")
     [ -n "$info" ] || fail "model.h declares no *_info function"
     printf '#include "ndlrt.h"\n#include "model.h"\nint main(int argc, char **argv) { return ndlrt_driver_main(%s(), argc, argv); }\n' \
