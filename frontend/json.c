@@ -101,6 +101,149 @@ static cJSON *dims_json(const Module *m, const TensorType *t)
     return a;
 }
 
+/* The sparsity section: per stored parameter tensor (as in "parameters") and in total,
+ * elements, nonzeros and density = nonzeros / elements (1 for an empty tensor). A weight
+ * that is exactly zero counts as pruned whether or not a mask says so; "masked" tells
+ * whether a pruning mask (P_mask, prune, --prune) is kept with the weight. */
+static cJSON *sparsity_json(const Module *m)
+{
+    cJSON *sp = cJSON_CreateObject();
+    cJSON *list = cJSON_AddArrayToObject(sp, "parameters");
+    double total = 0, total_nz = 0;
+    for (WeightId w = 1; w < m->weights.n; w++) {
+        const Weight *wt = &m->weights.v[w];
+        bool used = false;
+        for (ValueId v = 1; v < m->values.n && !used; v++)
+            used = (m->values.v[v].kind == VAL_PARAM || m->values.v[v].kind == VAL_CONST) &&
+                   m->values.v[v].weight == w;
+        if (!used || wt->type.rank == 0) continue;
+        size_t esz = dtype_info[wt->type.dtype].size, n = wt->nbytes / esz, nz = 0;
+        for (size_t i = 0; i < n; i++) {
+            if (wt->type.dtype == DT_F32) {
+                nz += ((const float *)wt->data)[i] != 0;
+                continue;
+            }
+            const unsigned char *e = (const unsigned char *)wt->data + i * esz;
+            bool zero = true;
+            for (size_t b = 0; b < esz && zero; b++) zero = e[b] == 0;
+            nz += !zero;
+        }
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "key", wt->key ? wt->key : "(computed)");
+        cJSON_AddNumberToObject(o, "elements", (double)n);
+        cJSON_AddNumberToObject(o, "nonzeros", (double)nz);
+        cJSON_AddNumberToObject(o, "density", n ? (double)nz / (double)n : 1.0);
+        cJSON_AddBoolToObject(o, "masked", wt->mask != 0);
+        cJSON_AddItemToArray(list, o);
+        total += (double)n;
+        total_nz += (double)nz;
+    }
+    cJSON *tot = cJSON_AddObjectToObject(sp, "total");
+    cJSON_AddNumberToObject(tot, "elements", total);
+    cJSON_AddNumberToObject(tot, "nonzeros", total_nz);
+    cJSON_AddNumberToObject(tot, "density", total > 0 ? total_nz / total : 1.0);
+    return sp;
+}
+
+/* Per weight: whether a value still refers to it, and it is a stored tensor (not a
+ * scalar, which generated code writes as a literal). */
+static bool *stored_weights(const Module *m)
+{
+    bool *used = xcalloc(m->weights.n + 1, sizeof *used);
+    for (ValueId v = 1; v < m->values.n; v++) {
+        const Value *val = &m->values.v[v];
+        if ((val->kind == VAL_PARAM || val->kind == VAL_CONST) && val->weight < m->weights.n)
+            used[val->weight] = m->weights.v[val->weight].type.rank > 0;
+    }
+    return used;
+}
+
+static int64_t dim1(const Module *m, Dim d)
+{
+    (void)m;
+    return d >= 0 ? d : 1; /* a symbolic size counts as 1 (batch 1) */
+}
+
+static int64_t numel1(const Module *m, const TensorType *t)
+{
+    int64_t n = 1;
+    for (unsigned i = 0; i < t->rank; i++) n *= dim1(m, t->dims[i]);
+    return n;
+}
+
+int64_t json_op_macs(const Module *m, const Op *op)
+{
+    if (op->flags & OPF_DEAD) return 0;
+    const TensorType *out = ir_type(m, op->out);
+    switch (op->kind) {
+    case OP_CONV2D: {
+        const TensorType *w = ir_type(m, ir_operand(m, op, 1));
+        return numel1(m, out) * dim1(m, w->dims[1]) * dim1(m, w->dims[2]) * dim1(m, w->dims[3]);
+    }
+    case OP_LINEAR: {
+        const TensorType *w = ir_type(m, ir_operand(m, op, 1));
+        return numel1(m, out) * dim1(m, w->dims[1]);
+    }
+    case OP_MATMUL: {
+        const TensorType *a = ir_type(m, ir_operand(m, op, 0));
+        return numel1(m, out) * dim1(m, a->dims[a->rank - 1]);
+    }
+    case OP_ATTENTION: {
+        const TensorType *q = ir_type(m, ir_operand(m, op, 0)), *k = ir_type(m, ir_operand(m, op, 1));
+        unsigned r = q->rank;
+        int64_t scores = dim1(m, k->dims[r - 2]); /* batch * Tq * Tk */
+        for (unsigned i = 0; i + 1 < r; i++) scores *= dim1(m, q->dims[i]);
+        return scores * (dim1(m, q->dims[r - 1]) + dim1(m, out->dims[r - 1]));
+    }
+    default: return 0;
+    }
+}
+
+/* The arena of the backends' memory plan at each symbol's bound (or 1 when unbounded). */
+static size_t plan_arena_bytes(const Module *m, cJSON *mp)
+{
+    Plan plan;
+    plan_build(m, &plan);
+    int64_t *sym = xcalloc(m->syms.n + 1, sizeof *sym);
+    cJSON *at = mp ? cJSON_AddObjectToObject(mp, "at_sizes") : NULL;
+    for (SymId k = 1; k < m->syms.n; k++) {
+        sym[k] = m->syms.v[k].bound > 0 ? m->syms.v[k].bound : 1;
+        if (at) cJSON_AddNumberToObject(at, m->syms.v[k].name, (double)sym[k]);
+    }
+    size_t arena, unplanned;
+    plan_arena(m, &plan, sym, &arena, &unplanned);
+    if (mp) {
+        cJSON_AddNumberToObject(mp, "slots", plan.nslots);
+        cJSON_AddNumberToObject(mp, "arena_bytes", (double)arena);
+        cJSON_AddNumberToObject(mp, "without_reuse_bytes", (double)unplanned);
+        cJSON_AddStringToObject(mp, "note", "intermediates only; kernel scratch is added by the "
+                                            "generated <Model>_workspace_bytes()");
+    }
+    free(sym);
+    plan_free(&plan);
+    return arena;
+}
+
+void json_model_stats(const Module *m, ModelStats *s)
+{
+    memset(s, 0, sizeof *s);
+    bool *used = stored_weights(m);
+    for (WeightId w = 1; w < m->weights.n; w++) {
+        if (!used[w]) continue;
+        const Weight *wt = &m->weights.v[w];
+        s->params += (double)(wt->nbytes / dtype_info[wt->type.dtype].size);
+        s->param_bytes += (double)wt->nbytes;
+    }
+    free(used);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        s->flops += (double)ir_op_flops(m, op);
+        s->macs += (double)json_op_macs(m, op);
+    }
+    s->arena_bytes = (double)plan_arena_bytes(m, NULL);
+}
+
 char *json_report(const Module *m)
 {
     cJSON *root = cJSON_CreateObject();
@@ -116,13 +259,10 @@ char *json_report(const Module *m)
      * constants that passes made from parameters (folded BatchNorm, predicted weights) */
     cJSON *params = cJSON_AddArrayToObject(root, "parameters");
     double nparams = 0, nbytes = 0;
+    bool *used = stored_weights(m);
     for (WeightId w = 1; w < m->weights.n; w++) {
         const Weight *wt = &m->weights.v[w];
-        bool used = false;
-        for (ValueId v = 1; v < m->values.n && !used; v++)
-            used = (m->values.v[v].kind == VAL_PARAM || m->values.v[v].kind == VAL_CONST) &&
-                   m->values.v[v].weight == w;
-        if (!used || wt->type.rank == 0) continue; /* scalars are code, not parameters */
+        if (!used[w]) continue; /* scalars are code, not parameters */
         double numel = (double)(wt->nbytes / dtype_info[wt->type.dtype].size);
         cJSON *o = cJSON_CreateObject();
         cJSON_AddStringToObject(o, "key", wt->key ? wt->key : "(computed)");
@@ -134,46 +274,38 @@ char *json_report(const Module *m)
         nparams += numel;
         nbytes += (double)wt->nbytes;
     }
+    free(used);
     cJSON *ops = cJSON_AddArrayToObject(root, "ops");
-    double flops = 0;
+    double flops = 0, macs = 0;
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if (op->flags & OPF_DEAD) continue;
-        double f = (double)ir_op_flops(m, op);
+        double f = (double)ir_op_flops(m, op), mac = (double)json_op_macs(m, op);
         cJSON *j = cJSON_CreateObject();
         cJSON_AddNumberToObject(j, "id", op->out);
         cJSON_AddStringToObject(j, "op", op_info[op->kind].name);
         if (op->name) cJSON_AddStringToObject(j, "layer", op->name);
         cJSON_AddItemToObject(j, "shape", dims_json(m, ir_type(m, op->out)));
         cJSON_AddNumberToObject(j, "flops", f);
+        cJSON_AddNumberToObject(j, "macs", mac);
         cJSON_AddItemToArray(ops, j);
         flops += f;
+        macs += mac;
     }
+    cJSON_AddItemToObject(root, "sparsity", sparsity_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
-    Plan plan;
-    plan_build(m, &plan);
-    int64_t *sym = xcalloc(m->syms.n + 1, sizeof *sym);
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
-    cJSON *at = cJSON_AddObjectToObject(mp, "at_sizes");
-    for (SymId k = 1; k < m->syms.n; k++) {
-        sym[k] = m->syms.v[k].bound > 0 ? m->syms.v[k].bound : 1;
-        cJSON_AddNumberToObject(at, m->syms.v[k].name, (double)sym[k]);
-    }
-    size_t arena, unplanned;
-    plan_arena(m, &plan, sym, &arena, &unplanned);
-    cJSON_AddNumberToObject(mp, "slots", plan.nslots);
-    cJSON_AddNumberToObject(mp, "arena_bytes", (double)arena);
-    cJSON_AddNumberToObject(mp, "without_reuse_bytes", (double)unplanned);
-    cJSON_AddStringToObject(mp, "note", "intermediates only; kernel scratch is added by the "
-                                        "generated <Model>_workspace_bytes()");
-    free(sym);
-    plan_free(&plan);
+    size_t arena = plan_arena_bytes(m, mp);
 
     cJSON *tot = cJSON_AddObjectToObject(root, "total");
     cJSON_AddNumberToObject(tot, "parameters", nparams);
     cJSON_AddNumberToObject(tot, "parameter_bytes", nbytes);
     cJSON_AddNumberToObject(tot, "flops", flops);
     cJSON_AddStringToObject(tot, "flops_note", "multiply-add = 2 FLOPs; symbolic sizes count as 1");
+    cJSON_AddNumberToObject(tot, "macs", macs);
+    cJSON_AddStringToObject(tot, "macs_note", "multiply-adds of conv2d, linear, matmul and attention "
+                                              "(OFA's rule: no bias, norm or elementwise terms)");
+    cJSON_AddNumberToObject(tot, "arena_bytes", (double)arena);
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (!s) NDLC_ICE("out of memory writing the report");

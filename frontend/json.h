@@ -21,8 +21,23 @@ typedef struct SubnetEntry {
 bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n, char *err,
                       size_t errlen);
 
-/* The report of --emit json / --report: parameters, bytes and FLOPs per op and total.
- * Returns a malloc'd string. */
+/* The report of --emit json / --report: parameters, bytes, FLOPs and MACs per op and
+ * total, and the memory plan. Returns a malloc'd string. */
 char *json_report(const Module *m);
+
+/* Multiply-adds of one op, OFA's counting rule (ofa/utils/flops_counter.py): conv2d
+ * out_numel * in/groups * kh * kw, linear out_numel * in, matmul out_numel * K, attention
+ * its two products; bias adds, normalization and elementwise ops count 0. Symbolic sizes
+ * count as 1 (batch 1). */
+int64_t json_op_macs(const Module *m, const Op *op);
+
+/* The totals of the report (what `ndlc subnets` ranks): stored parameters (elements and
+ * bytes, every stored tensor once), MACs, FLOPs and the intermediates' arena in bytes at
+ * each symbol's bound (1 when unbounded). */
+typedef struct ModelStats {
+    double params, param_bytes, macs, flops;
+    double arena_bytes;
+} ModelStats;
+void json_model_stats(const Module *m, ModelStats *s);
 
 #endif

@@ -1508,20 +1508,18 @@ Module *lower_model(const Ast *ast, const SourceMgr *sm, uint32_t file, const Op
 
     elaborate_elastic(&L, model, root->scope);
     elaborate_inputs_outputs(&L, model, root->scope);
-    if (diag_errors(d) == before) elaborate_body(&L, root, model, true);
-    for (uint32_t i = 0; i < model->list2.n; i++) {
-        const AstNode *n = N(&L, model->list2.v[i]);
-        if (n->kind == AST_PRUNE)
-            diag_error(d, n->span, "'prune' is not supported yet (pruning arrives with the pruning pass)");
-    }
-    if (opt->prunes.n)
-        diag_error(d, model->span, "--prune is not supported yet (pruning arrives with the pruning pass)");
+    /* a body skipped for errors in the elastic or input declarations leaves forward's
+     * names unbound: forward is then skipped too (one root cause, one error) */
+    bool body = diag_errors(d) == before;
+    if (body) elaborate_body(&L, root, model, true);
+    PruneSet prunes = {0};  /* prune statements and --prune (prune.c), applied after binding */
+    prune_collect(&L, model, root->scope, &prunes, usage_error);
 
     const AstNode *fwd = NULL;
     for (uint32_t i = 0; i < model->list2.n; i++)
         if (N(&L, model->list2.v[i])->kind == AST_FORWARD) fwd = N(&L, model->list2.v[i]);
     if (!fwd) diag_error(d, model->span, "model '%s' has no forward", model->str);
-    if (fwd && !diag_full(d)) {
+    if (fwd && body && !diag_full(d)) {
         Cv ret;
         L.cur_path = "";
         exec_block(&L, scope_new(&L, root->scope), fwd->a, &ret, true);
@@ -1530,6 +1528,8 @@ Module *lower_model(const Ast *ast, const SourceMgr *sm, uint32_t file, const Op
     if (diag_errors(d) == before && L.m->outputs.n == 0)
         diag_error(d, model->span, "model '%s' declares no output", model->str);
     if (diag_errors(d) == before) bind_weights(&L);
+    if (diag_errors(d) == before) prune_apply(&L, &prunes);
+    prune_free(&prunes);
 
     bool ok = diag_errors(d) == before;
     for (uint32_t i = 0; i < L.scopes.n; i++) vec_free(L.scopes.v[i]->b);

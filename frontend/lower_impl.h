@@ -117,6 +117,7 @@ typedef struct ParamDecl {   /* a parameter waiting for its weight (weights.c) *
     ValueId value;
     WeightId weight;
     const char *key;         /* full safetensors key */
+    const char *alt_key;     /* read instead when key is absent (ElasticConv2d: OFA's layout) */
     uint32_t sliceable;      /* bit i: dim i depends on an elastic variable (leading slice) */
     bool optional;           /* may be absent from the file (e.g. OFA transform matrices) */
     Span span;
@@ -248,5 +249,46 @@ ValueId declare_param(Lower *L, Scope *s, const char *keyprefix, const char *nam
 /* Loads every declared parameter from the weight file, applies ties, P_orig/P_mask,
  * leading slices and dtype widening; reports missing/mis-shaped/unused tensors. */
 bool bind_weights(Lower *L);
+
+/* ---- prune.c: prune statements and --prune options (spec 8.2) ------------------------- */
+typedef enum PruneKind {
+    PRUNE_MAGNITUDE,  /* magnitude(p): global L1 over every match, fraction p pruned */
+    PRUNE_CHANNELS,   /* channels(p): per tensor, rows (dim 0) by L1 norm, fraction p pruned */
+    PRUNE_NM,         /* nm(n, m): keep the n largest |w| of each m consecutive (rows) */
+    PRUNE_MASK,       /* mask("key"): a tensor of the weight file, nonzero keeps */
+} PruneKind;
+
+typedef struct PruneRule {
+    const char *pattern;     /* '*' matches any characters, dots included */
+    PruneKind kind;
+    double amount;           /* magnitude, channels: the fraction pruned, in [0, 1] */
+    int64_t n, m;            /* nm */
+    const char *key;         /* mask */
+    Span span;               /* the prune statement; file 0 for --prune */
+    const char *option;      /* the --prune text, or NULL */
+} PruneRule;
+
+typedef struct PruneSet {
+    VEC(PruneRule) rules;
+} PruneSet;
+
+/* Reads the model's prune statements (arguments evaluated in scope s) and opt->prunes
+ * into ps, reporting bad specs at the statement; a malformed --prune is an "ndlc: error"
+ * that sets *usage_error. Mask keys are added to L->ignored_keys. */
+void prune_collect(Lower *L, const AstNode *model, Scope *s, PruneSet *ps, bool *usage_error);
+/* After bind_weights: computes every rule's mask on the weights as bound, multiplies the
+ * masks of each parameter and applies them (weights_apply_mask). False on errors. */
+bool prune_apply(Lower *L, const PruneSet *ps);
+void prune_free(PruneSet *ps);
+
+/* ---- weights.c: masks for prune.c ------------------------------------------------------- */
+/* Reads tensor `key` of the weight file as a 0/1 mask for parameter p: any numeric or BOOL
+ * dtype, nonzero keeps, the parameter's shape (or larger where p may be leading-sliced).
+ * Errors name the key and both shapes, at span (prefixed by `option` when span has no
+ * file). Returns a malloc'd array of the parameter's element count, or NULL. */
+float *weights_read_mask(Lower *L, const ParamDecl *p, const char *key, Span span,
+                         const char *option);
+/* Multiplies a 0/1 mask into weight w and into its Weight.mask (made when absent). */
+void weights_apply_mask(Lower *L, WeightId w, const float *mask);
 
 #endif

@@ -217,6 +217,7 @@ static bool bind_all(Binder *b)
         const ParamDecl *p = &L->params.v[i];
         uint32_t r = find_root(b->group, i);
         const NdlrtStTensor *t = find(b, p->key);
+        if (!t && p->alt_key) t = find(b, p->alt_key);
         if (bound[r]) {
             /* a tied parameter: one tensor; if the file has this key too, it must agree */
             if (t && src[r] && !same_bytes(t, src[r])) {
@@ -302,4 +303,81 @@ bool bind_weights(Lower *L)
     free(b.group);
     ndlrt_st_close(b.st);
     return ok && diag_errors(L->diag) == 0;
+}
+
+/* ---- masks of prune statements (prune.c) ------------------------------------------------ */
+
+/* An error about a prune rule: at its statement, or "ndlc: error: --prune 'TEXT': ...". */
+static void mask_error(Lower *L, Span span, const char *option, const char *msg)
+{
+    if (option && !span.file) diag_error(L->diag, span, "--prune '%s': %s", option, msg);
+    else diag_error(L->diag, span, "%s", msg);
+}
+
+float *weights_read_mask(Lower *L, const ParamDecl *p, const char *key, Span span, const char *option)
+{
+    const char *path = L->opt->weights ? L->opt->weights : L->weights_path;
+    char err[512], msg[1024];
+    Binder b = {.L = L, .path = path};
+    if (!path) {
+        mask_error(L, span, option, "a mask needs a weight file");
+        return NULL;
+    }
+    if (ndlrt_st_open(path, &b.st, err, sizeof err) != 0) {
+        diag_file_error(L->diag, path, "%s", err);
+        return NULL;
+    }
+    const NdlrtStTensor *t = ndlrt_st_find(b.st, key);
+    const TensorType want = L->m->weights.v[p->weight].type;
+    float *mask = NULL;
+    bool ok = t != NULL;
+    if (!t) {
+        snprintf(msg, sizeof msg, "mask '%s' is not in '%s'", key, path);
+        mask_error(L, span, option, msg);
+    }
+    /* the parameter's shape, or larger where the parameter itself is a leading slice */
+    bool sliced = false;
+    if (ok) ok = t->rank == want.rank;
+    for (int i = 0; ok && i < t->rank; i++) {
+        if (t->shape[i] == want.dims[i]) continue;
+        if ((p->sliceable & (1u << i)) && t->shape[i] > want.dims[i]) sliced = true;
+        else ok = false;
+    }
+    if (t && !ok) {
+        char got[160], decl[160];
+        format_st_shape(t, got, sizeof got);
+        snprintf(msg, sizeof msg, "mask '%s' in '%s' has shape %s but parameter '%s' has shape %s", key,
+                 path, got, p->key, ir_format_dims(L->m, &want, decl, sizeof decl));
+        mask_error(L, span, option, msg);
+    }
+    if (ok) {
+        /* any numeric or BOOL dtype is read as f32; nonzero keeps */
+        size_t nbytes;
+        TensorType ft = want;
+        ft.dtype = DT_F32;
+        mask = load(&b, p, t, &ft, sliced, &nbytes);
+        for (size_t i = 0; mask && i < nbytes / sizeof(float); i++) mask[i] = mask[i] != 0 ? 1.0f : 0.0f;
+    }
+    ndlrt_st_close(b.st);
+    return mask;
+}
+
+void weights_apply_mask(Lower *L, WeightId w, const float *mask)
+{
+    Module *m = L->m;
+    if (!m->weights.v[w].mask) {
+        TensorType t = m->weights.v[w].type; /* a copy: ir_add_weight may move the table */
+        size_t nbytes = m->weights.v[w].nbytes;
+        float *ones = xmalloc(nbytes + 1);
+        for (size_t i = 0; i < nbytes / sizeof(float); i++) ones[i] = 1.0f;
+        ir_module_on_free(m, free, ones);
+        WeightId mw = ir_add_weight(m, NULL, &t, ones, nbytes, m->weights.v[w].span);
+        m->weights.v[w].mask = mw;
+    }
+    Weight *wt = &m->weights.v[w];
+    float *data = wt->data, *keep = m->weights.v[wt->mask].data;
+    for (size_t i = 0; i < wt->nbytes / sizeof(float); i++) {
+        keep[i] *= mask[i];
+        data[i] *= mask[i];
+    }
 }
