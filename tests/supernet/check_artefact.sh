@@ -13,6 +13,10 @@
 #     tensor's type) hold exactly N elements, 4 N bytes, in their logical shapes (packed
 #     kernel layouts may pad: their physical size is printed, and must not be smaller);
 #   - `--external-weights`: the weight file beside the C holds the same arrays;
+#   - the object file (`$CC -c` of the C) and the executable (`ndlc -o`): their weight
+#     symbols (`nm -S`) add up to the C's arrays, byte for byte, and all their data sections
+#     (.rodata*, .data*) hold at most a few KiB more (libc-free constants, strings), so no
+#     other tensor of the supernet can hide in them;
 #   - no transform matrix and no weight of a block the depth skips is named in the C.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
@@ -93,5 +97,28 @@ set -- $(sum_weights "$tmp/m.c")
 bytes=$(wc -c < "$tmp/x.weights.safetensors")
 [ "$bytes" -gt "$((4 * $2))" ] && [ "$bytes" -lt "$((4 * $2 + 65536))" ] ||
     fail "x.weights.safetensors has $bytes bytes for $((4 * $2)) bytes of arrays"
+
+# weight_symbols FILE: the bytes of its W_/P_ weight symbols; data_bytes FILE: of its
+# .rodata* and .data* sections
+weight_symbols() {
+    nm -S --radix=d "$1" | awk '$3 ~ /^[rRdD]$/ && $4 ~ /^[WP]_/ { s += $2 } END { print s + 0 }'
+}
+data_bytes() {
+    size -A "$1" | awk '$1 ~ /^\.(rodata|data)/ { s += $2 } END { print s + 0 }'
+}
+array_bytes=$((4 * $2))
+# check_binary FILE WHAT SLACK
+check_binary() {
+    got=$(weight_symbols "$1")
+    [ "$got" = "$array_bytes" ] || fail "$2: weight symbols of $got bytes, the C's arrays have $array_bytes"
+    got=$(data_bytes "$1")
+    [ "$got" -ge "$array_bytes" ] && [ "$got" -le "$((array_bytes + $3))" ] ||
+        fail "$2: $got bytes of data sections for $array_bytes bytes of weights (at most $3 more allowed)"
+    echo "$2: $got bytes of data, $array_bytes of them weights"
+}
+${CC:-cc} -std=c11 -O1 -c "$tmp/m.c" -o "$tmp/m.o" || fail "${CC:-cc} -c of the C failed"
+check_binary "$tmp/m.o" "object file" 8192
+"$ndlc" "$case_ndl" $args -o "$tmp/exe" || fail "ndlc -o (executable) exited with $?"
+check_binary "$tmp/exe" "executable" 32768
 rm -rf "$tmp"
 exit 0
