@@ -244,6 +244,89 @@ void json_model_stats(const Module *m, ModelStats *s)
     s->arena_bytes = (double)plan_arena_bytes(m, NULL);
 }
 
+/* Parameter sharing (spec 8.3): "logical" bytes count each stored tensor once per op that
+ * reads it (a layer applied k times, a tied embedding read by the lookup and the head) and
+ * once per content-identical copy; "stored" bytes count each distinct content once, as the
+ * artefact stores it. A group is a stored tensor with every parameter sharing its bytes;
+ * only groups whose logical bytes exceed their stored bytes are listed. */
+static cJSON *sharing_json(const Module *m)
+{
+    uint32_t nw = m->weights.n;
+    bool *used = stored_weights(m);
+    uint32_t *uses = xcalloc(nw + 1, sizeof *uses);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        for (unsigned i = 0; i < op->nin; i++) {
+            ValueId a = ir_operand(m, op, i);
+            if (!a) continue;
+            const Value *v = &m->values.v[a];
+            if (v->kind != VAL_PARAM && v->kind != VAL_CONST) continue;
+            bool again = false; /* one op reading a tensor twice reads one copy */
+            for (unsigned j = 0; j < i; j++) {
+                ValueId b = ir_operand(m, op, j);
+                again |= b && m->values.v[b].weight == v->weight &&
+                         (m->values.v[b].kind == VAL_PARAM || m->values.v[b].kind == VAL_CONST);
+            }
+            if (!again) uses[v->weight]++;
+        }
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++) {
+        const Value *v = &m->values.v[m->outputs.v[i].value];
+        if (v->kind == VAL_PARAM || v->kind == VAL_CONST) uses[v->weight]++;
+    }
+    /* blob k is weight k + 1; unused weights are empty blobs of their own tag */
+    const void **data = xcalloc(nw + 1, sizeof *data);
+    size_t *len = xcalloc(nw + 1, sizeof *len);
+    uint32_t *tag = xcalloc(nw + 1, sizeof *tag), *same = xcalloc(nw + 1, sizeof *same);
+    for (WeightId w = 1; w < nw; w++) {
+        const Weight *wt = &m->weights.v[w];
+        data[w - 1] = wt->data;
+        len[w - 1] = used[w] ? wt->nbytes : 0;
+        tag[w - 1] = used[w] ? (uint32_t)wt->type.dtype : DT_COUNT + w;
+    }
+    ir_dedup_blobs(nw ? nw - 1 : 0, data, len, tag, same);
+    cJSON *sh = cJSON_CreateObject();
+    cJSON *groups = cJSON_CreateArray();
+    double logical = 0, stored = 0;
+    for (WeightId c = 1; c < nw; c++) {
+        if (!used[c] || same[c - 1]) continue;
+        const Weight *ct = &m->weights.v[c];
+        double glog = 0, nuses = 0;
+        cJSON *keys = cJSON_CreateArray();
+        for (WeightId w = c; w < nw; w++) {
+            if (w != c && (!used[w] || same[w - 1] != c)) continue;
+            const Weight *wt = &m->weights.v[w];
+            double k = uses[w] ? uses[w] : 1;
+            glog += k * (double)wt->nbytes;
+            nuses += k;
+            cJSON_AddItemToArray(keys, cJSON_CreateString(wt->key ? wt->key : "(computed)"));
+        }
+        logical += glog;
+        stored += (double)ct->nbytes;
+        if (glog > (double)ct->nbytes) {
+            cJSON *g = cJSON_CreateObject();
+            cJSON_AddItemToObject(g, "keys", keys);
+            cJSON_AddNumberToObject(g, "uses", nuses);
+            cJSON_AddNumberToObject(g, "stored_bytes", (double)ct->nbytes);
+            cJSON_AddNumberToObject(g, "logical_bytes", glog);
+            cJSON_AddItemToArray(groups, g);
+        } else {
+            cJSON_Delete(keys);
+        }
+    }
+    cJSON_AddNumberToObject(sh, "stored_bytes", stored);
+    cJSON_AddNumberToObject(sh, "logical_bytes", logical);
+    cJSON_AddItemToObject(sh, "groups", groups);
+    free(used);
+    free(uses);
+    free(data);
+    free(len);
+    free(tag);
+    free(same);
+    return sh;
+}
+
 char *json_report(const Module *m)
 {
     cJSON *root = cJSON_CreateObject();
@@ -293,6 +376,7 @@ char *json_report(const Module *m)
         macs += mac;
     }
     cJSON_AddItemToObject(root, "sparsity", sparsity_json(m));
+    cJSON_AddItemToObject(root, "sharing", sharing_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
     size_t arena = plan_arena_bytes(m, mp);

@@ -263,5 +263,9 @@ uint32_t *ir_count_uses(const Module *m);
 /* compact.c: removes OPF_DEAD ops, unused values and unreferenced weights (model
  * inputs always stay); renumbers all ids densely, keeping their order. */
 void ir_compact(Module *m);
+/* dedup.c: content deduplication. same_as[i] = j + 1 when blob i has the tag, length and
+ * bytes of an earlier blob j that is itself first of its kind (j < i), else 0. */
+void ir_dedup_blobs(uint32_t n, const void *const *data, const size_t *len, const uint32_t *tag,
+                    uint32_t *same_as);
 
 #endif

@@ -176,9 +176,39 @@ static const void *weight_data(const EmitC *e, const CWeight *c)
     return c->data ? c->data : e->m->weights.v[c->src].data;
 }
 
+/* Identical arrays are stored once (spec 8.3): a shared layer's weight packed once per
+ * call, tied tensors and tensors with equal bytes. The duplicates keep their struct
+ * member, which points at the stored array. */
+static void dedup_weights(EmitC *e)
+{
+    uint32_t n = e->cw.n;
+    const void **data = xcalloc(n + 1, sizeof *data);
+    size_t *len = xcalloc(n + 1, sizeof *len);
+    uint32_t *tag = xcalloc(n + 1, sizeof *tag), *same = xcalloc(n + 1, sizeof *same);
+    for (uint32_t i = 0; i < n; i++) {
+        const CWeight *c = &e->cw.v[i];
+        data[i] = weight_data(e, c);
+        len[i] = c->count * dtype_info[c->dtype].size;
+        tag[i] = (uint32_t)c->dtype;
+    }
+    ir_dedup_blobs(n, data, len, tag, same);
+    for (uint32_t i = 0; i < n; i++) e->cw.v[i].same_as = same[i];
+    free(data);
+    free(len);
+    free(tag);
+    free(same);
+}
+
+/* The array that holds c's bytes: c itself, or the earlier one it reuses. */
+static const CWeight *stored_weight(const EmitC *e, const CWeight *c)
+{
+    return c->same_as ? &e->cw.v[c->same_as - 1] : c;
+}
+
 static void write_weight_array(EmitC *e, const CWeight *c)
 {
     FILE *f = e->c;
+    if (c->same_as) return;
     const void *d = weight_data(e, c);
     const Weight *wt = &e->m->weights.v[c->src];
     char t[128];
@@ -216,12 +246,15 @@ static bool write_weight_file(EmitC *e, char *err, size_t errlen)
 {
     NdlrtStOut *t = xcalloc(e->cw.n + 1, sizeof *t);
     int64_t *shapes = xcalloc(e->cw.n + 1, sizeof *shapes);
+    size_t nt = 0;
     for (uint32_t i = 0; i < e->cw.n; i++) {
-        shapes[i] = (int64_t)e->cw.v[i].count;
-        t[i] = (NdlrtStOut){e->cw.v[i].name, st_dtype(e->cw.v[i].dtype), 1, &shapes[i],
-                            weight_data(e, &e->cw.v[i])};
+        if (e->cw.v[i].same_as) continue;
+        shapes[nt] = (int64_t)e->cw.v[i].count;
+        t[nt] = (NdlrtStOut){e->cw.v[i].name, st_dtype(e->cw.v[i].dtype), 1, &shapes[nt],
+                             weight_data(e, &e->cw.v[i])};
+        nt++;
     }
-    bool ok = ndlrt_st_write(e->o->weights_path, t, e->cw.n, err, errlen) == 0;
+    bool ok = ndlrt_st_write(e->o->weights_path, t, nt, err, errlen) == 0;
     free(t);
     free(shapes);
     return ok;
@@ -511,29 +544,38 @@ static void write_create(EmitC *e)
     else fprintf(f, "    if (!weights_path) return NDLRT_ENOWEIGHTS;\n");
     fprintf(f, "    %s *m = (%s *)calloc(1, sizeof *m);\n    if (!m) return NDLRT_ENOMEM;\n", P, P);
     if (!e->o->external_weights) {
-        for (uint32_t i = 0; i < e->cw.n; i++) fprintf(f, "    m->%s = %s;\n", e->cw.v[i].name, e->cw.v[i].name);
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            fprintf(f, "    m->%s = %s;\n", e->cw.v[i].name, stored_weight(e, &e->cw.v[i])->name);
     } else if (e->cw.n == 0) {
         fprintf(f, "    (void)weights_path; /* this model reads no weight tensor */\n");
     } else {
         /* one block for all weights, 64-byte aligned each, from the validated file */
         fprintf(f, "    NdlrtSt *st;\n    char err[256];\n");
         fprintf(f, "    if (ndlrt_st_open(weights_path, &st, err, sizeof err) != 0) {\n        free(m);\n        return NDLRT_EWEIGHTS;\n    }\n");
-        fprintf(f, "    static const struct { const char *name; int dtype; size_t count; } want[%u] = {\n", e->cw.n);
+        /* the file holds the stored arrays only; slot[i] is cw[i]'s entry in want[] */
+        uint32_t *slot = xcalloc(e->cw.n + 1, sizeof *slot), nstored = 0;
         for (uint32_t i = 0; i < e->cw.n; i++)
-            fprintf(f, "        {\"%s\", %d, %zu},\n", e->cw.v[i].name, (int)st_dtype(e->cw.v[i].dtype), e->cw.v[i].count);
-        fprintf(f, "    };\n    size_t total = 0, at[%u];\n", e->cw.n);
-        fprintf(f, "    for (unsigned i = 0; i < %uu; i++) {\n", e->cw.n);
+            if (!e->cw.v[i].same_as) slot[i] = nstored++;
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            if (e->cw.v[i].same_as) slot[i] = slot[e->cw.v[i].same_as - 1];
+        fprintf(f, "    static const struct { const char *name; int dtype; size_t count; } want[%u] = {\n", nstored);
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            if (!e->cw.v[i].same_as)
+                fprintf(f, "        {\"%s\", %d, %zu},\n", e->cw.v[i].name, (int)st_dtype(e->cw.v[i].dtype), e->cw.v[i].count);
+        fprintf(f, "    };\n    size_t total = 0, at[%u];\n", nstored);
+        fprintf(f, "    for (unsigned i = 0; i < %uu; i++) {\n", nstored);
         fprintf(f, "        at[i] = total;\n        total += (want[i].count * ndlrt_st_dtype_size((NdlrtStDType)want[i].dtype) + 63) & ~(size_t)63;\n    }\n");
         fprintf(f, "    m->weights = (unsigned char *)malloc(total + 64);\n");
         fprintf(f, "    int rc = m->weights ? NDLRT_OK : NDLRT_ENOMEM;\n");
         fprintf(f, "    unsigned char *base = m->weights ? m->weights + (64 - (uintptr_t)m->weights %% 64) %% 64 : NULL;\n");
-        fprintf(f, "    for (unsigned i = 0; rc == NDLRT_OK && i < %uu; i++) {\n", e->cw.n);
+        fprintf(f, "    for (unsigned i = 0; rc == NDLRT_OK && i < %uu; i++) {\n", nstored);
         fprintf(f, "        const NdlrtStTensor *t = ndlrt_st_find(st, want[i].name);\n");
         fprintf(f, "        if (!t || (int)t->dtype != want[i].dtype || t->nelem != want[i].count) rc = NDLRT_EWEIGHTS;\n");
         fprintf(f, "        else memcpy(base + at[i], t->data, (size_t)(t->end - t->begin));\n    }\n");
         fprintf(f, "    ndlrt_st_close(st);\n    if (rc) {\n        free(m->weights);\n        free(m);\n        return rc;\n    }\n");
         for (uint32_t i = 0; i < e->cw.n; i++)
-            fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), i);
+            fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), slot[i]);
+        free(slot);
     }
     /* bounded symbols: reserve at the bounds, so run never allocates */
     bool all_bounded = true;
@@ -735,6 +777,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
     for (uint32_t i = 0; i < e.cw.n; i++) e.raw_weight[e.cw.v[i].src] = i + 1;
     emitc_collect_packing(&e);
+    dedup_weights(&e);
     bool ok = true;
 
     write_header(&e, h);

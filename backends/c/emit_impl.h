@@ -17,6 +17,8 @@ typedef struct CWeight {
     DType dtype;
     size_t count;            /* elements */
     void *data;              /* packed copy (malloc'd) or NULL for raw */
+    uint32_t same_as;        /* index into cw + 1 of an earlier array with the same bytes,
+                                which this one reuses (spec 8.3 deduplication), or 0 */
 } CWeight;
 
 typedef struct EmitC {

@@ -123,6 +123,9 @@ void emitc_collect_packing(EmitC *e)
         if ((op->flags & OPF_DEAD) || (op->kind != OP_LINEAR && op->kind != OP_CONV2D)) continue;
         ValueId wv = ir_operand(m, op, 1);
         if (e->plan.v[wv].kind != ST_WEIGHT) continue;
+        /* a tensor other ops read as stored (a tied embedding and LM head) is stored once,
+         * unpacked; this op packs it at run time (spec 8.3: tied tensors are one tensor) */
+        if (e->raw_weight[m->values.v[wv].weight]) continue;
         const Weight *w = &m->weights.v[m->values.v[wv].weight];
         CWeight c = {.src = m->values.v[wv].weight, .packer = o, .dtype = DT_F32};
         if (op->kind == OP_LINEAR) {

@@ -1,0 +1,218 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""sharing_cases.py - parameter sharing goldens (spec 8.3, issue 7) for tests/sharing.
+
+Run from anywhere (Debian's python3-torch; the python3 first on PATH may lack torch):
+    /usr/bin/python3 tests/reference/sharing_cases.py
+For each case <stem> it writes tests/sharing/<stem>.ndl and its .in/.out/.w.safetensors
+(golden.write_case, the same framework as make_goldens.py, deterministic seeds). Each .ndl
+also carries the byte counts PyTorch gives for the model, which tests/sharing/check_sharing.sh
+compares with ndlc's `--report` (section "sharing"):
+    # STORED-BYTES: N    4 * sum(p.numel() for p in model.parameters()): PyTorch lists a
+                         shared module's and a tied tensor's parameters once
+    # LOGICAL-BYTES: N   the bytes an unshared copy of the model would hold: every
+                         application of the shared layer, and both ends of a tie, counted
+"""
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+sys.path.insert(0, HERE)
+
+import torch  # noqa: E402
+import torch.nn as nn  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+
+import golden  # noqa: E402
+from golden import T, state_dict_np  # noqa: E402
+
+CASES = []
+
+
+def case(stem):
+    def deco(fn):
+        CASES.append((stem, fn))
+        return fn
+    return deco
+
+
+def randomize_(m, c):
+    """Non-trivial values for every parameter (LayerNorm's ones and zeros included)."""
+    with torch.no_grad():
+        for p in m.parameters():
+            p.copy_(T(c.randn(*p.shape, scale=0.3)))
+    return m.eval()
+
+
+def nbytes(params):
+    return 4 * sum(p.numel() for p in params)
+
+
+class AlbertLayer(nn.Module):
+    """ALBERT's transformer layer (post-LN): attention, add & norm, GELU FFN, add & norm."""
+
+    def __init__(self, d, heads, hidden):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.ln1 = nn.LayerNorm(d)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+        self.ln2 = nn.LayerNorm(d)
+
+    def forward(self, x):
+        x = self.ln1(x + self.attn(x, x, x, need_weights=False)[0])
+        return self.ln2(x + self.fc2(F.gelu(self.fc1(x))))
+
+
+class Albert(nn.Module):
+    """ALBERT-like encoder: factorized embedding (vocab x 8, then 8 -> 16), one layer
+    applied `depth` times."""
+
+    def __init__(self, depth):
+        super().__init__()
+        self.depth = depth
+        self.tok = nn.Embedding(40, 8)
+        self.pos = nn.Embedding(6, 8)
+        self.emb_ln = nn.LayerNorm(8)
+        self.proj = nn.Linear(8, 16)
+        self.layer = AlbertLayer(16, 2, 32)
+
+    def forward(self, ids):
+        h = self.emb_ln(self.tok(ids) + self.pos.weight)
+        h = self.proj(h)
+        for _ in range(self.depth):
+            h = self.layer(h)
+        return h
+
+
+ALBERT_NDL = """
+module AlbertLayer(d: int, heads: int, hidden: int) {
+  attn = MultiheadAttention(d, heads);
+  ln1  = LayerNorm(d);
+  fc1  = Linear(d, hidden);
+  fc2  = Linear(hidden, d);
+  ln2  = LayerNorm(d);
+
+  forward(x) {
+    let h = ln1(x + attn(x, x, x));
+    return ln2(h + fc2(gelu(fc1(h))));
+  }
+}
+
+model Albert {
+  elastic depth: int in {1, 2, 6, 12} = 6;   # applications of the one shared layer
+  input ids: i64[B, 6];
+  output y;
+  weights "albert.w.safetensors";
+
+  tok    = Embedding(40, 8);
+  pos    = Embedding(6, 8);
+  emb_ln = LayerNorm(8);
+  proj   = Linear(8, 16);
+  layer  = AlbertLayer(16, 2, 32);
+
+  forward {
+    let h = proj(emb_ln(tok(ids) + pos.weight));
+    for i in 0..depth {
+      h = layer(h);
+    }
+    y = h;
+  }
+}
+"""
+
+
+@case("albert")
+def _(c):
+    m = randomize_(Albert(6), c)
+    ids = c.ints(0, 40, 2, 6)
+    with torch.no_grad():
+        y = m(T(ids))
+    layer = nbytes(m.layer.parameters())
+    stored = nbytes(m.parameters())
+    logical = stored + (m.depth - 1) * layer
+    head = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n" % (stored, logical)
+    return dict(doc="ALBERT-like encoder: factorized embedding, one post-LN layer applied 6 times",
+                ndl=head + ALBERT_NDL, inputs={"ids": ids}, weights=state_dict_np(m),
+                outputs={"y": y})
+
+
+class TiedGPT(nn.Module):
+    """GPT-style decoder whose LM head is the token embedding (GPT-2's weight tying)."""
+
+    def __init__(self):
+        super().__init__()
+        self.tok = nn.Embedding(30, 16)
+        self.pos = nn.Embedding(5, 16)
+        self.ln1 = nn.LayerNorm(16)
+        self.attn = nn.MultiheadAttention(16, 2, batch_first=True)
+        self.ln2 = nn.LayerNorm(16)
+        self.fc1 = nn.Linear(16, 32)
+        self.fc2 = nn.Linear(32, 16)
+        self.lnf = nn.LayerNorm(16)
+        self.head = nn.Linear(16, 30, bias=False)
+        self.head.weight = self.tok.weight
+
+    def forward(self, ids):
+        t = ids.shape[1]
+        mask = torch.full((t, t), float("-inf")).triu(1)
+        x = self.tok(ids) + self.pos.weight
+        h = self.ln1(x)
+        x = x + self.attn(h, h, h, attn_mask=mask, need_weights=False)[0]
+        x = x + self.fc2(F.gelu(self.fc1(self.ln2(x))))
+        return self.head(self.lnf(x))
+
+
+@case("gpt_tied")
+def _(c):
+    m = randomize_(TiedGPT(), c)
+    ids = c.ints(0, 30, 2, 5)
+    with torch.no_grad():
+        y = m(T(ids))
+    stored = nbytes(m.parameters())
+    logical = stored + nbytes([m.tok.weight])
+    # safetensors.torch.save_model keeps one name of a shared tensor: drop the head's
+    weights = {k: v for k, v in state_dict_np(m).items() if k != "head.weight"}
+    ndl = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n" % (stored, logical) + """
+model GptTied {
+  input ids: i64[B, 5];
+  output logits;
+  weights "gpt_tied.w.safetensors";
+
+  tok  = Embedding(30, 16);
+  pos  = Embedding(5, 16);
+  ln1  = LayerNorm(16);
+  attn = MultiheadAttention(16, 2);
+  ln2  = LayerNorm(16);
+  fc1  = Linear(16, 32);
+  fc2  = Linear(32, 16);
+  lnf  = LayerNorm(16);
+  head = Linear(16, 30, bias = false);
+  tie head.weight = tok.weight;
+
+  forward {
+    let x = tok(ids) + pos.weight;
+    let h = ln1(x);
+    x = x + attn(h, h, h, causal = true);
+    x = x + fc2(gelu(fc1(ln2(x))));
+    logits = head(lnf(x));
+  }
+}
+"""
+    return dict(doc="GPT-style decoder block whose LM head is tied to the token embedding",
+                ndl=ndl, inputs={"ids": ids}, weights=weights, outputs={"logits": y})
+
+
+def main():
+    torch.set_num_threads(1)
+    torch.use_deterministic_algorithms(True)
+    golden.HEADER = ("# {stem}: {doc}\n"
+                     "# Generated by tests/reference/sharing_cases.py (case '{stem}'); edit it there.\n")
+    for stem, fn in CASES:
+        golden.write_case(os.path.join(ROOT, "tests"), "sharing", stem, None, fn)
+    print("sharing_cases: %d cases written to tests/sharing" % len(CASES))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,65 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# check_sharing.sh - shared parameters are stored once (spec 8.3), in the report and in C.
+#
+#   check_sharing.sh NDLC JSONGET CASE.ndl
+#
+# CASE.ndl carries `# STORED-BYTES: N` and `# LOGICAL-BYTES: N`, PyTorch's counts
+# (tests/reference/sharing_cases.py). Checks:
+#   - `--emit json`: sharing.stored_bytes and sharing.logical_bytes equal them exactly;
+#   - `--emit c`: no two weight arrays of the C hold the same bytes (content deduplication
+#     covers a shared layer's weights packed once per application);
+#   - a model with `elastic depth` (applications of one shared layer): the C's weight
+#     arrays are byte for byte the same for depth 1 and depth 12;
+#   - a model with `tie a = b;`: the tied tensor appears in the C as one array.
+# Exit status: 0 pass, 1 fail, 2 usage.
+set -u
+[ $# -eq 3 ] || { echo "usage: check_sharing.sh NDLC JSONGET CASE.ndl" >&2; exit 2; }
+ndlc=$1 jsonget=$2 case_ndl=$3
+want_stored=$(sed -n 's/^# STORED-BYTES: //p' "$case_ndl")
+want_logical=$(sed -n 's/^# LOGICAL-BYTES: //p' "$case_ndl")
+[ -n "$want_stored" ] && [ -n "$want_logical" ] || { echo "check_sharing.sh: no byte counts in $case_ndl" >&2; exit 2; }
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/sharing.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+fail() {
+    echo "FAIL: $1" >&2
+    exit 1
+}
+
+"$ndlc" "$case_ndl" --emit json -o "$tmp/r.json" || fail "ndlc --emit json exited with $?"
+got=$("$jsonget" "$tmp/r.json" sharing.stored_bytes)
+[ "$got" = "$want_stored" ] || fail "report: $got stored bytes, PyTorch's parameters() hold $want_stored"
+got=$("$jsonget" "$tmp/r.json" sharing.logical_bytes)
+[ "$got" = "$want_logical" ] || fail "report: $got logical bytes, the unshared model holds $want_logical"
+
+# The weight arrays of a generated .c, one line each: "NAME BYTES-AS-TEXT".
+arrays() {
+    awk '
+        /^static _Alignas\(64\) const [a-z0-9_]+ [A-Za-z0-9_]+\[[0-9]+\] = \{$/ {
+            name = $5; sub(/\[.*/, "", name); body = ""; inside = 1; next
+        }
+        inside && /^\};$/ { print name, body; inside = 0; next }
+        inside { body = body $0 }
+    ' "$1"
+}
+
+"$ndlc" "$case_ndl" --emit c -o "$tmp/m.c" || fail "ndlc --emit c exited with $?"
+arrays "$tmp/m.c" >"$tmp/arrays"
+[ -s "$tmp/arrays" ] || fail "no weight arrays found in the C"
+dups=$(cut -d' ' -f2- "$tmp/arrays" | sort | uniq -d | wc -l)
+[ "$dups" = 0 ] || fail "the C holds $dups weight arrays more than once"
+
+if grep -q '^[[:space:]]*elastic depth' "$case_ndl"; then
+    "$ndlc" "$case_ndl" -D depth=1 --emit c -o "$tmp/d1.c" || fail "ndlc -D depth=1 exited with $?"
+    "$ndlc" "$case_ndl" -D depth=12 --emit c -o "$tmp/d12.c" || fail "ndlc -D depth=12 exited with $?"
+    arrays "$tmp/d1.c" | cut -d' ' -f2- | sort >"$tmp/a1"
+    arrays "$tmp/d12.c" | cut -d' ' -f2- | sort >"$tmp/a12"
+    cmp -s "$tmp/a1" "$tmp/a12" ||
+        fail "the weight arrays differ between depth 1 ($(wc -l <"$tmp/a1") arrays) and depth 12 ($(wc -l <"$tmp/a12"))"
+fi
+tied=$(sed -n 's/^[[:space:]]*tie [^=]*= *\([A-Za-z0-9_.]*\);.*/\1/p' "$case_ndl")
+for key in $tied; do
+    n=$(grep -c "^/\* $key .*\*/\$" "$tmp/m.c")
+    [ "$n" = 1 ] || fail "the tied tensor '$key' is in the C $n times"
+done
+exit 0
