@@ -18,6 +18,8 @@ typedef enum StorageKind {
     ST_WS,       /* workspace slot `index` */
     ST_ALIAS,    /* the bytes of value `index` (a reshape view) */
     ST_FUSED,    /* computed inside its group head's kernel, never stored */
+    ST_INIT,     /* computed once by create from weights alone (a `hashed` expansion,
+                    spec 8.3), kept in the instance: init buffer `index` */
 } StorageKind;
 
 typedef struct ValuePlan {
@@ -28,6 +30,7 @@ typedef struct ValuePlan {
 typedef struct Plan {
     ValuePlan *v;            /* per ValueId */
     uint32_t nslots;         /* workspace slots; slot k holds the values with (ST_WS, k) */
+    uint32_t ninit;          /* init buffers; buffer k holds the value with (ST_INIT, k) */
     /* outputs whose value could not be computed in place (an input, a weight, a view,
      * or a value that is also another output): copied at the end of run */
     bool *output_copy;       /* per output port */

@@ -45,12 +45,26 @@ static double ref_bytes(const Module *m, ValueId v)
     return n;
 }
 
+/* A `hashed` expansion of a stored pool to a concrete shape depends on no input: create
+ * computes it once, instead of every run (--share materialize, spec 8.3). */
+static bool expands_once(const Module *m, const Plan *p, const Op *op)
+{
+    if (op->kind != OP_HASHED || op->group) return false;
+    ValueId pool = ir_operand(m, op, 0);
+    if (p->v[plan_root(p, pool)].kind != ST_WEIGHT) return false;
+    const TensorType *t = ir_type(m, op->out);
+    for (unsigned i = 0; i < t->rank; i++)
+        if (t->dims[i] < 0) return false;
+    return true;
+}
+
 void plan_build(const Module *m, Plan *p)
 {
     uint32_t nv = m->values.n, no = m->ops.n;
     p->v = xcalloc(nv, sizeof *p->v);
     p->output_copy = xcalloc(m->outputs.n + 1, sizeof *p->output_copy);
     p->nslots = 0;
+    p->ninit = 0;
     for (uint32_t i = 0; i < m->inputs.n; i++)
         p->v[m->inputs.v[i].value] = (ValuePlan){ST_INPUT, i};
     for (ValueId v = 1; v < nv; v++)
@@ -66,6 +80,7 @@ void plan_build(const Module *m, Plan *p)
         bool last = pos[head] == o;
         bool has_members = !op->group && pos[o] != o;
         if ((op->group && !last) || has_members) p->v[op->out] = (ValuePlan){ST_FUSED, 0};
+        else if (expands_once(m, p, op)) p->v[op->out] = (ValuePlan){ST_INIT, p->ninit++};
         else if (op_info[op->kind].flags & OPF_VIEW)
             p->v[op->out] = (ValuePlan){ST_ALIAS, plan_root(p, ir_operand(m, op, 0))};
     }

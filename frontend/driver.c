@@ -380,7 +380,13 @@ static int compile(const Options *opt, SourceMgr *sm, Diag *d)
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
     if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
-    PassContext cx = {.m = m, .error = pass_error, .ud = d};
+    if (opt->share && strcmp(opt->share, "compressed") == 0) {
+        diag_error(d, (Span){0}, "--share compressed is not supported yet (--share materialize "
+                   "expands each 'hashed' weight once, when the model is created)");
+        status = 1;
+        goto done;
+    }
+    PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
                       stderr, format_span, (void *)sm)) {
         status = 1;

@@ -318,6 +318,16 @@ static cJSON *sharing_json(const Module *m)
     cJSON_AddNumberToObject(sh, "stored_bytes", stored);
     cJSON_AddNumberToObject(sh, "logical_bytes", logical);
     cJSON_AddItemToObject(sh, "groups", groups);
+    /* `hashed` weights (ROAST): what materializing them costs on top of their pools (the
+     * C backend expands each once, in create); computing indices in the kernel would cost
+     * nothing on top */
+    double expanded = 0;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->kind != OP_HASHED) continue;
+        expanded += (double)numel1(m, ir_type(m, op->out)) * dtype_info[ir_type(m, op->out)->dtype].size;
+    }
+    cJSON_AddNumberToObject(sh, "hashed_materialized_bytes", expanded);
     free(used);
     free(uses);
     free(data);

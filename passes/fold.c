@@ -12,6 +12,8 @@
  * a `kron` or a broadcast to a large shape stays an op (computed from its small operands)
  * while slices, reshapes, masks and per-channel products become plain weights. (The
  * rule is per op: a parameter that is also read directly stays beside its folded form.)
+ * With --share (cx->keep_hashed) no `hashed` expansion folds: the artefact keeps the pool
+ * and the backend expands it once when the model is created.
  * Not folded either: results with a symbolic dim, and ops whose evaluation fails (an
  * index out of range in a constant `take`), which then fail at run time as before.
  * Folded constants get readable names for generated code: "L.weight"/"L.bias" when read
@@ -171,7 +173,7 @@ bool pass_fold(PassContext *cx)
             ValueId *a = &m->operands.v[op->in + i];
             if (*a && *a < nv && repl[*a]) *a = repl[*a];
         }
-        if (!foldable(m, op)) continue;
+        if (!foldable(m, op) || (op->kind == OP_HASHED && cx->keep_hashed)) continue;
         ValueId c = fold_op(m, op, &folded);
         if (!c) continue;
         op = ir_op(m, o);

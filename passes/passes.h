@@ -49,6 +49,8 @@ typedef struct PassContext {
     Module *m;
     void (*error)(void *ud, Span span, const char *msg);
     void *ud;
+    bool keep_hashed;   /* --share given: `hashed` expansions stay ops (never folded), so
+                           the artefact stores the pool (spec 8.3) */
 } PassContext;
 
 typedef bool PassFn(PassContext *cx);

@@ -362,6 +362,7 @@ const char *emitc_ptr(const EmitC *e, ValueId v, char *buf, size_t len)
     case ST_OUTPUT: snprintf(buf, len, "out_%s", e->m->outputs.v[p->index].name); break;
     case ST_WEIGHT: snprintf(buf, len, "m->%s", e->cw.v[e->raw_weight[p->index] - 1].name); break;
     case ST_WS: snprintf(buf, len, "t%u", r); break;
+    case ST_INIT: snprintf(buf, len, "m->init%u", p->index); break;
     default: NDLC_ICE("value %%%u has no storage", v);
     }
     return buf;
@@ -437,6 +438,10 @@ static void write_struct(EmitC *e)
     if (e->o->external_weights) fprintf(f, "    unsigned char *weights;  /* all weights, loaded by create */\n");
     for (uint32_t i = 0; i < e->cw.n; i++)
         fprintf(f, "    const %s *%s;\n", emitc_ctype(e->cw.v[i].dtype), e->cw.v[i].name);
+    for (ValueId v = 1; v < e->m->values.n; v++)
+        if (e->plan.v[v].kind == ST_INIT)
+            fprintf(f, "    %s *init%u; /* computed by create (a hashed weight) */\n",
+                    emitc_ctype(ir_type(e->m, v)->dtype), e->plan.v[v].index);
     fprintf(f, "};\n\n");
 }
 
@@ -533,6 +538,28 @@ static void write_grow(EmitC *e)
     fprintf(f, "    m->ws = b + (64 - (uintptr_t)b %% 64) %% 64;\n    m->ws_bytes = need;\n    return 0;\n}\n\n");
 }
 
+/* In create: the values that depend on weights alone (ST_INIT), each computed once into
+ * its own buffer by its layer function. */
+static void write_init_values(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    char ptr[128], n[256];
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || !e->fn_name[o] || e->plan.v[op->out].kind != ST_INIT) continue;
+        ValueId vals[16], res;
+        unsigned nv = emitc_group_operands(e, o, vals, 16, &res);
+        const char *ct = emitc_ctype(ir_type(m, res)->dtype);
+        fprintf(f, "    m->init%u = (%s *)malloc((size_t)(%s) * sizeof(%s) + 1);\n", e->plan.v[res].index, ct,
+                emitc_numel(e, res, n, sizeof n), ct);
+        fprintf(f, "    if (!m->init%u || %s(NULL", e->plan.v[res].index, e->fn_name[o]);
+        for (unsigned i = 0; i < nv; i++) fprintf(f, ", %s", vals[i] ? emitc_ptr(e, vals[i], ptr, sizeof ptr) : "NULL");
+        fprintf(f, ", m->init%u, NULL)) {\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
+                e->plan.v[res].index, e->prefix);
+    }
+}
+
 static void write_create(EmitC *e)
 {
     FILE *f = e->c;
@@ -577,6 +604,7 @@ static void write_create(EmitC *e)
             fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), slot[i]);
         free(slot);
     }
+    write_init_values(e);
     /* bounded symbols: reserve at the bounds, so run never allocates */
     bool all_bounded = true;
     for (SymId k = 1; k < m->syms.n; k++) all_bounded &= m->syms.v[k].bound > 0;
@@ -631,6 +659,7 @@ static void write_run(EmitC *e)
         ValueId vals[16], res;
         if (!e->fn_name[h]) continue;
         emitc_group_operands(e, h, vals, 16, &res);
+        if (e->plan.v[res].kind == ST_INIT) continue; /* computed by create */
         head_at[m->values.v[res].def] = h;
     }
     for (OpId o = 1; o < m->ops.n; o++) {
@@ -683,6 +712,7 @@ static void write_api_rest(EmitC *e)
     fprintf(f, "    size_t off[%u];\n    return %s_plan(s, off);\n}\n\n", e->plan.nslots + 1, P);
     fprintf(f, "void %s_destroy(%s *m)\n{\n    if (!m) return;\n    free(m->ws_block);\n", P, P);
     if (e->o->external_weights) fprintf(f, "    free(m->weights);\n");
+    for (uint32_t k = 0; k < e->plan.ninit; k++) fprintf(f, "    free(m->init%u);\n", k);
     fprintf(f, "    free(m);\n}\n\n");
     fprintf(f, "const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", P);
 }

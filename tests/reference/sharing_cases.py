@@ -12,6 +12,10 @@ compares with ndlc's `--report` (section "sharing"):
                          shared module's and a tied tensor's parameters once
     # LOGICAL-BYTES: N   the bytes an unshared copy of the model would hold: every
                          application of the shared layer, and both ends of a tie, counted
+    # C-ARRAY-BYTES: N   (hashed cases) the bytes of the weight arrays the generated C
+                         embeds: the pool and the biases, never the expanded weights
+The hashed (ROAST) case computes the weights with the spec's hash written in Python
+(golden.ref_hashed: MurmurHash3's fmix32 in uint32 arithmetic).
 """
 import os
 import sys
@@ -25,7 +29,7 @@ import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
 
 import golden  # noqa: E402
-from golden import T, state_dict_np  # noqa: E402
+from golden import T, ref_hashed, state_dict_np  # noqa: E402
 
 CASES = []
 
@@ -202,6 +206,41 @@ model GptTied {
 """
     return dict(doc="GPT-style decoder block whose LM head is tied to the token embedding",
                 ndl=ndl, inputs={"ids": ids}, weights=weights, outputs={"logits": y})
+
+
+@case("roast_linear")
+def _(c):
+    # ROAST / random parameter sharing: two Linear layers whose weights are hashed views of
+    # one pool of 1/16 of the first weight's size (48 x 64 / 16 = 192 floats)
+    pool = c.randn(192, scale=0.3)
+    b1, b2 = c.randn(48, scale=0.1), c.randn(16, scale=0.1)
+    w1 = ref_hashed(pool, (48, 64), 3141592653)
+    w2 = ref_hashed(pool, (16, 48), 7)
+    x = c.randn(3, 64)
+    with torch.no_grad():
+        y = F.linear(F.relu(F.linear(T(x), T(w1), T(b1))), T(w2), T(b2))
+    stored = 4 * (pool.size + b1.size + b2.size)
+    logical = stored + 4 * pool.size  # the pool is read by both expansions
+    head = ("# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n# C-ARRAY-BYTES: %d\n# ARGS: --share materialize\n"
+            % (stored, logical, stored))
+    ndl = head + """
+model RoastLinear {
+  input x: f32[B, 64];
+  output y;
+  weights "roast_linear.w.safetensors";
+
+  param pool: f32[192];                 # 1/16 of fc1's 48 x 64 weight
+  fc1 = Linear(64, 48, weight = hashed(pool, [48, 64], 3141592653));
+  fc2 = Linear(48, 16, weight = hashed(pool, [16, 48], 7));
+
+  forward {
+    y = fc2(relu(fc1(x)));
+  }
+}
+"""
+    return dict(doc="ROAST-style linear layers: weights hashed from one shared pool (spec 8.3 hash)",
+                ndl=ndl, inputs={"x": x}, outputs={"y": y},
+                weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
 
 
 def main():

@@ -11,13 +11,18 @@
 #     covers a shared layer's weights packed once per application);
 #   - a model with `elastic depth` (applications of one shared layer): the C's weight
 #     arrays are byte for byte the same for depth 1 and depth 12;
-#   - a model with `tie a = b;`: the tied tensor appears in the C as one array.
+#   - a model with `tie a = b;`: the tied tensor appears in the C as one array;
+#   - `# C-ARRAY-BYTES: N` (hashed weights): the C's weight arrays hold exactly N bytes
+#     (the pools and biases; the expansions are computed by create, once).
+# A `# ARGS: OPTIONS` line adds OPTIONS to every ndlc command, as in run_golden.sh.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
 [ $# -eq 3 ] || { echo "usage: check_sharing.sh NDLC JSONGET CASE.ndl" >&2; exit 2; }
 ndlc=$1 jsonget=$2 case_ndl=$3
 want_stored=$(sed -n 's/^# STORED-BYTES: //p' "$case_ndl")
 want_logical=$(sed -n 's/^# LOGICAL-BYTES: //p' "$case_ndl")
+want_c=$(sed -n 's/^# C-ARRAY-BYTES: //p' "$case_ndl")
+args=$(sed -n 's/^# ARGS: //p' "$case_ndl" | head -n 1)
 [ -n "$want_stored" ] && [ -n "$want_logical" ] || { echo "check_sharing.sh: no byte counts in $case_ndl" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sharing.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
@@ -26,7 +31,7 @@ fail() {
     exit 1
 }
 
-"$ndlc" "$case_ndl" --emit json -o "$tmp/r.json" || fail "ndlc --emit json exited with $?"
+"$ndlc" "$case_ndl" $args --emit json -o "$tmp/r.json" || fail "ndlc --emit json exited with $?"
 got=$("$jsonget" "$tmp/r.json" sharing.stored_bytes)
 [ "$got" = "$want_stored" ] || fail "report: $got stored bytes, PyTorch's parameters() hold $want_stored"
 got=$("$jsonget" "$tmp/r.json" sharing.logical_bytes)
@@ -43,19 +48,29 @@ arrays() {
     ' "$1"
 }
 
-"$ndlc" "$case_ndl" --emit c -o "$tmp/m.c" || fail "ndlc --emit c exited with $?"
+"$ndlc" "$case_ndl" $args --emit c -o "$tmp/m.c" || fail "ndlc --emit c exited with $?"
 arrays "$tmp/m.c" >"$tmp/arrays"
 [ -s "$tmp/arrays" ] || fail "no weight arrays found in the C"
 dups=$(cut -d' ' -f2- "$tmp/arrays" | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] || fail "the C holds $dups weight arrays more than once"
 
 if grep -q '^[[:space:]]*elastic depth' "$case_ndl"; then
-    "$ndlc" "$case_ndl" -D depth=1 --emit c -o "$tmp/d1.c" || fail "ndlc -D depth=1 exited with $?"
-    "$ndlc" "$case_ndl" -D depth=12 --emit c -o "$tmp/d12.c" || fail "ndlc -D depth=12 exited with $?"
+    "$ndlc" "$case_ndl" $args -D depth=1 --emit c -o "$tmp/d1.c" || fail "ndlc -D depth=1 exited with $?"
+    "$ndlc" "$case_ndl" $args -D depth=12 --emit c -o "$tmp/d12.c" || fail "ndlc -D depth=12 exited with $?"
     arrays "$tmp/d1.c" | cut -d' ' -f2- | sort >"$tmp/a1"
     arrays "$tmp/d12.c" | cut -d' ' -f2- | sort >"$tmp/a12"
     cmp -s "$tmp/a1" "$tmp/a12" ||
         fail "the weight arrays differ between depth 1 ($(wc -l <"$tmp/a1") arrays) and depth 12 ($(wc -l <"$tmp/a12"))"
+fi
+if [ -n "$want_c" ]; then
+    got=$(awk '/^static _Alignas\(64\) const float [A-Za-z0-9_]+\[[0-9]+\] = \{$/ {
+                   n = $5; sub(/.*\[/, "", n); sub(/\].*/, "", n); s += 4 * n } END { print s + 0 }' "$tmp/m.c")
+    [ "$got" = "$want_c" ] || fail "the C's weight arrays hold $got bytes, expected $want_c (pools and biases only)"
+    grep -q 'computed by create' "$tmp/m.c" || fail "no hashed weight is computed by create"
+    "$ndlc" "$case_ndl" --share compressed --emit c -o "$tmp/x.c" 2>"$tmp/err"
+    rc=$?
+    [ "$rc" = 1 ] && grep -q -- '--share compressed is not supported yet' "$tmp/err" && [ ! -e "$tmp/x.c" ] ||
+        fail "--share compressed: expected a 'not supported yet' error (exit 1, no output), got exit $rc"
 fi
 tied=$(sed -n 's/^[[:space:]]*tie [^=]*= *\([A-Za-z0-9_.]*\);.*/\1/p' "$case_ndl")
 for key in $tied; do
