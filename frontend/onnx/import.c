@@ -375,6 +375,23 @@ const char *imp_real_text(Imp *I, double x)
     return x < 0 ? arena_printf(I->a, "(%s)", buf) : arena_strdup(I->a, buf);
 }
 
+/* Printable ASCII without quotes or backslashes: safe in an NDL string or comment. */
+static bool plain_text(const char *s)
+{
+    for (; *s; s++)
+        if ((unsigned char)*s < 0x20 || (unsigned char)*s >= 0x7f || *s == '"' || *s == '\\') return false;
+    return true;
+}
+
+/* Text from the file for a comment: other bytes become '?'. */
+static const char *comment_text(Imp *I, const char *s)
+{
+    char *r = arena_strdup(I->a, s ? s : "");
+    for (char *c = r; *c; c++)
+        if ((unsigned char)*c < 0x20 || (unsigned char)*c >= 0x7f) *c = '?';
+    return r;
+}
+
 /* ---- operands ------------------------------------------------------------------------------ */
 
 const char *imp_ref(Imp *I, uint32_t v)
@@ -383,6 +400,7 @@ const char *imp_ref(Imp *I, uint32_t v)
     if (x->kind == VK_CONST && !x->ident) {
         x->ident = make_ident(I, x->key ? x->key : x->onnx_name ? x->onnx_name : "c", "c");
         if (!x->key) x->key = x->onnx_name && x->onnx_name[0] ? x->onnx_name : x->ident;
+        if (!plain_text(x->key)) x->key = x->ident; /* keys are written as NDL strings */
     }
     vec_push(I->uses, v);
     return x->ident;
@@ -624,9 +642,9 @@ static void write_ndl(Imp *I, Onnx__ModelProto *mp, const char *model_ident, con
 {
     Text t = {0};
     const char *slash = strrchr(I->path, '/');
-    put(&t, "# Imported by 'ndlc import' from %s", slash ? slash + 1 : I->path);
+    put(&t, "# Imported by 'ndlc import' from %s", comment_text(I, slash ? slash + 1 : I->path));
     if (mp->producer_name && mp->producer_name[0])
-        put(&t, " (%s %s, opset %lld)", mp->producer_name, mp->producer_version ? mp->producer_version : "",
+        put(&t, " (%s %s, opset %lld)", comment_text(I, mp->producer_name), comment_text(I, mp->producer_version),
             (long long)I->opset);
     put(&t, ".\n# Values are named after the ONNX values; parameters are read from the ONNX initializers' names.\n");
     put(&t, "model %s {\n", model_ident);
@@ -638,7 +656,11 @@ static void write_ndl(Imp *I, Onnx__ModelProto *mp, const char *model_ident, con
         put(&t, "  input %s: %s%s;\n", x->ident, x->ndl_dtype, imp_dims_text(I, x->rank, x->dims));
     }
     for (size_t k = 0; k < g->n_output; k++) put(&t, "  output %s;\n", out_names[k]);
-    if (weights_ref) put(&t, "  weights \"%s\";\n", weights_ref);
+    if (weights_ref) {
+        put(&t, "  weights \"");
+        for (const char *c = weights_ref; *c; c++) put(&t, *c == '"' || *c == '\\' ? "\\%c" : "%c", *c);
+        put(&t, "\";\n");
+    }
     /* parameters, in the order of their first use */
     VEC(NdlrtStOut) tensors = {0};
     bool any = false;
@@ -649,17 +671,12 @@ static void write_ndl(Imp *I, Onnx__ModelProto *mp, const char *model_ident, con
         any = true;
         const char *dt = x->is_float ? "f32" : x->ndl_dtype;
         put(&t, "  param %s: %s%s", x->ident, dt, imp_dims_text(I, x->rank, x->dims));
-        if (strcmp(x->key, x->ident) != 0) {
-            put(&t, " from \"");
-            for (const char *c = x->key; *c; c++) {
-                if (*c == '"' || *c == '\\') put(&t, "\\%c", *c);
-                else if (*c == '\n') put(&t, "\\n");
-                else put(&t, "%c", *c);
-            }
-            put(&t, "\"");
-        }
+        if (strcmp(x->key, x->ident) != 0) put(&t, " from \"%s\"", x->key);
         put(&t, ";\n");
-        NdlrtStOut o = {.name = x->key, .rank = x->rank, .shape = x->dims};
+        /* the values are freed after the import; the result keeps its own shapes */
+        int64_t *shape = arena_alloc(I->a, (size_t)(x->rank + 1) * sizeof *shape);
+        memcpy(shape, x->dims, (size_t)x->rank * sizeof *shape);
+        NdlrtStOut o = {.name = x->key, .rank = x->rank, .shape = shape};
         if (x->is_float) {
             o.dtype = NDLRT_ST_F32;
             o.data = x->f;
@@ -708,7 +725,7 @@ static void write_ndl(Imp *I, Onnx__ModelProto *mp, const char *model_ident, con
             for (unsigned k = 0; k < st->nout; k++) put(&t, "%s%s", k ? ", " : "", imp_val(I, st->outs[k])->ident);
             put(&t, ") = %s;", st->rhs);
         }
-        put(&t, "  # %s%s%s\n", n->op_type, n->name && n->name[0] ? " " : "", n->name ? n->name : "");
+        put(&t, "  # %s%s%s\n", comment_text(I, n->op_type), n->name && n->name[0] ? " " : "", comment_text(I, n->name));
     }
     for (size_t k = 0; k < g->n_output; k++)
         if (!direct[k]) put(&t, "    %s = %s;\n", out_names[k], imp_val(I, find_value(I, g->output[k]->name))->ident);
@@ -938,13 +955,15 @@ int onnx_import_command(const Options *opt, Diag *d)
             else {
                 diag_file_error(d, out, "cannot write: %s", strerror(errno));
                 unlink(tmp);
-                unlink(weights);
             }
             free(tmp);
         }
         onnx_result_free(&r);
     }
-    if (status != 0) unlink(out);
+    if (status != 0) { /* no stale or partial output survives (spec section 9) */
+        unlink(out);
+        unlink(weights);
+    }
     free(model);
     free(weights);
     return status;

@@ -1624,7 +1624,9 @@ bool imp_convert_node(Imp *I)
             imp_error(I, "the node has no output");
             return false;
         }
-        return converters[k].fn(I, converters[k].arg);
+        /* a converter may go on after an input or attribute error: the count decides */
+        unsigned errors = diag_errors(I->d);
+        return converters[k].fn(I, converters[k].arg) && diag_errors(I->d) == errors;
     }
     imp_error(I, "operator '%s' is not supported", n->op_type);
     return false;
