@@ -345,11 +345,35 @@ int64_t *imp_attr_ints(Imp *I, const char *name, size_t *n, bool *ok)
 
 /* ---- text pieces ------------------------------------------------------------------------- */
 
+int64_t sym_dim(int k, int64_t coef) { return -(coef * SYM_SLOTS + k + 1); }
+
+bool dim_symbol(int64_t d, int *k, int64_t *coef)
+{
+    if (d >= 0 || d == DIM_UNKNOWN) return false;
+    *k = (int)((-d - 1) % SYM_SLOTS);
+    *coef = (-d - 1) / SYM_SLOTS;
+    return true;
+}
+
+int64_t dim_mul(int64_t a, int64_t b)
+{
+    int k;
+    int64_t c;
+    if (a == DIM_UNKNOWN || b == DIM_UNKNOWN || (a < 0 && b < 0)) return DIM_UNKNOWN;
+    if (a < 0) { int64_t t = a; a = b; b = t; }
+    if (b >= 0) return a && b > INT64_MAX / a ? DIM_UNKNOWN : a * b;
+    dim_symbol(b, &k, &c);
+    return a == 0 ? 0 : c > MAX_COEF / a ? DIM_UNKNOWN : sym_dim(k, c * a);
+}
+
 const char *imp_dim_text(Imp *I, int64_t dim)
 {
+    int k;
+    int64_t c;
     if (dim >= 0) return arena_printf(I->a, "%lld", (long long)dim);
-    if (dim == DIM_UNKNOWN) return "?";
-    return I->symbols.v[-dim - 1];
+    if (!dim_symbol(dim, &k, &c)) return "?";
+    if ((uint32_t)k >= I->symbols.n) return arena_printf(I->a, "%lld", (long long)dim); /* not a size */
+    return c == 1 ? I->symbols.v[k] : arena_printf(I->a, "%s*%lld", I->symbols.v[k], (long long)c);
 }
 
 const char *imp_dims_text(Imp *I, int rank, const int64_t *dims)
@@ -576,13 +600,17 @@ static bool add_input(Imp *I, const Onnx__ValueInfoProto *vi)
         /* a named dim is a symbol shared by every input that names it */
         const char *key = sym ? arena_printf(I->a, "sym:%s", sym) : arena_printf(I->a, "sym#%s#%d", name, k);
         uint32_t *slot = set_slot(&I->by_name, key, false);
+        if (!slot && I->symbols.n >= SYM_SLOTS) {
+            diag_file_error(I->d, I->path, "graph input '%s': more than %d symbolic dimensions", name, SYM_SLOTS);
+            return false;
+        }
         if (!slot) {
             const char *ident = make_ident(I, sym ? sym : "S", "S");
             vec_push(I->symbols, ident);
             *set_slot(&I->by_name, key, true) = I->symbols.n; /* symbol index + 1 */
             slot = set_slot(&I->by_name, key, false);
         }
-        x->dims[k] = -(int64_t)*slot;
+        x->dims[k] = sym_dim((int)*slot - 1, 1);
     }
     return true;
 }
@@ -597,6 +625,13 @@ static bool mark_live(Imp *I, uint32_t v)
         ImpValue *x = imp_val(I, work.v[--work.n]);
         if (x->kind == VK_CONST) {
             x->param_used = true;
+            bool symbolic = false;
+            for (int64_t k = 0; x->sym && k < x->nelem; k++) symbolic = symbolic || x->sym[k];
+            if (symbolic && ok) {
+                I->node = x->def_node ? x->def_node - 1 : 0;
+                imp_error(I, "a tensor computed from a symbolic size is not supported (only shapes may use it)");
+                ok = false;
+            }
             continue;
         }
         if (x->kind != VK_TENSOR) continue;

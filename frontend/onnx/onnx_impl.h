@@ -17,7 +17,9 @@
 #include "onnx.pb-c.h"
 
 #define IMP_MAX_RANK 8
-#define DIM_UNKNOWN INT64_MIN       /* a dim that is a product involving symbols */
+#define DIM_UNKNOWN INT64_MIN       /* a dim that is a product of several symbols */
+#define SYM_SLOTS 256               /* symbols at most; a symbolic dim is -(coef*SYM_SLOTS + k + 1) */
+#define MAX_COEF ((int64_t)1 << 40)
 
 /* ONNX element types the importer handles (TensorProto.DataType) */
 enum { OT_FLOAT = 1, OT_UINT8 = 2, OT_INT8 = 3, OT_UINT16 = 4, OT_INT16 = 5, OT_INT32 = 6,
@@ -36,11 +38,12 @@ typedef struct ImpValue {
     bool is_float;            /* f32 in NDL; else integer (i64/i32) or bool */
     const char *ndl_dtype;    /* "f32", "i64", "i32", "bool" */
     int rank;
-    int64_t dims[IMP_MAX_RANK];   /* >= 0, or -(k+1) for symbol k, or DIM_UNKNOWN */
+    int64_t dims[IMP_MAX_RANK];   /* >= 0, or sym_dim(k, coef) = coef * symbol k, or DIM_UNKNOWN */
     /* VK_CONST */
     int64_t nelem;
     float *f;                 /* float data, or */
     int64_t *i;               /* integer / bool data */
+    bool *sym;                /* NULL, or per element: i[] holds a symbolic dim (Shape of N) */
     const char *key;          /* safetensors key when used as a parameter */
     bool param_used;
     /* VK_TENSOR */
@@ -125,6 +128,11 @@ uint32_t imp_def_const(Imp *I, unsigned k, bool is_float, int rank, const int64_
 uint32_t imp_new_param(Imp *I, const char *key, int rank, const int64_t *dims, float *f);
 /* Marks the statement just defined as "not supported": an error only if it is needed. */
 void imp_defer_error(Imp *I, uint32_t v, const char *msg);
+int64_t sym_dim(int k, int64_t coef);
+/* Symbol and coefficient of a symbolic dim; false for concrete and unknown dims. */
+bool dim_symbol(int64_t d, int *k, int64_t *coef);
+/* a * b for dims (DIM_UNKNOWN when both are symbolic or it would overflow) */
+int64_t dim_mul(int64_t a, int64_t b);
 const char *imp_dim_text(Imp *I, int64_t dim);
 const char *imp_dims_text(Imp *I, int rank, const int64_t *dims);
 const char *imp_ints_text(Imp *I, size_t n, const int64_t *v);

@@ -57,13 +57,25 @@ static bool need(Imp *I, uint32_t v, const char *what, bool *ok)
     return false;
 }
 
+static bool has_sym(const ImpValue *x)
+{
+    for (int64_t k = 0; x->sym && k < x->nelem; k++)
+        if (x->sym[k]) return true;
+    return false;
+}
+
 /* A constant's integer values (an error names `what` for a float or missing constant). */
-static const int64_t *const_ints(Imp *I, uint32_t v, const char *what, int64_t *n, bool *ok)
+static const int64_t *const_ints_sym(Imp *I, uint32_t v, const char *what, int64_t *n, bool *ok, bool symbolic_ok)
 {
     if (!*ok) return NULL;
     if (!is_const(I, v) || !imp_val(I, v)->i) {
         imp_error(I, "input '%s' must be a constant integer tensor (computed shapes are not supported; "
                      "export with fixed input shapes)", what);
+        *ok = false;
+        return NULL;
+    }
+    if (has_sym(imp_val(I, v)) && !symbolic_ok) {
+        imp_error(I, "input '%s' depends on a symbolic size, which is supported only in shapes", what);
         *ok = false;
         return NULL;
     }
@@ -88,6 +100,11 @@ static const char **colons(Imp *I, int rank)
     return it;
 }
 
+static const int64_t *const_ints(Imp *I, uint32_t v, const char *what, int64_t *n, bool *ok)
+{
+    return const_ints_sym(I, v, what, n, ok, false);
+}
+
 /* ---- folding constants ------------------------------------------------------------------- */
 
 static int64_t numel(int rank, const int64_t *dims)
@@ -101,20 +118,49 @@ static int64_t numel(int rank, const int64_t *dims)
 typedef struct Data {
     float *f;
     int64_t *i;
+    bool *sym;                /* with i: the element is a symbolic dim */
 } Data;
 
 static Data new_data(Imp *I, bool is_float, int64_t n)
 {
     Data d = {0};
     if (is_float) d.f = arena_alloc(I->a, (size_t)n * sizeof *d.f + 1);
-    else d.i = arena_alloc(I->a, (size_t)n * sizeof *d.i + 1);
+    else {
+        d.i = arena_alloc(I->a, (size_t)n * sizeof *d.i + 1);
+        d.sym = arena_alloc(I->a, (size_t)n + 1);
+    }
     return d;
 }
 
 static void copy_elem(Data d, int64_t to, const ImpValue *src, int64_t from)
 {
     if (d.f) d.f[to] = src->f[from];
-    else d.i[to] = src->i[from];
+    else {
+        d.i[to] = src->i[from];
+        d.sym[to] = src->sym && src->sym[from];
+    }
+}
+
+/* Output 0 as a folded constant of `out`'s data. */
+static uint32_t def_data(Imp *I, int rank, const int64_t *dims, Data out)
+{
+    uint32_t y = imp_def_const(I, 0, out.f != NULL, rank, dims, out.f, out.i);
+    ImpValue *Y = imp_val(I, y);
+    Y->sym = out.sym;
+    if (!has_sym(Y)) Y->sym = NULL;
+    return y;
+}
+
+/* Output 0 as constant src's data under another shape. */
+static uint32_t def_view(Imp *I, uint32_t src, int rank, const int64_t *dims)
+{
+    const ImpValue *S = imp_val(I, src);
+    bool *sym = S->sym;
+    const char *dt = S->ndl_dtype;
+    uint32_t y = imp_def_const(I, 0, S->f != NULL, rank, dims, S->f, S->i);
+    imp_val(I, y)->sym = sym;
+    imp_val(I, y)->ndl_dtype = dt;
+    return y;
 }
 
 /* Element index of `a` (rank ra) for output position `pos` of a broadcast to rank r. */
@@ -130,6 +176,37 @@ static int64_t bcast_index(const ImpValue *a, int r, const int64_t *out, int64_t
         stride *= a->dims[ia];
     }
     return idx;
+}
+
+/* x op y where x or y is a symbolic size (sx, sy): what shape arithmetic needs, e.g.
+ * N * heads, (N*4) / 4, N + 0. */
+static bool fold_symbolic(Imp *I, char op, int64_t x, bool sx, int64_t y, bool sy, int64_t *r)
+{
+    int k;
+    int64_t c;
+    if (sy && !sx && (op == '*' || op == '+')) { /* commute */
+        int64_t t = x;
+        x = y;
+        y = t;
+        sx = true;
+        sy = false;
+    }
+    if (sx && !sy) {
+        dim_symbol(x, &k, &c);
+        if (op == '*' && y >= 0) *r = dim_mul(x, y);
+        else if (op == '/' && y > 0 && c % y == 0) *r = sym_dim(k, c / y);
+        else if ((op == '+' || op == '-') && y == 0) *r = x;
+        else *r = DIM_UNKNOWN;
+    } else if (op == '=' && sx && sy) {
+        *r = x == y;
+        if (x == y) return true;
+        *r = DIM_UNKNOWN;
+    } else {
+        *r = DIM_UNKNOWN;
+    }
+    if (*r != DIM_UNKNOWN) return true;
+    imp_error(I, "arithmetic on the symbolic size %s is not supported", imp_dim_text(I, sx ? x : y));
+    return false;
 }
 
 static bool fold_binary(Imp *I, char op, uint32_t va, uint32_t vb)
@@ -148,7 +225,11 @@ static bool fold_binary(Imp *I, char op, uint32_t va, uint32_t vb)
     Data out = new_data(I, fl && !cmp, n);
     for (int64_t p = 0; p < n; p++) {
         int64_t ia = bcast_index(a, r, dims, p), ib = bcast_index(b, r, dims, p);
-        if (cmp) {
+        bool sa = a->sym && a->sym[ia], sb = b->sym && b->sym[ib];
+        if (sa || sb) {
+            if (!fold_symbolic(I, op, a->i[ia], sa, b->i[ib], sb, &out.i[p])) return false;
+            out.sym[p] = out.i[p] < 0;
+        } else if (cmp) {
             out.i[p] = fl ? a->f[ia] == b->f[ib] : a->i[ia] == b->i[ib];
         } else if (fl) {
             float x = a->f[ia], y = b->f[ib];
@@ -164,7 +245,7 @@ static bool fold_binary(Imp *I, char op, uint32_t va, uint32_t vb)
                   : op == '*' ? (int64_t)((uint64_t)x * (uint64_t)y) : x / y;
         }
     }
-    uint32_t y = imp_def_const(I, 0, out.f != NULL, r, dims, out.f, out.i);
+    uint32_t y = def_data(I, r, dims, out);
     if (cmp) imp_val(I, y)->ndl_dtype = "bool";
     return true;
 }
@@ -264,10 +345,42 @@ static uint32_t match_gelu(Imp *I, uint32_t node)
     return f[rest] == x ? x : 0;
 }
 
+/* Multiplications and divisions by scalars on the way to v: folded into *scale. */
+static uint32_t strip_scale(Imp *I, uint32_t v, double *scale)
+{
+    uint32_t node, inner;
+    double c;
+    for (int k = 0; k < 4; k++) {
+        if (imp_producer(I, v, "Div", &node) && scalar_operand(I, node, &c, &inner) && c != 0) *scale /= c;
+        else if (imp_producer(I, v, "Mul", &node) && scalar_operand(I, node, &c, &inner)) *scale *= c;
+        else break;
+        v = inner;
+    }
+    return v;
+}
+
+/* A constant [T, T] (leading 1s allowed) with 0 where key <= query and -inf (or below
+ * -1e9) above: the causal mask, top-left aligned. */
+static bool causal_mask(Imp *I, uint32_t v)
+{
+    const ImpValue *M = imp_val(I, v);
+    if (!is_const(I, v) || !M->f || M->rank < 2) return false;
+    for (int k = 0; k < M->rank - 2; k++)
+        if (M->dims[k] != 1) return false;
+    int64_t t = M->dims[M->rank - 1];
+    if (M->dims[M->rank - 2] != t || t < 2) return false;
+    for (int64_t i = 0; i < t; i++)
+        for (int64_t j = 0; j < t; j++) {
+            float x = M->f[i * t + j];
+            if (j <= i ? x != 0 : !(x <= -1e9f)) return false;
+        }
+    return true;
+}
+
 /* softmax(q kᵀ · s) v at the MatMul(P, v). Writes the attention call or returns false. */
 static bool match_attention(Imp *I, uint32_t p, uint32_t v)
 {
-    uint32_t sm, mm, node;
+    uint32_t sm, mm;
     if (!imp_producer(I, p, "Softmax", &sm)) return false;
     bool ok = true;
     uint32_t saved = I->node;
@@ -276,20 +389,28 @@ static bool match_attention(Imp *I, uint32_t p, uint32_t v)
     I->node = saved;
     uint32_t s = imp_node_input(I, sm, 0);
     if (!ok || !s || (axis != -1 && axis != imp_val(I, s)->rank - 1)) return false;
-    double scale = 1, c;
-    uint32_t inner;
-    if (imp_producer(I, s, "Div", &node) && scalar_operand(I, node, &c, &inner) && c != 0) { scale /= c; s = inner; }
-    else if (imp_producer(I, s, "Mul", &node) && scalar_operand(I, node, &c, &inner)) { scale *= c; s = inner; }
+    double scale = 1;
+    uint32_t add;
+    bool causal = false;
+    if (imp_producer(I, s, "Add", &add)) { /* + a constant causal mask (torch's MultiheadAttention) */
+        for (unsigned k = 0; k < 2 && !causal; k++) {
+            if (causal_mask(I, imp_node_input(I, add, k))) {
+                causal = true;
+                s = imp_node_input(I, add, 1 - k);
+            }
+        }
+        if (!causal) return false;
+    }
+    s = strip_scale(I, s, &scale);
     if (!imp_producer(I, s, "MatMul", &mm)) return false;
-    uint32_t q = imp_node_input(I, mm, 0), kt = imp_node_input(I, mm, 1);
-    if (imp_producer(I, q, "Div", &node) && scalar_operand(I, node, &c, &inner) && c != 0) { scale /= c; q = inner; }
-    else if (imp_producer(I, q, "Mul", &node) && scalar_operand(I, node, &c, &inner)) { scale *= c; q = inner; }
+    uint32_t q = strip_scale(I, imp_node_input(I, mm, 0), &scale), kt = imp_node_input(I, mm, 1);
     const ImpValue *Q = imp_val(I, q), *KT = imp_val(I, kt), *V = imp_val(I, v);
     int r = Q->rank;
     if (r < 2 || KT->rank != r || V->rank != r || !Q->is_float) return false;
     for (int k = 0; k < r - 2; k++)
         if (Q->dims[k] != KT->dims[k] || Q->dims[k] != V->dims[k]) return false;
     if (KT->dims[r - 1] != V->dims[r - 2] || Q->dims[r - 1] != KT->dims[r - 2]) return false;
+    if (causal && Q->dims[r - 2] != KT->dims[r - 1]) return false; /* a square mask */
     int64_t dims[IMP_MAX_RANK];
     for (int k = 0; k < r - 1; k++) dims[k] = Q->dims[k];
     dims[r - 1] = V->dims[r - 1];
@@ -315,7 +436,8 @@ static bool match_attention(Imp *I, uint32_t p, uint32_t v)
         ktext = arena_printf(I->a, "transpose(%s, %d, %d)", imp_ref(I, kt), r - 2, r - 1);
     }
     imp_def_tensor(I, 0, true, "f32", r, dims,
-               arena_printf(I->a, "attention(%s, %s, %s, scale=%s)", qtext, ktext, imp_ref(I, v), imp_real_text(I, scale)));
+               arena_printf(I->a, "attention(%s, %s, %s, %sscale=%s)", qtext, ktext, imp_ref(I, v),
+                            causal ? "causal=true, " : "", imp_real_text(I, scale)));
     return true;
 }
 
@@ -833,8 +955,7 @@ static bool cv_flatten(Imp *I, const char *arg)
     int64_t dims[2] = {1, 1};
     for (int k = 0; k < X->rank; k++) {
         int64_t *d = &dims[k < axis ? 0 : 1];
-        if (X->dims[k] < 0 || *d < 0) *d = (*d == 1 || X->dims[k] == 1) ? (X->dims[k] < 0 ? X->dims[k] : *d) : DIM_UNKNOWN;
-        else *d *= X->dims[k];
+        *d = dim_mul(*d, X->dims[k]);
     }
     const char *rhs;
     if (axis == 1) rhs = arena_printf(I->a, "flatten(%s, 1)", imp_ref(I, x));
@@ -842,8 +963,7 @@ static bool cv_flatten(Imp *I, const char *arg)
     else if (axis == X->rank) rhs = arena_printf(I->a, "reshape(%s, [-1, 1])", imp_ref(I, x));
     else rhs = arena_printf(I->a, "flatten(flatten(%s, %lld), 0, %lld)", imp_ref(I, x), (long long)axis, (long long)axis - 1);
     if (is_const(I, x)) {
-        const ImpValue *C = imp_val(I, x);
-        imp_def_const(I, 0, C->f != NULL, 2, dims, C->f, C->i);
+        def_view(I, x, 2, dims);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, 2, dims, rhs);
@@ -856,7 +976,7 @@ static bool cv_reshape(Imp *I, const char *arg)
     uint32_t x = imp_input(I, 0, &ok), sv = imp_input(I, 1, &ok);
     if (!need(I, x, "data", &ok) || !need(I, sv, "shape", &ok)) return false;
     int64_t n;
-    const int64_t *shape = const_ints(I, sv, "shape", &n, &ok);
+    const int64_t *shape = const_ints_sym(I, sv, "shape", &n, &ok, true);
     if (!ok) return false;
     const ImpValue *X = imp_val(I, x);
     if (n > IMP_MAX_RANK || imp_val(I, sv)->rank != 1) {
@@ -867,55 +987,58 @@ static bool cv_reshape(Imp *I, const char *arg)
         imp_error(I, "allowzero = 1 is not supported");
         return false;
     }
-    int64_t dims[IMP_MAX_RANK], known = 1, total = 1, sym = 0;
-    int infer = -1, nsym_in = 0;
-    for (int k = 0; k < X->rank; k++) {
-        if (X->dims[k] >= 0) total *= X->dims[k];
-        else { nsym_in++; sym = X->dims[k]; }
+    /* sizes as (concrete factor) x (at most one symbol), on both sides */
+    const bool *shape_sym = imp_val(I, sv)->sym;
+    int64_t dims[IMP_MAX_RANK], cin = 1, cout = 1, c;
+    int infer = -1, kin = -1, kout = -1, k;
+    bool bad = false;
+    for (int e = 0; e < X->rank && !bad; e++) {
+        int64_t d = X->dims[e];
+        if (dim_symbol(d, &k, &c)) {
+            bad = kin >= 0;
+            kin = k;
+            d = c;
+        }
+        bad = bad || d < 0 || (d && cin > INT64_MAX / d);
+        if (!bad) cin *= d;
     }
     const char *text = "[";
-    bool sym_out = false;
-    for (int k = 0; k < (int)n; k++) {
-        int64_t d = shape[k];
-        if (d == 0 && k < X->rank) d = X->dims[k];
-        else if (d == 0 || d < -1 || d > ((int64_t)1 << 40)) {
-            imp_error(I, "shape entry %lld is not valid here", (long long)shape[k]);
-            return false;
+    for (int e = 0; e < (int)n && !bad; e++) {
+        int64_t d = shape[e];
+        bool symbolic = shape_sym && shape_sym[e];
+        if (d == 0 && !symbolic) {
+            if (e >= X->rank) bad = true;
+            else d = X->dims[e], symbolic = d < 0;
         }
-        if (d == -1) {
-            if (infer >= 0) {
-                imp_error(I, "shape has more than one -1");
-                return false;
-            }
-            infer = k;
-        } else if (d >= 0) known *= d;
-        else if (d == sym && !sym_out) sym_out = true;
-        else {
-            imp_error(I, "cannot reshape %s to %s", imp_dims_text(I, X->rank, X->dims), imp_ints_text(I, (size_t)n, shape));
-            return false;
+        if (bad) break;
+        dims[e] = d;
+        text = arena_printf(I->a, "%s%s%s", text, e ? ", " : "", d == -1 && !symbolic ? "-1" : imp_dim_text(I, d));
+        if (d == -1 && !symbolic) {
+            bad = infer >= 0;
+            infer = e;
+            continue;
         }
-        dims[k] = d;
-        text = arena_printf(I->a, "%s%s%s", text, k ? ", " : "", d == -1 ? "-1" : imp_dim_text(I, d));
+        if (symbolic) {
+            bad = !dim_symbol(d, &k, &c) || kout >= 0;
+            kout = k;
+            d = c;
+        }
+        bad = bad || d < 0 || d > MAX_COEF || (d && cout > INT64_MAX / d);
+        if (!bad) cout *= d;
     }
     text = arena_printf(I->a, "%s]", text);
-    bool sym_left = nsym_in == 1 && !sym_out;
-    if (nsym_in > 1 || (sym_out && nsym_in != 1) || (sym_left && infer < 0)) {
-        imp_error(I, "cannot reshape %s to %s", imp_dims_text(I, X->rank, X->dims), imp_ints_text(I, (size_t)n, shape));
-        return false;
+    if (!bad && kout >= 0 && kout != kin) bad = true;
+    if (!bad && infer < 0) bad = kin != kout || cin != cout;
+    if (!bad && infer >= 0) {
+        bad = cout == 0 || cin % cout != 0 || (kout < 0 && kin >= 0 && cin / cout > MAX_COEF);
+        if (!bad) dims[infer] = kin >= 0 && kout < 0 ? sym_dim(kin, cin / cout) : cin / cout;
     }
-    if (infer >= 0) {
-        if (known == 0 || total % known) {
-            imp_error(I, "cannot reshape %s to %s", imp_dims_text(I, X->rank, X->dims), imp_ints_text(I, (size_t)n, shape));
-            return false;
-        }
-        dims[infer] = sym_left ? (total == known ? sym : DIM_UNKNOWN) : total / known;
-    } else if (!nsym_in && known != total) {
-        imp_error(I, "cannot reshape %s to %s", imp_dims_text(I, X->rank, X->dims), imp_ints_text(I, (size_t)n, shape));
+    if (bad) {
+        imp_error(I, "cannot reshape %s to %s", imp_dims_text(I, X->rank, X->dims), text);
         return false;
     }
     if (is_const(I, x)) {
-        const ImpValue *C = imp_val(I, x);
-        imp_def_const(I, 0, C->f != NULL, (int)n, dims, C->f, C->i);
+        def_view(I, x, (int)n, dims);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, (int)n, dims, arena_printf(I->a, "reshape(%s, %s)", imp_ref(I, x), text));
@@ -961,7 +1084,7 @@ static bool cv_transpose(Imp *I, const char *arg)
             }
             copy_elem(out, p, X, src);
         }
-        imp_def_const(I, 0, out.f != NULL, X->rank, dims, out.f, out.i);
+        def_data(I, X->rank, dims, out);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, X->rank, dims,
@@ -1008,7 +1131,7 @@ static bool cv_concat(Imp *I, const char *arg)
                 copy_elem(out, o, V, e);
             }
         }
-        imp_def_const(I, 0, out.f != NULL, 1, dims, out.f, out.i);
+        def_data(I, 1, dims, out);
         return true;
     }
     const char *list = "[";
@@ -1118,7 +1241,7 @@ static bool cv_slice(Imp *I, const char *arg)
         for (int64_t k = 0; k < dims[0]; k++) {
             copy_elem(out, k, X, begin[0] + k * step[0]);
         }
-        imp_def_const(I, 0, out.f != NULL, 1, dims, out.f, out.i);
+        def_data(I, 1, dims, out);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, X->rank, dims,
@@ -1159,7 +1282,7 @@ static bool cv_gather(Imp *I, const char *arg)
                 int64_t i = IDX->i[k] < 0 ? IDX->i[k] + d : IDX->i[k];
                 copy_elem(out, k, X, i);
             }
-            imp_def_const(I, 0, out.f != NULL, r, dims, out.f, out.i);
+            def_data(I, r, dims, out);
             return true;
         }
         const char **items = colons(I, X->rank);
@@ -1226,7 +1349,7 @@ static bool cv_unsqueeze(Imp *I, const char *arg)
         } else dims[k] = X->dims[i++];
     }
     if (is_const(I, x)) {
-        imp_def_const(I, 0, X->f != NULL, r, dims, X->f, X->i);
+        def_view(I, x, r, dims);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, r, dims, arena_printf(I->a, "%s%s", imp_ref(I, x), index_text(I, r, items)));
@@ -1263,7 +1386,7 @@ static bool cv_squeeze(Imp *I, const char *arg)
         else dims[r++] = X->dims[k];
     }
     if (is_const(I, x)) {
-        imp_def_const(I, 0, X->f != NULL, r, dims, X->f, X->i);
+        def_view(I, x, r, dims);
         return true;
     }
     imp_def_tensor(I, 0, X->is_float, X->ndl_dtype, r, dims, arena_printf(I->a, "%s%s", imp_ref(I, x), index_text(I, X->rank, items)));
@@ -1281,16 +1404,17 @@ static bool cv_shape(Imp *I, const char *arg)
     start = start < 0 ? clamp(start + X->rank, 0, X->rank) : clamp(start, 0, X->rank);
     end = end < 0 ? clamp(end + X->rank, 0, X->rank) : clamp(end, 0, X->rank);
     int64_t n = end > start ? end - start : 0;
-    int64_t *v = arena_alloc(I->a, (size_t)n * sizeof *v + 1);
+    Data out = new_data(I, false, n);
     for (int64_t k = 0; k < n; k++) {
-        v[k] = X->dims[start + k];
-        if (v[k] < 0) {
-            imp_error(I, "the shape %s is not known at import time (computed shapes are not supported; "
-                         "export with fixed input shapes)", imp_dims_text(I, X->rank, X->dims));
+        out.i[k] = X->dims[start + k];
+        out.sym[k] = out.i[k] < 0; /* a symbolic size, usable in Reshape shapes */
+        if (out.i[k] == DIM_UNKNOWN) {
+            imp_error(I, "dimension %lld of the shape is a product of symbolic sizes, which is not supported",
+                      (long long)(start + k));
             return false;
         }
     }
-    imp_def_const(I, 0, false, 1, &n, NULL, v);
+    def_data(I, 1, &n, out);
     return true;
 }
 
@@ -1314,6 +1438,14 @@ static bool cv_cast(Imp *I, const char *arg)
         return false;
     }
     const ImpValue *X = imp_val(I, x);
+    if (is_const(I, x) && has_sym(X) && (is_float || to == OT_BOOL)) {
+        imp_error(I, "a symbolic size cannot be cast to a float or bool");
+        return false;
+    }
+    if (is_const(I, x) && has_sym(X)) { /* integer to integer: the sizes stay */
+        imp_val(I, def_view(I, x, X->rank, X->dims))->ndl_dtype = dt;
+        return true;
+    }
     if (is_const(I, x)) {
         float *f = is_float ? arena_alloc(I->a, (size_t)X->nelem * sizeof *f + 1) : NULL;
         int64_t *iv = is_float ? NULL : arena_alloc(I->a, (size_t)X->nelem * sizeof *iv + 1);
@@ -1415,7 +1547,7 @@ static bool cv_constant_of_shape(Imp *I, const char *arg)
     }
     Data out = new_data(I, c.f != NULL, total);
     for (int64_t k = 0; k < total; k++) copy_elem(out, k, &c, 0);
-    imp_def_const(I, 0, out.f != NULL, (int)n, shape, out.f, out.i);
+    def_data(I, (int)n, shape, out);
     return true;
 }
 
@@ -1537,7 +1669,7 @@ static bool cv_where(Imp *I, const char *arg)
         int64_t k = bcast_index(S, r, dims, p);
         copy_elem(out, p, S, k);
     }
-    uint32_t y = imp_def_const(I, 0, out.f != NULL, r, dims, out.f, out.i);
+    uint32_t y = def_data(I, r, dims, out);
     imp_val(I, y)->ndl_dtype = A->ndl_dtype;
     return true;
 }
@@ -1582,7 +1714,7 @@ static bool cv_expand(Imp *I, const char *arg)
         int64_t k = bcast_index(X, r, dims, p);
         copy_elem(out, p, X, k);
     }
-    uint32_t y = imp_def_const(I, 0, out.f != NULL, r, dims, out.f, out.i);
+    uint32_t y = def_data(I, r, dims, out);
     imp_val(I, y)->ndl_dtype = X->ndl_dtype;
     return true;
 }

@@ -216,6 +216,31 @@ def vit():
            doc="tiny vision transformer: patch conv, cls token, 2 blocks, Gather of the cls row")
 
 
+class MhaBlock(nn.Module):
+    """nn.MultiheadAttention with a causal float mask and a symbolic batch: torch writes the
+    head split as Shape/Gather/Mul/Concat arithmetic on N."""
+
+    def __init__(self, d=16, heads=2, t=6):
+        super().__init__()
+        self.ln = nn.LayerNorm(d)
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.register_buffer("causal", torch.triu(torch.full((t, t), float("-inf")), diagonal=1), persistent=False)
+        self.fc = nn.Linear(d, d)
+
+    def forward(self, x):
+        h = self.ln(x)
+        x = x + self.attn(h, h, h, attn_mask=self.causal, need_weights=False)[0]
+        return x + F.gelu(self.fc(x))
+
+
+@case("mha")
+def mha():
+    torch.manual_seed(7)
+    m = randomize(MhaBlock(), 7)
+    export("mha", m, [torch.randn(3, 6, 16)], 17, dynamic_batch=True,
+           doc="nn.MultiheadAttention, causal mask, symbolic batch (shape arithmetic on N)")
+
+
 if __name__ == "__main__":
     os.makedirs(OUT, exist_ok=True)
     for stem in sys.argv[1:] or CASES:
