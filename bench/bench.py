@@ -114,14 +114,18 @@ def newer(target, *sources):
     return all(os.path.getmtime(s) <= t for s in sources if os.path.exists(s))
 
 
-def compile_ndlc(a, m, threads):
-    """Compiles bench/models/M.ndl to an executable; returns (path or None, status, seconds)."""
-    exe = os.path.join(a.out, m["name"] + ("" if threads == 1 else ".t%d" % threads))
+def compile_ndlc(a, m, threads, onnx=False):
+    """Compiles bench/models/M.ndl (onnx: OUT/M.onnx, the ONNX import path) to an executable;
+    returns (path or None, status, seconds)."""
+    exe = os.path.join(a.out, m["name"] + (".onnx-exe" if onnx else "") +
+                       ("" if threads == 1 else ".t%d" % threads))
     ndl = os.path.join(ROOT, m["ndl"])
     weights = os.path.join(a.out, m["weights"])
-    if newer(exe, a.ndlc, ndl, weights):
+    model = os.path.join(a.out, m["name"] + ".onnx")
+    if newer(exe, a.ndlc, *([model] if onnx else [ndl, weights])):
         return exe, "ok (cached)", None
-    argv = [a.ndlc, ndl, "--weights", weights, "-o", exe, "--report", exe + ".report.json"]
+    argv = ([a.ndlc, model] if onnx else [a.ndlc, ndl, "--weights", weights]) + \
+        ["-o", exe, "--report", exe + ".report.json"]
     if threads > 1:
         argv += ["--threads", str(threads)]
     t0 = time.perf_counter()
@@ -191,10 +195,10 @@ def run_exe(argv, env):
     return r.returncode, r.stdout.decode("utf-8", "replace"), rss
 
 
-def time_ndlc(a, exe, m, c, threads, check_run=True):
+def time_ndlc(a, exe, m, c, threads, check_run=True, tag="ndlc"):
     env = base_env(threads)
     inp = os.path.join(a.out, c["input"])
-    out = os.path.join(a.out, "%s.b%d.ndlc%d.safetensors" % (m["name"], c["batch"], threads))
+    out = os.path.join(a.out, "%s.b%d.%s%d.safetensors" % (m["name"], c["batch"], tag, threads))
     res = {}
     if check_run:
         if os.path.exists(out):
@@ -265,11 +269,14 @@ def short_check(s):
 
 
 def table(rows, threads):
-    head = ["model", "batch", "ORT ms", "PyTorch ms", "ndlc ms", "ndlc/ORT", "check ndlc", "check ORT"]
+    head = ["model", "batch", "ORT ms", "PyTorch ms", "ndlc ms", "ndlc/ORT", "check ndlc", "check ORT",
+            "ndlc·onnx ms", "ndl/onnx", "check onnx"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in rows:
         o, t, n = r.get("ort") or {}, r.get("torch") or {}, r.get("ndlc") or {}
         ort_ms, nd_ms = o.get("median_ms"), n.get("median_ms")
+        x = r.get("onnx") or {}   # ndlc's executable compiled from the .onnx (ndlc M.onnx)
+        x_ms = x.get("median_ms")
         if nd_ms is not None:
             nd_cell = fmt_ms(nd_ms)
         else:
@@ -281,7 +288,9 @@ def table(rows, threads):
             r["model"], str(r["batch"]), fmt_ms(ort_ms) if o.get("kind") == "ort" else "error",
             fmt_ms(t.get("median_ms")) if t.get("kind") == "torch" else
             ("-" if not t else "error"),
-            nd_cell, ratio, short_check(r.get("check_ndlc")), short_check(r.get("check_ort"))]) + " |")
+            nd_cell, ratio, short_check(r.get("check_ndlc")), short_check(r.get("check_ort")),
+            fmt_ms(x_ms) if x_ms is not None else x.get("status", "-").split(":")[0],
+            "%.2fx" % (nd_ms / x_ms) if nd_ms and x_ms else "-", short_check(r.get("check_onnx"))]) + " |")
     return "\n".join(lines)
 
 
@@ -306,6 +315,8 @@ def machine():
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--ndlc", default=None, help="the ndlc binary (none: ndlc column n/a)")
+    ap.add_argument("--no-import", action="store_true",
+                    help="skip the ndlc·onnx column (ndlc M.onnx, the ONNX import path)")
     ap.add_argument("--ndlc-status", default=None,
                     help="why there is no ndlc binary (printed in its column)")
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
@@ -348,6 +359,8 @@ def main():
             else:
                 exe, cst, cdt = None, a.ndlc_status or "not available", None
             compiled[m["name"]] = dict(status=cst, seconds=cdt)
+            xexe, xst = (compile_ndlc(a, m, T, onnx=True)[:2] if a.ndlc and not a.no_import
+                         else (None, "-"))
             if exe:
                 pb, plan = report_memory(exe)
                 compiled[m["name"]].update(parameter_bytes=pb, plan=plan)
@@ -357,7 +370,7 @@ def main():
                 # --rounds R: the three runtimes in turn, R times; each figure is then the
                 # median over the rounds of the per-round medians (load bursts on a shared
                 # machine hit one round, not the result)
-                rounds = {"ort": [], "ndlc": [], "torch": []}
+                rounds = {"ort": [], "ndlc": [], "torch": [], "onnx": []}
                 for rnd in range(a.rounds):
                     if ort:
                         o = ort.ask(model=m["name"], batch=c["batch"], threads=T, raw="auto",
@@ -367,6 +380,8 @@ def main():
                         rounds["ort"].append(o)
                     if exe and (rnd == 0 or rounds["ndlc"][0].get("median_ms") is not None):
                         rounds["ndlc"].append(time_ndlc(a, exe, m, c, T, check_run=rnd == 0))
+                    if xexe and (rnd == 0 or rounds["onnx"][0].get("median_ms") is not None):
+                        rounds["onnx"].append(time_ndlc(a, xexe, m, c, T, check_run=rnd == 0, tag="onnx"))
                     if tor:
                         t_ = tor.ask(model=m["name"], batch=c["batch"], threads=T)
                         if t_.get("kind") == "error":
@@ -377,9 +392,12 @@ def main():
                     row["check_ort"] = check(a, c["ref"], rounds["ort"][0].get("out"))
                 row["ndlc"] = combine(rounds["ndlc"]) if exe else dict(status=cst)
                 row["check_ndlc"] = check(a, c["ref"], row["ndlc"].get("out"))
+                row["onnx"] = combine(rounds["onnx"]) if xexe else dict(status=xst)
+                if xexe:
+                    row["check_onnx"] = check(a, c["ref"], row["onnx"].get("out"))
                 if tor:
                     row["torch"] = combine(rounds["torch"])
-                for k in ("check_ort", "check_ndlc"):
+                for k in ("check_ort", "check_ndlc", "check_onnx"):
                     if row.get(k) and not row[k].startswith("ok"):
                         log("  %s: %s" % (k, row[k]))
                 log("  ORT %s ms, ndlc %s, PyTorch %s ms" % (
@@ -472,7 +490,7 @@ def main():
                        torch_noop=tnoop, compile=compiled, rows=rows), f, indent=1)
     print(md)
     print("(written to %s)" % os.path.join(a.out, name))
-    bad = [r for r in rows for k in ("check_ort", "check_ndlc")
+    bad = [r for r in rows for k in ("check_ort", "check_ndlc", "check_onnx")
            if r.get(k) and not r[k].startswith("ok")]
     return 1 if bad else 0
 

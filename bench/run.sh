@@ -28,7 +28,7 @@ while [ $# -gt 0 ]; do
     --ndlc) NDLC=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --threads|--only|--min-runs|--min-time|--rounds) PASS+=("$1" "$2"); shift 2 ;;
-    --no-torch|--no-ort) PASS+=("$1"); shift ;;
+    --no-torch|--no-ort|--no-import) PASS+=("$1"); shift ;;
     -h|--help) sed -n '2,/^set -e/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
     *) echo "run.sh: unknown option '$1' (see --help)" >&2; exit 2 ;;
   esac

@@ -15,6 +15,7 @@
 #include "frontend.h"
 #include "json.h"
 #include "subnets.h"
+#include "onnx/onnx.h"
 #include "../backends/backend.h"
 #include "../passes/passes.h"
 #include "../runtime/safetensors.h"
@@ -328,6 +329,12 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
 
 /* ---- the command -------------------------------------------------------------------------- */
 
+static bool is_onnx(const char *path)
+{
+    size_t n = strlen(path);
+    return n >= 5 && strcmp(path + n - 5, ".onnx") == 0;
+}
+
 static void write_depfile(const Options *opt, const Module *m, Diag *d)
 {
     const char *target = opt->output ? opt->output : "a.out";
@@ -342,21 +349,17 @@ static void write_depfile(const Options *opt, const Module *m, Diag *d)
     OutFile o;
     if (out_open(&o, opt->depfile_path ? opt->depfile_path : path, d)) {
         fprintf(o.f, "%s: %s", target, opt->input);
-        for (uint32_t i = 0; i < m->deps.n; i++) fprintf(o.f, " \\\n  %s", m->deps.v[i]);
+        /* an imported ONNX model reads only itself (its weights are a temporary) */
+        for (uint32_t i = 0; i < m->deps.n && !is_onnx(opt->input); i++) fprintf(o.f, " \\\n  %s", m->deps.v[i]);
         fputc('\n', o.f);
         out_commit(&o, d);
     }
     free(path);
 }
 
-static int compile(const Options *opt, SourceMgr *sm, Diag *d)
+static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
 {
     char err[512];
-    uint32_t file = src_load(sm, opt->input, err, sizeof err);
-    if (!file) {
-        diag_file_error(d, opt->input, "%s", err);
-        return 1;
-    }
     Ast ast;
     ast_init(&ast);
     bool parsed = parse_file(&ast, sm, file, d);
@@ -439,18 +442,27 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
     case CMD_LIST_OPS:
         for (int k = 0; k < OP_COUNT; k++) printf("%s\n", op_info[k].name);
         return 0;
-    case CMD_IMPORT:
-        diag_error(d, (Span){0}, "'ndlc import' is not supported yet");
-        return 1;
+    case CMD_IMPORT: return onnx_import_command(opt, d); /* onnx/import.c */
     case CMD_SUBNETS: return subnets_run(opt, sm, d); /* subnets.c */
     default: break;
     }
-    size_t n = strlen(opt->input);
-    if (n >= 5 && strcmp(opt->input + n - 5, ".onnx") == 0) {
-        diag_error(d, (Span){0}, "compiling ONNX files is not supported yet");
-        return 1;
+    int status = 1;
+    char err[512];
+    if (is_onnx(opt->input)) {
+        /* imported in memory, then the normal pipeline; its weights are a temporary file */
+        uint32_t file;
+        char *weights;
+        if (onnx_prepare_compile(opt, sm, d, &file, &weights)) {
+            Options imported = *opt;
+            imported.weights = weights;
+            status = compile(&imported, sm, file, d);
+        }
+        onnx_remove_temp(weights);
+    } else {
+        uint32_t file = src_load(sm, opt->input, err, sizeof err);
+        if (file) status = compile(opt, sm, file, d);
+        else diag_file_error(d, opt->input, "%s", err);
     }
-    int status = compile(opt, sm, d);
     /* no stale or partial artefact survives a failure (as GCC) */
     if (status != 0 && opt->output) unlink(opt->output);
     return status;

@@ -247,6 +247,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     if (o->cmd == CMD_RUN) {
         if (!o->inputs) return fail(err, errlen, "'ndlc run' needs --inputs IN.safetensors");
     }
+    if (o->cmd == CMD_IMPORT && !o->output) return fail(err, errlen, "'ndlc import' needs -o OUT.ndl");
     if (o->depfile_path && !o->depfile) o->depfile = true;
     if (o->dump_after && strcmp(o->dump_after, "elaborate") != 0 && !pass_lookup(o->dump_after)) {
         return fail(err, errlen, "unknown pass '%s' for --dump-after (see 'ndlc --help')", o->dump_after);

@@ -6,8 +6,10 @@
 set -eu
 
 packages="build-essential cmake ninja-build flex bison libcjson-dev llvm-19-dev clang libclang-rt-14-dev python3"
+# ONNX import: protobuf-c, and onnx.proto from python3-onnx (cmake/onnx.cmake)
+packages="$packages libprotobuf-c-dev protobuf-c-compiler python3-onnx"
 if [ "${1:-}" = "--reference" ]; then
-  packages="$packages python3-torch python3-numpy python3-onnx"
+  packages="$packages python3-torch python3-numpy"
 fi
 
 missing=""
