@@ -58,20 +58,25 @@ NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtS
     }
 }
 
-/* Estimated time of one output column per format, in units of a dense multiply-add:
- * CSR pays an index and a gather per nonzero, BLOCK 16 lanes per block and little else,
- * NM an index decode per kept value. The constants come from bench/ (sparse rows) on
- * AVX-512; a format is taken only when clearly cheaper than the packed dense GEMM. */
+/* Estimated time per format in units of one dense multiply-add of the packed GEMM/GEMV,
+ * measured with the kernels here on a 1024 x 1024 weight (AMD EPYC, AVX-512, one thread;
+ * bench/sparse.py and the sparse rows of docs/decisions.md):
+ *   one column (GEMV, weights from cache): CSR 9 per nonzero (gather-bound), BLOCK 1.6 per
+ *   block lane (one FMA per 16 lanes), NM 20 per kept value (scalar decode);
+ *   a batch (transposed, L2-bound): CSR 5 per nonzero, BLOCK 5 per nonzero and 2 per lane
+ *   (every row of a panel scans the panel's blocks), NM 6 per kept value.
+ * The cheapest wins; dense on ties. */
 NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int force)
 {
     const double max_int = NDLRT_SPARSE_MAX_INT;
     if (s->n <= 0 || s->k <= 0 || (double)s->n * (double)s->k >= max_int) return NDLRT_SPARSE_DENSE;
     if (force == NDLRT_SPARSE_NM && !s->nm_m) return NDLRT_SPARSE_DENSE;
     if (force != NDLRT_SPARSE_AUTO) return force;
-    double dense = (double)s->n * (double)s->k;
-    double csr = (double)s->nnz * (cols <= 1 ? 2.5 : 2.0);
-    double block = (double)s->blocks * NDLRT_SPARSE_BLOCK_ROWS * (cols <= 1 ? 1.25 : 1.5);
-    double nm = s->nm_m ? dense * s->nm_n / s->nm_m * (cols <= 1 ? 2.0 : 1.5) : 2 * dense;
+    int one = cols <= 1;
+    double dense = (double)s->n * (double)s->k, lanes = (double)s->blocks * NDLRT_SPARSE_BLOCK_ROWS;
+    double csr = (double)s->nnz * (one ? 9.0 : 5.0);
+    double block = one ? lanes * 1.6 : (double)s->nnz * 5.0 + lanes * 2.0;
+    double nm = s->nm_m ? dense * s->nm_n / s->nm_m * (one ? 20.0 : 6.0) : 2 * dense;
     int best = NDLRT_SPARSE_DENSE;
     double cost = dense;
     if (csr < cost) best = NDLRT_SPARSE_CSR, cost = csr;
@@ -184,7 +189,23 @@ static void row_combine(int64_t P, int64_t cnt, const int32_t *col, const float 
         } else {
             a0 = a1 = a2 = a3 = _mm512_setzero_ps();
         }
-        for (int64_t j = 0; j < cnt; j++) {
+        /* two entries per step into two sets of accumulators: the FMA latency, not the
+         * loads, would bound one chain per accumulator */
+        __m512 b0 = _mm512_setzero_ps(), b1 = b0, b2 = b0, b3 = b0;
+        int64_t j = 0;
+        for (; j + 2 <= cnt; j += 2) {
+            const float *xr = X + (int64_t)col[j] * ldx + p0, *xs = X + (int64_t)col[j + 1] * ldx + p0;
+            __m512 v = _mm512_set1_ps(val[j]), u = _mm512_set1_ps(val[j + 1]);
+            a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr), a0);
+            a1 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 16), a1);
+            a2 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 32), a2);
+            a3 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 48), a3);
+            b0 = _mm512_fmadd_ps(u, _mm512_loadu_ps(xs), b0);
+            b1 = _mm512_fmadd_ps(u, _mm512_loadu_ps(xs + 16), b1);
+            b2 = _mm512_fmadd_ps(u, _mm512_loadu_ps(xs + 32), b2);
+            b3 = _mm512_fmadd_ps(u, _mm512_loadu_ps(xs + 48), b3);
+        }
+        if (j < cnt) {
             const float *xr = X + (int64_t)col[j] * ldx + p0;
             __m512 v = _mm512_set1_ps(val[j]);
             a0 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr), a0);
@@ -192,6 +213,8 @@ static void row_combine(int64_t P, int64_t cnt, const int32_t *col, const float 
             a2 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 32), a2);
             a3 = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 48), a3);
         }
+        a0 = _mm512_add_ps(a0, b0), a1 = _mm512_add_ps(a1, b1);
+        a2 = _mm512_add_ps(a2, b2), a3 = _mm512_add_ps(a3, b3);
         _mm512_storeu_ps(y + p0, a0);
         _mm512_storeu_ps(y + p0 + 16, a1);
         _mm512_storeu_ps(y + p0 + 32, a2);
@@ -375,6 +398,19 @@ static void sparse_rows(const float *pk, int64_t P, const float *X, int64_t ldx,
  * batch is transposed so that each nonzero is a vector multiply-add over the rows. */
 #define BATCH_TRANSPOSE 8
 
+/* dst[cols, rows] = src[rows, cols]^T in 16 x 16 tiles (a row-at-a-time loop writes
+ * with a large power-of-two stride, which the caches punish). */
+static void transpose(int64_t rows, int64_t cols, const float *src, float *dst)
+{
+    enum { TILE = 16 };
+    for (int64_t i0 = 0; i0 < rows; i0 += TILE)
+        for (int64_t j0 = 0; j0 < cols; j0 += TILE) {
+            int64_t ie = i0 + TILE < rows ? i0 + TILE : rows, je = j0 + TILE < cols ? j0 + TILE : cols;
+            for (int64_t j = j0; j < je; j++)
+                for (int64_t i = i0; i < ie; i++) dst[j * rows + i] = src[i * cols + j];
+        }
+}
+
 NDLRT_API size_t ndlrt_sparse_linear_scratch_floats(int64_t m, int64_t n, int64_t k)
 {
     return m < BATCH_TRANSPOSE ? 0 : (size_t)(m * k + m * n);
@@ -387,11 +423,9 @@ NDLRT_API void ndlrt_sparse_linear_f32(const NdlrtSparseLinear *p, const float *
         for (int64_t i = 0; i < m; i++) sparse_rows(p->w_packed, 1, x + i * k, 1, y + i * n, 1);
     } else {
         float *xt = scratch, *yt = scratch + m * k;
-        for (int64_t i = 0; i < m; i++)
-            for (int64_t j = 0; j < k; j++) xt[j * m + i] = x[i * k + j];
+        transpose(m, k, x, xt);
         sparse_rows(p->w_packed, m, xt, m, yt, m);
-        for (int64_t j = 0; j < n; j++)
-            for (int64_t i = 0; i < m; i++) y[i * n + j] = yt[j * m + i];
+        transpose(n, m, yt, y);
     }
     if (!ndlrt_epilogue_empty(&p->ep)) ndlrt_epilogue_f32(&p->ep, m, n, y, n, p->ep.residual, p->ep.bias, 0);
 }
