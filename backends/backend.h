@@ -8,6 +8,7 @@
 
 #include <stdio.h>
 #include "../ir/ir.h"
+#include "../runtime/ndlrt.h"
 
 /* Where each value lives at run time. */
 typedef enum StorageKind {
@@ -51,6 +52,27 @@ void plan_arena(const Module *m, const Plan *p, const int64_t *symvals, size_t *
 /* The value whose bytes v really uses (follows ST_ALIAS chains). */
 ValueId plan_root(const Plan *p, ValueId v);
 
+/* --sparse: how constant weights of linear / 1x1 conv layers may be stored (spec 8.2). */
+typedef enum SparseMode {
+    SPARSE_AUTO = 0,         /* the cost model decides per layer (the default) */
+    SPARSE_OFF,              /* always dense */
+    SPARSE_CSR, SPARSE_BLOCK, SPARSE_NM, /* this format wherever it can hold the weight */
+} SparseMode;
+
+/* A layer's sparse decision (backends/sparse.c): the weight's analysis, the columns of
+ * the dense operand per weight row (batch at its bound, or h*w), the format picked and
+ * the packed size in floats (0 for dense). */
+typedef struct SparseLayer {
+    NdlrtSparseInfo info;
+    int64_t cols;
+    int format;              /* NDLRT_SPARSE_* */
+    size_t packed_floats;
+} SparseLayer;
+/* True when op is a layer that may run sparse (a linear, or a 1x1 conv with stride 1, no
+ * padding, one group, over a stored f32 weight); out->format then says whether it does. */
+bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *out);
+const char *sparse_format_name(int format);  /* "dense", "csr", "block16", "nm" */
+
 typedef struct EmitOptions {
     const char *c_path;          /* the .c being written (its header is beside it) */
     const char *h_name;          /* the header's file name, for #include */
@@ -59,6 +81,7 @@ typedef struct EmitOptions {
     bool external_weights;
     const char *weights_path;    /* --external-weights: the OUT.weights.safetensors */
     int threads;                 /* --threads: NDLRT_THREADS in the generated kernels */
+    SparseMode sparse;           /* --sparse */
     IrSpanFormatter *span_fmt;   /* NDL locations for comments */
     void *span_ud;
 } EmitOptions;

@@ -76,6 +76,7 @@ typedef struct PrintCtx {
     const Module *m;
     const SourceMgr *sm;
     const Ast *ast;
+    int sparse;              /* --sparse, for the report */
 } PrintCtx;
 
 static const char *format_span(void *ud, Span s, char *buf, size_t len)
@@ -98,7 +99,7 @@ static void print_dot(FILE *f, void *ud) { ir_print_dot(((PrintCtx *)ud)->m, f);
 
 static void print_json(FILE *f, void *ud)
 {
-    char *s = json_report(((PrintCtx *)ud)->m);
+    char *s = json_report(((PrintCtx *)ud)->m, ((PrintCtx *)ud)->sparse);
     fputs(s, f);
     fputc('\n', f);
     free(s);
@@ -286,7 +287,7 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
     char *weights = with_suffix(out, opt->emit == EMIT_C ? ".c" : "", ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
                       .external_weights = opt->external_weights, .weights_path = weights,
-                      .threads = opt->threads,
+                      .threads = opt->threads, .sparse = (SparseMode)opt->sparse,
                       .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
     bool ok;
@@ -363,7 +364,7 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     Ast ast;
     ast_init(&ast);
     bool parsed = parse_file(&ast, sm, file, d);
-    PrintCtx pc = {.sm = sm, .ast = &ast};
+    PrintCtx pc = {.sm = sm, .ast = &ast, .sparse = opt->sparse};
     if (parsed && opt->emit == EMIT_AST) {
         bool ok = write_text(opt->output, d, print_ast, &pc);
         ast_free(&ast);

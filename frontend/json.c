@@ -337,7 +337,45 @@ static cJSON *sharing_json(const Module *m)
     return sh;
 }
 
-char *json_report(const Module *m)
+/* sparsity.layers: per linear / 1x1 conv over a stored weight, the format the backends
+ * use (backends/sparse.c) with its stored bytes and the multiply-adds it executes, beside
+ * the dense figures (symbolic sizes count as 1, as for "macs"). */
+static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        SparseLayer sl;
+        if (!sparse_layer(m, op, mode, &sl)) continue;
+        const NdlrtSparseInfo *in = &sl.info;
+        double entries = (double)in->n * (double)in->k, run = entries;
+        if (sl.format == NDLRT_SPARSE_CSR) run = (double)in->nnz;
+        else if (sl.format == NDLRT_SPARSE_BLOCK) run = (double)in->blocks * NDLRT_SPARSE_BLOCK_ROWS;
+        else if (sl.format == NDLRT_SPARSE_NM) run = (double)in->n * (double)(in->k / in->nm_m) * in->nm_n;
+        double macs = (double)json_op_macs(m, op), dense_bytes = entries * sizeof(float);
+        const Weight *w = &m->weights.v[m->values.v[ir_operand(m, op, 1)].weight];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "id", op->out);
+        cJSON_AddStringToObject(j, "op", op_info[op->kind].name);
+        if (op->name) cJSON_AddStringToObject(j, "layer", op->name);
+        cJSON_AddStringToObject(j, "weight", w->key ? w->key : "(computed)");
+        cJSON_AddNumberToObject(j, "density", entries > 0 ? (double)in->nnz / entries : 1.0);
+        cJSON_AddStringToObject(j, "format", sparse_format_name(sl.format));
+        if (sl.format == NDLRT_SPARSE_NM) {
+            char nm[32];
+            snprintf(nm, sizeof nm, "%d:%d", in->nm_n, in->nm_m);
+            cJSON_AddStringToObject(j, "pattern", nm);
+        }
+        cJSON_AddNumberToObject(j, "bytes", sl.format ? (double)sl.packed_floats * sizeof(float) : dense_bytes);
+        cJSON_AddNumberToObject(j, "dense_bytes", dense_bytes);
+        cJSON_AddNumberToObject(j, "macs", entries > 0 ? macs / entries * run : 0);
+        cJSON_AddNumberToObject(j, "dense_macs", macs);
+        cJSON_AddItemToArray(list, j);
+    }
+    return list;
+}
+
+char *json_report(const Module *m, int sparse)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", m->name);
@@ -385,7 +423,9 @@ char *json_report(const Module *m)
         flops += f;
         macs += mac;
     }
-    cJSON_AddItemToObject(root, "sparsity", sparsity_json(m));
+    cJSON *sp = sparsity_json(m);
+    cJSON_AddItemToObject(sp, "layers", sparse_layers_json(m, (SparseMode)sparse));
+    cJSON_AddItemToObject(root, "sparsity", sp);
     cJSON_AddItemToObject(root, "sharing", sharing_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");

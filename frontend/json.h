@@ -22,8 +22,9 @@ bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n
                       size_t errlen);
 
 /* The report of --emit json / --report: parameters, bytes, FLOPs and MACs per op and
- * total, and the memory plan. Returns a malloc'd string. */
-char *json_report(const Module *m);
+ * total, sparsity (per tensor, and per layer the format chosen under --sparse mode
+ * `sparse`, a SparseMode) and the memory plan. Returns a malloc'd string. */
+char *json_report(const Module *m, int sparse);
 
 /* Multiply-adds of one op, OFA's counting rule (ofa/utils/flops_counter.py): conv2d
  * out_numel * in/groups * kh * kw, linear out_numel * in, matmul out_numel * K, attention

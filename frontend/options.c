@@ -40,6 +40,8 @@ const char *options_usage(void)
            "  -D NAME=VALUE           bind an elastic variable (-D r=160, -D d=[2,3,4,4])\n"
            "  --subnet FILE.json      bind elastic variables from a Once-for-All config\n"
            "  --prune PATTERN=SPEC    add a prune statement\n"
+           "  --sparse auto|off|csr|block|nm    sparse weights of linear / 1x1 conv layers (default\n"
+           "                          auto: a cost model picks per layer; off: always dense)\n"
            "  --share materialize|compressed    hashed-weight lowering\n"
            "  --hyper fold|init       where parameter expressions are evaluated\n"
            "  --embed-weights | --external-weights\n"
@@ -123,7 +125,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
         static const char *const valued[] = {"-o", "--emit", "--backend", "--target", "--cpu",
                                              "--weights", "-D", "--subnet", "--prune", "--share",
                                              "--hyper", "--model", "--report", "-MF",
-                                             "--dump-after", "--inputs", "--threads"};
+                                             "--dump-after", "--inputs", "--threads", "--sparse"};
         const char *val = NULL, *name = a;
         char namebuf[64];
         int which = -1;
@@ -206,7 +208,13 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
             else if (strcmp(name, "-MF") == 0) o->depfile_path = val;
             else if (strcmp(name, "--dump-after") == 0) o->dump_after = val;
             else if (strcmp(name, "--inputs") == 0) o->inputs = val;
-            else if (strcmp(name, "--threads") == 0) {
+            else if (strcmp(name, "--sparse") == 0) {
+                /* the order of SparseMode */
+                static const char *const sm[] = {"auto", "off", "csr", "block", "nm"};
+                if (!one_of(val, sm, 5, &e))
+                    return fail(err, errlen, "invalid value '%s' for --sparse (expected auto, off, csr, block or nm)", val);
+                o->sparse = e;
+            } else if (strcmp(name, "--threads") == 0) {
                 char *end;
                 long t = strtol(val, &end, 10);
                 if (*end || t < 1 || t > 256)

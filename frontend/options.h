@@ -43,6 +43,7 @@ typedef struct Options {
     const char *cpu;          /* --cpu */
     int opt_level;            /* -O0..3 */
     int threads;              /* --threads N: OpenMP threads in generated kernels (1: none) */
+    int sparse;               /* --sparse: a SparseMode (backends/backend.h), 0 = auto */
     const char *weights;      /* --weights */
     VEC(Define) defines;      /* -D, in order */
     const char *subnet;       /* --subnet F.json */

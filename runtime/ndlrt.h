@@ -135,6 +135,50 @@ NDLRT_API void ndlrt_conv2d_pack(const NdlrtConv2d *p, const float *w, float *pa
 NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p);
 NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, float *scratch);
 
+/* Sparse weights (kernels/sparse.c, spec 8.2): W[n, k] of a linear ([out, in]) or of a 1x1
+ * conv ([o, c]) packed at compile time into one f32 array of indices and values (integers
+ * stored as exact floats, so every size must stay below NDLRT_SPARSE_MAX_INT). Formats:
+ * CSR rows; BLOCK, 16-row panels whose nonempty columns are stored as 16-float blocks;
+ * NM, N kept of every M consecutive elements (M = 4 or 8). ndlrt_sparse_choose is the
+ * cost model (cols: columns of the dense operand per weight row: a linear's batch, a
+ * conv's h*w); it returns DENSE where a sparse kernel would not be faster, and where a
+ * forced format cannot hold the weight (NM without an N:M pattern). */
+enum {
+    NDLRT_SPARSE_AUTO = -1,  /* ndlrt_sparse_choose: let the cost model pick */
+    NDLRT_SPARSE_DENSE = 0,
+    NDLRT_SPARSE_CSR = 1,
+    NDLRT_SPARSE_BLOCK = 2,
+    NDLRT_SPARSE_NM = 3,
+    NDLRT_SPARSE_HEADER = 8,            /* floats before the data of a pack */
+    NDLRT_SPARSE_BLOCK_ROWS = 16,
+    NDLRT_SPARSE_MAX_INT = 1 << 24      /* f32 holds every integer below it exactly */
+};
+typedef struct NdlrtSparseInfo {
+    int64_t n, k, nnz;       /* nonzeros */
+    int64_t blocks;          /* nonempty 16 x 1 blocks */
+    int nm_n, nm_m;          /* the sparsest N:M pattern the weight has (nm_m = 0: none) */
+} NdlrtSparseInfo;
+NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtSparseInfo *s);
+NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int force);
+NDLRT_API size_t ndlrt_sparse_packed_floats(const NdlrtSparseInfo *s, int format);
+NDLRT_API void ndlrt_sparse_pack(const NdlrtSparseInfo *s, int format, const float *w, float *packed);
+/* y[m, n] = x[m, k] . W^T (+ epilogue, bias per n) */
+typedef struct NdlrtSparseLinear {
+    int64_t m, n, k;
+    const float *w_packed;   /* ndlrt_sparse_pack() output */
+    NdlrtEpilogue ep;
+} NdlrtSparseLinear;
+NDLRT_API size_t ndlrt_sparse_linear_scratch_floats(int64_t m, int64_t n, int64_t k);
+NDLRT_API void ndlrt_sparse_linear_f32(const NdlrtSparseLinear *p, const float *x, float *y,
+                                       float *scratch);
+/* 1x1 conv, stride 1, no padding, one group, on NCHW: y[b, o, :] = W . x[b, :, :] (bias per o) */
+typedef struct NdlrtSparseConv1x1 {
+    int64_t n, c, hw, o;
+    const float *w_packed;
+    NdlrtEpilogue ep;
+} NdlrtSparseConv1x1;
+NDLRT_API void ndlrt_sparse_conv1x1_f32(const NdlrtSparseConv1x1 *p, const float *x, float *y);
+
 /* Batched matmul with both operands at run time: for each of `batch` pairs,
  * c[m, n] = a[m, k] . b[k, n]; a/b/c advance by their batch strides (0 = broadcast). */
 typedef struct NdlrtMatmul {

@@ -326,6 +326,11 @@ static void write_runtime(EmitC *e)
             if (!have && n < 16) need[n++] = files[i];
         }
     }
+    for (uint32_t i = 0; i < e->cw.n && n < 16; i++)
+        if (e->cw.v[i].pack == 3) { /* sparse weights (backends/sparse.c) */
+            need[n++] = "runtime/kernels/sparse.c";
+            break;
+        }
     fputs("/* ======== runtime: the kernels this model calls, copied from ndlc's runtime/ ======== */\n"
           "#if defined(__GNUC__)\n#define NDLRT_API static __attribute__((unused))\n"
           "/* ndlrt.h declares every kernel; this file defines only those the model calls (GCC\n"

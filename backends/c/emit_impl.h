@@ -12,7 +12,7 @@
 typedef struct CWeight {
     WeightId src;            /* the IR weight */
     const char *name;        /* C identifier, also its key in an external weight file */
-    int pack;                /* 0 raw, 1 linear, 2 conv2d */
+    int pack;                /* 0 raw, 1 linear, 2 conv2d, 3 sparse (linear or 1x1 conv) */
     OpId packer;             /* the op whose parameters define the packing */
     DType dtype;
     size_t count;            /* elements */

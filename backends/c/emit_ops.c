@@ -128,7 +128,13 @@ void emitc_collect_packing(EmitC *e)
         if (e->raw_weight[m->values.v[wv].weight]) continue;
         const Weight *w = &m->weights.v[m->values.v[wv].weight];
         CWeight c = {.src = m->values.v[wv].weight, .packer = o, .dtype = DT_F32};
-        if (op->kind == OP_LINEAR) {
+        SparseLayer sl;
+        if (sparse_layer(m, op, e->o->sparse, &sl) && sl.format != NDLRT_SPARSE_DENSE) {
+            c.pack = 3;
+            c.count = sl.packed_floats;
+            c.data = xmalloc(c.count * sizeof(float) + 1);
+            ndlrt_sparse_pack(&sl.info, sl.format, w->data, c.data);
+        } else if (op->kind == OP_LINEAR) {
             c.pack = 1;
             c.count = ndlrt_linear_packed_floats(w->type.dims[0], w->type.dims[1]);
             c.data = xmalloc(c.count * sizeof(float) + 1);
@@ -205,6 +211,43 @@ static void epilogue_init(EmitC *e, OpId o, bool has_bias)
     unsigned n = emitc_group_operands(e, o, vals, 16, &res);
     P("    const NdlrtEpilogue ep = {%s, %d, %s, %d};\n", has_bias ? "a2" : "NULL", ep.act,
       ep.residual ? (char[8]){'a', (char)('0' + n - 1), 0} : "NULL", ep.act2);
+}
+
+/* The sparse form (pack 3) of op's weight, or NULL. */
+static const CWeight *sparse_weight(const EmitC *e, const Op *op)
+{
+    OpId o = (OpId)(op - e->m->ops.v);
+    for (uint32_t i = 0; i < e->cw.n; i++)
+        if (e->cw.v[i].pack == 3 && e->cw.v[i].packer == o) return &e->cw.v[i];
+    return NULL;
+}
+
+/* A linear or 1x1 conv over a weight packed sparse at compile time (format in a comment). */
+static void layer_sparse(EmitC *e, OpId o, const CWeight *c)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const float *h = c->data;
+    char what[128], rows[256], d[64];
+    snprintf(what, sizeof what, "sparse %s weights packed at compile time, %zu floats",
+             sparse_format_name((int)h[0]), c->count);
+    signature(e, o, what);
+    epilogue_init(e, o, ir_operand(m, op, 2) != 0);
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *w = ir_type(m, ir_operand(m, op, 1));
+    if (op->kind == OP_LINEAR) {
+        prod(e, x, 0, x->rank - 1, rows, sizeof rows);
+        P("    const NdlrtSparseLinear p = {%s, %" PRId64 ", %" PRId64 ", a1, ep};\n", rows, w->dims[0], w->dims[1]);
+        P("    ndlrt_sparse_linear_f32(&p, a0, y, scratch);\n");
+    } else {
+        const TensorType *y = ir_type(m, op->out);
+        unsigned b = x->rank == 4;
+        char hw[256];
+        prod(e, y, b + 1, b + 3, hw, sizeof hw);
+        P("    const NdlrtSparseConv1x1 p = {%s, %" PRId64 ", %s, %" PRId64 ", a1, ep};\n", b ? D(e, x->dims[0], d) : "1",
+          w->dims[1], hw, w->dims[0]);
+        P("    ndlrt_sparse_conv1x1_f32(&p, a0, y);\n");
+    }
+    end_fn(e);
 }
 
 static bool weight_is_packed(const EmitC *e, const Op *op)
@@ -471,6 +514,10 @@ static void layer_linear(EmitC *e, OpId o)
     const TensorType *x = ir_type(m, ir_operand(m, op, 0));
     prod(e, x, 0, x->rank - 1, rows, sizeof rows);
     bool packed = weight_is_packed(e, op);
+    if (sparse_weight(e, op)) {
+        layer_sparse(e, o, sparse_weight(e, op));
+        return;
+    }
     signature(e, o, packed ? "weights packed at compile time" : "weights packed at run time");
     epilogue_init(e, o, ir_operand(m, op, 2) != 0);
     if (packed) {
@@ -510,6 +557,10 @@ static void layer_conv(EmitC *e, OpId o)
     const Module *m = e->m;
     const Op *op = &m->ops.v[o];
     bool packed = weight_is_packed(e, op);
+    if (sparse_weight(e, op)) {
+        layer_sparse(e, o, sparse_weight(e, op));
+        return;
+    }
     signature(e, o, packed ? "weights packed at compile time" : "weights packed at run time");
     epilogue_init(e, o, ir_operand(m, op, 2) != 0);
     if (packed) {
@@ -802,7 +853,10 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len)
         const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *w = ir_type(m, ir_operand(m, op, 1));
         char rows[256];
         prod(e, x, 0, x->rank - 1, rows, sizeof rows);
-        if (weight_is_packed(e, op))
+        if (sparse_weight(e, op))
+            snprintf(buf, len, "ndlrt_sparse_linear_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0],
+                     w->dims[1]);
+        else if (weight_is_packed(e, op))
             snprintf(buf, len, "ndlrt_linear_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0], w->dims[1]);
         else
             snprintf(buf, len, "(ndlrt_linear_packed_floats(%" PRId64 ", %" PRId64 ") + ndlrt_linear_scratch_floats(%s, %" PRId64
@@ -810,6 +864,7 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len)
         break;
     }
     case OP_CONV2D: {
+        if (sparse_weight(e, op)) break; /* the sparse 1x1 conv needs none */
         /* scratch of the conv with the actual sizes: build the params as the layer does */
         char n[64], c[64], h[64], w[64], oh[64], ow[64];
         const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *y = ir_type(m, op->out);

@@ -467,6 +467,82 @@ def sparsity_lines(model):
     return "\n".join(lines) + "\n"
 
 
+# ---- exact zeros, sparse kernels (no prune statement: the zeros are in the weights) ---------
+class SparseNet(nn.Module):
+    """An MLP whose layers suit the three sparse formats, and two 1x1 convolutions."""
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(40, 64)   # 90% unstructured
+        self.fc2 = nn.Linear(64, 48)   # 2:4
+        self.fc3 = nn.Linear(48, 37)   # 16-row blocks (every 6th column kept), 37 = 2*16 + 5
+        self.fc4 = nn.Linear(37, 7)    # 100% pruned: the output is the bias
+        self.pw1 = nn.Conv2d(6, 20, 1)  # 80% unstructured
+        self.pw2 = nn.Conv2d(20, 8, 1)  # 2:4
+
+    def forward(self, x, x1, img):
+        def mlp(v):
+            return self.fc4(F.relu(self.fc3(F.relu(self.fc2(F.relu(self.fc1(v)))))))
+        return mlp(x), mlp(x1), self.pw2(F.relu(self.pw1(img)))
+
+
+def sparse_zeros_case(c, stem, args):
+    m = SparseNet().eval()
+    randomize_(m, c)
+    w = state_dict_np(m)
+    prune.l1_unstructured(m.fc1, "weight", amount=0.9)
+    apply_mask(m.fc2, "weight", nm_mask(w["fc2.weight"], 2, 4))
+    blocks = np.zeros((37, 48), dtype=np.float32)
+    blocks[:, ::6] = 1.0
+    blocks[20:32, 12] = 0.0                                # a block with zeros inside
+    apply_mask(m.fc3, "weight", blocks)
+    prune.l1_unstructured(m.fc4, "weight", amount=1.0)
+    prune.l1_unstructured(m.pw1, "weight", amount=0.8)
+    apply_mask(m.pw2, "weight", nm_mask(w["pw2.weight"], 2, 4))
+    for mod in (m.fc1, m.fc2, m.fc3, m.fc4, m.pw1, m.pw2):
+        prune.remove(mod, "weight")                        # saved dense, zeros in place
+    w = state_dict_np(m)
+    x, x1, img = c.randn(9, 40), c.randn(1, 40), c.randn(2, 6, 5, 3)
+    head = "# ARGS: --sparse %s\n" % args if args else ""
+    ndl = head + """
+model %s {
+  input x: f32[N, 40];
+  input x1: f32[1, 40];
+  input img: f32[B, 6, 5, 3];
+  output y;
+  output y1;
+  output z;
+  weights "%s.w.safetensors";
+
+  fc1 = Linear(40, 64);
+  fc2 = Linear(64, 48);
+  fc3 = Linear(48, 37);
+  fc4 = Linear(37, 7);
+  pw1 = Conv2d(6, 20, 1);
+  pw2 = Conv2d(20, 8, 1);
+
+  forward {
+    y = fc4(relu(fc3(relu(fc2(relu(fc1(x)))))));
+    y1 = fc4(relu(fc3(relu(fc2(relu(fc1(x1)))))));
+    z = pw2(relu(pw1(img)));
+  }
+}
+""" % (golden.camel(stem), stem)
+    y, y1, z = no_grad(m, T(x), T(x1), T(img))
+    return dict(doc="weights saved dense with exact zeros (no prune statement): sparse kernels "
+                    "(--sparse %s)" % (args or "auto"),
+                ndl=ndl, inputs={"x": x, "x1": x1, "img": img}, weights=w,
+                outputs={"y": y, "y1": y1, "z": z}, model=m)
+
+
+@case("sparse_zeros", sparsity=True)
+def _(c):
+    return sparse_zeros_case(c, "sparse_zeros", None)
+
+
+for _fmt in ("csr", "block", "nm", "off"):
+    case("sparse_zeros_" + _fmt)(lambda c, f=_fmt: sparse_zeros_case(c, "sparse_zeros_" + f, f))
+
+
 # ---- the weights of the diagnostics cases -------------------------------------------------------
 def write_diag_weights(d):
     c = golden.Ctx("prune_diag")
