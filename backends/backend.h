@@ -99,4 +99,20 @@ char *emitc_prefix(const Module *m);
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen);
 
+/* Runs argv (a system tool) and waits; on failure err says "<who> 'argv[0]' failed <what>". */
+bool backend_run(char *const *argv, const char *who, const char *what, char *err, size_t errlen);
+
+/* The header of the generated API (spec section 10) alone, as emitc_module writes it:
+ * the LLVM backend's object exports the same API, so it ships the same header. */
+void emitc_write_header(const Module *m, const EmitOptions *o, FILE *h);
+
+/* backends/llvm: the same planned module through the LLVM C API, optimized in-process
+ * (default<O3> for --cpu, default the host) and written as textual IR, an object or an
+ * executable (the object linked with the runtime's driver by $CC, default cc). False
+ * with a message when it cannot (also when ndlc was built without LLVM). */
+typedef enum EmitLlvmKind { EMITLL_IR, EMITLL_OBJ, EMITLL_EXE } EmitLlvmKind;
+bool emitll_available(void);
+bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, const char *out_path,
+                   const char *cpu, char *err, size_t errlen);
+
 #endif

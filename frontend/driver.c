@@ -276,8 +276,42 @@ static char *with_suffix(const char *path, const char *from, const char *to)
     return r;
 }
 
+/* --backend llvm (exe, obj, llvm) and --emit obj|llvm: the object ships the C backend's
+ * header beside it (NET.o -> NET.h), since it exports the same API. */
+static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
+{
+    const char *out = opt->output ? opt->output : opt->emit == EMIT_OBJ ? "a.o" : opt->emit == EMIT_LLVM ? "a.ll" : "a.out";
+    char *weights = with_suffix(out, opt->emit == EMIT_OBJ ? ".o" : opt->emit == EMIT_LLVM ? ".ll" : "",
+                                ".weights.safetensors");
+    EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .external_weights = opt->external_weights, .weights_path = weights, .threads = 1};
+    char err[512] = "";
+    EmitLlvmKind kind = opt->emit == EMIT_OBJ ? EMITLL_OBJ : opt->emit == EMIT_LLVM ? EMITLL_IR : EMITLL_EXE;
+    bool ok = emitll_module(m, &eo, kind, out, opt->cpu, err, sizeof err);
+    if (!ok) diag_file_error(d, out, "%s", err);
+    if (ok && kind == EMITLL_OBJ) {
+        char *hpath = with_suffix(out, ".o", ".h");
+        const char *slash = strrchr(hpath, '/');
+        eo.h_name = slash ? slash + 1 : hpath;
+        OutFile h;
+        ok = out_open(&h, hpath, d);
+        if (ok) {
+            emitc_write_header(m, &eo, h.f);
+            ok = out_commit(&h, d);
+        }
+        if (!ok) unlink(out);
+        free(hpath);
+    }
+    if (!ok && opt->external_weights) unlink(weights);
+    free(weights);
+    return ok;
+}
+
 static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
 {
+    if (strcmp(opt->target, "cpu") == 0 &&
+        (opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0)))
+        return emit_llvm(m, opt, d);
     if (strcmp(opt->backend, "c") != 0 || strcmp(opt->target, "cpu") != 0) {
         diag_error(d, (Span){0}, "--backend %s --target %s is not supported yet (only the C backend for "
                    "the CPU)", opt->backend, opt->target);
@@ -411,6 +445,8 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     case EMIT_DOT: status = write_text(opt->output, d, print_dot, &pc) ? 0 : 1; break;
     case EMIT_JSON: status = write_text(opt->output, d, print_json, &pc) ? 0 : 1; break;
     case EMIT_C:
+    case EMIT_OBJ:
+    case EMIT_LLVM:
     case EMIT_EXE: status = emit_native(m, opt, sm, d) ? 0 : 1; break;
     default: {
         static const char *const names[] = {[EMIT_EXE] = "exe", [EMIT_C] = "c", [EMIT_OBJ] = "obj",

@@ -433,6 +433,13 @@ static void write_header(EmitC *e, FILE *h)
     fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
 }
 
+void emitc_write_header(const Module *m, const EmitOptions *o, FILE *h)
+{
+    EmitC e = {.m = m, .o = o, .prefix = c_ident(m->name)};
+    write_header(&e, h);
+    free((char *)e.prefix);
+}
+
 static void write_struct(EmitC *e)
 {
     FILE *f = e->c;

@@ -10,7 +10,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <sys/wait.h>
 #include <unistd.h>
 #include "../backend.h"
 #include "../embedded.h"
@@ -40,32 +39,6 @@ static void remove_tree(const char *dir, const char *const *names, size_t n)
     snprintf(path, sizeof path, "%s/runtime", dir);
     rmdir(path);
     rmdir(dir);
-}
-
-/* Runs argv, waiting; the compiler's own messages go to our stderr. */
-static bool run_cmd(char *const *argv, char *err, size_t errlen)
-{
-    pid_t pid = fork();
-    if (pid < 0) {
-        snprintf(err, errlen, "cannot start '%s': %s", argv[0], strerror(errno));
-        return false;
-    }
-    if (pid == 0) {
-        execvp(argv[0], argv);
-        fprintf(stderr, "ndlc: error: cannot run '%s': %s\n", argv[0], strerror(errno));
-        _exit(127);
-    }
-    int status;
-    while (waitpid(pid, &status, 0) < 0)
-        if (errno != EINTR) {
-            snprintf(err, errlen, "waiting for '%s': %s", argv[0], strerror(errno));
-            return false;
-        }
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        snprintf(err, errlen, "the C compiler '%s' failed on the generated code", argv[0]);
-        return false;
-    }
-    return true;
 }
 
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
@@ -142,7 +115,7 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         /* --threads: the kernels' OpenMP paths need -fopenmp; otherwise a harmless -O3 */
         char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc,
                         o->threads > 1 ? "-fopenmp" : "-O3", "-o", exe, s1, s2, s3, s4, "-lm", NULL};
-        ok = run_cmd(argv, err, errlen);
+        ok = backend_run(argv, "the C compiler", "on the generated code", err, errlen);
         if (ok && rename(exe, out_path) != 0) {
             snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
             ok = false;

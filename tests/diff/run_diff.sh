@@ -16,10 +16,11 @@
 #   exe    NDLC case.ndl -o net [FLAGS] && net case.in.safetensors exe.safetensors
 #   c      NDLC case.ndl --emit c -o model.c [FLAGS], compiled like run_golden.sh's c mode
 #          (cc -std=c11 -Wall -Wextra -Werror -O2, with the runtime's driver), then run
+#   llvm   NDLC case.ndl --backend llvm -o lnet [FLAGS] && lnet case.in.safetensors ...
 # Each result is compared with ref by stcmp, tolerance atol 1e-4 rtol 1e-4 unless
 # case.ndl has a `# TOL: ATOL RTOL` line; `# FLAGS: ...` adds ndlc options to exe and c.
 # Every step runs even when an earlier comparison failed, so one report lists them all.
-# DIFF_MODES (default "twin exe c") picks the checks after interp; DIFF_KEEP=1 keeps TMP.
+# DIFF_MODES (default "twin exe c"; CTest adds llvm where ndlc has LLVM) picks the checks after interp; DIFF_KEEP=1 keeps TMP.
 # On failure: prints the seed, the failing steps and the commands to reproduce them, and
 # keeps TMP. Exit status: 0 pass, 1 fail, 2 usage.
 set -u
@@ -115,6 +116,15 @@ else
                 compare exe "$tmp/exe.safetensors"
             else
                 note exe "compiling or running the executable failed" "$cmd"
+            fi
+            ;;
+        llvm)
+            cmd="$ndlc $c_ndl --backend llvm -o $tmp/lnet $flags && $tmp/lnet $c_in $tmp/llvm.safetensors"
+            if run "$ndlc" "$c_ndl" --backend llvm -o "$tmp/lnet" $flags &&
+               run "$tmp/lnet" "$c_in" "$tmp/llvm.safetensors"; then
+                compare llvm "$tmp/llvm.safetensors"
+            else
+                note llvm "compiling or running the LLVM backend's executable failed" "$cmd"
             fi
             ;;
         c)

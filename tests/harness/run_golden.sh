@@ -13,6 +13,8 @@
 #      together with the runtime's driver, then run like exe.
 # MODE exe-ext, c-ext: the same with --external-weights (the weights are loaded from
 #      the file written beside the artefact, which the executable finds by its own name).
+# MODE llvm-exe, llvm-exe-ext: exe and exe-ext through `--backend llvm` (no C compiler;
+#      cc only links the object).
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
@@ -23,7 +25,7 @@
 set -u
 
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c]" >&2
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext]" >&2
     exit 2
 fi
 ndlc=$1
@@ -73,11 +75,13 @@ interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe|exe-ext)
+exe|exe-ext|llvm-exe|llvm-exe-ext)
     ext=
-    [ "$mode" = exe-ext ] && ext=--external-weights
-    run_cmd="$ndlc $case_ndl $args $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
-    "$ndlc" "$case_ndl" $args $ext -o "$tmp/net" || fail "ndlc exited with status $?"
+    backend=
+    case $mode in *-ext) ext=--external-weights ;; esac
+    case $mode in llvm-*) backend="--backend llvm" ;; esac
+    run_cmd="$ndlc $case_ndl $args $backend $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
+    "$ndlc" "$case_ndl" $args $backend $ext -o "$tmp/net" || fail "ndlc exited with status $?"
     if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi
     "$tmp/net" "$stem.in.safetensors" "$out" || fail "the executable exited with status $?"
     ;;

@@ -1,0 +1,91 @@
+/* SPDX-License-Identifier: MIT
+ * program.h - the model "program" the LLVM backend embeds as one constant int64 array,
+ * read by the generic executor (rt/exec.c) that is compiled into the object with it.
+ *
+ * The emitter (emit.c) serializes the planned, fused IR: storage rows (where each tensor
+ * lives and its dims), then one record per layer (the group head's op, its tensors as
+ * rows, its epilogue and attributes). The executor reads the same record at run time and
+ * calls the runtime kernels, so nothing here is a second lowering of the graph: the
+ * passes and backends/plan.c decided everything, this is their result as data.
+ * Dims use the IR's encoding (ir.h): >= 0 a size, < 0 the symbolic dim -(k+1), whose
+ * expression is entry k of the dim table. Both sides number ops from the IR's
+ * lists (op kinds, attribute keys, dtypes), so their numbering cannot drift.
+ */
+#ifndef NDLC_LLVM_PROGRAM_H
+#define NDLC_LLVM_PROGRAM_H
+
+/* The IR's op kinds, attribute keys and dtypes, numbered exactly as ir.h numbers them
+ * (same lists, same expansion), for the executor, which cannot include ir.h beside the
+ * runtime it is compiled with. emit.c checks that the counts agree. */
+enum NdlllOp {
+#define A(k)
+#define NOATTR
+#define OP(E, name, nin, flags, ...) NDLLL_OP_##E,
+#include "../../ir/ops.def"
+#undef OP
+#undef NOATTR
+#undef A
+    NDLLL_OP_COUNT
+};
+enum NdlllAttr {
+    NDLLL_ATTR_NONE,
+#define ATTR(E, name, kind) NDLLL_ATTR_##E,
+#include "../../ir/attrs.def"
+#undef ATTR
+    NDLLL_ATTR_COUNT
+};
+enum NdlllDType {
+#define DT(E, name, size, ctype, stname) NDLLL_DT_##E,
+#include "../../ir/dtypes.def"
+#undef DT
+    NDLLL_DT_COUNT
+};
+
+#define NDLLL_MAGIC 0x4e444c4c31LL   /* "NDLL1" */
+
+/* header words: prog[NDLLL_H_*] */
+enum {
+    NDLLL_H_MAGIC,
+    NDLLL_H_NSYMS,        /* run-time symbols (s[0..nsyms)) */
+    NDLLL_H_NSLOTS,       /* workspace slots of plan.c; slot nslots is the kernels' scratch */
+    NDLLL_H_NLAYERS,
+    NDLLL_H_NINPUTS,
+    NDLLL_H_NOUTPUTS,
+    NDLLL_H_NWEIGHTS,
+    NDLLL_H_EXTERNAL,     /* 1: weights are loaded by create from a safetensors file */
+    NDLLL_H_DIMS,         /* offset of the dim table: NDLLL_DIM_WORDS words per entry */
+    NDLLL_H_ROWS,         /* offset of the row table: NDLLL_ROW_WORDS words per row */
+    NDLLL_H_NROWS,
+    NDLLL_H_LAYERS,       /* offset of nlayers offsets, each to a layer record */
+    NDLLL_H_OUTPUTS,      /* offset of noutputs pairs {row, copy}: copy = 1 when the output
+                             is not computed in place and is copied at the end of run */
+    NDLLL_H_BOUNDS,       /* offset of nsyms bounds (0: unbounded) */
+    NDLLL_H_WEIGHTS,      /* offset of nweights triples {safetensors dtype, elements, bytes} */
+    NDLLL_H_WORDS
+};
+
+/* a dim table entry: coef, nsym, then up to 4 symbol indices (0-based into s[]) */
+enum { NDLLL_DIM_COEF, NDLLL_DIM_NSYM, NDLLL_DIM_SYM0, NDLLL_DIM_WORDS = NDLLL_DIM_SYM0 + 4 };
+
+/* where a tensor's bytes live */
+enum { NDLLL_AT_INPUT, NDLLL_AT_OUTPUT, NDLLL_AT_WEIGHT, NDLLL_AT_WS };
+
+/* a row: one tensor as a layer sees it */
+enum {
+    NDLLL_ROW_AT,         /* NDLLL_AT_* */
+    NDLLL_ROW_INDEX,      /* input, output, weight table entry or workspace slot */
+    NDLLL_ROW_DTYPE,      /* DType (ir.h) */
+    NDLLL_ROW_OWN,        /* 1: the row's bytes size its workspace slot (not a view) */
+    NDLLL_ROW_RANK,
+    NDLLL_ROW_DIMS,       /* rank dims follow, IR_MAX_RANK words reserved */
+    NDLLL_ROW_WORDS = NDLLL_ROW_DIMS + 8
+};
+
+/* a layer record:
+ *   op kind, nt, rows[nt] (operands in IR order, then the residual if fused, then the
+ *   stored result; -1 for an absent optional operand), act, act2 (NdlrtAct), residual
+ *   (index into rows or -1), packed (1: operand 1 was packed at compile time),
+ *   nattr, then per attribute: key, n, n words (AK_FLOAT: the double's bits). */
+enum { NDLLL_L_OP, NDLLL_L_NT, NDLLL_L_ROWS };
+
+#endif

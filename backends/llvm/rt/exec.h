@@ -1,0 +1,42 @@
+/* SPDX-License-Identifier: MIT
+ * exec.h - the generic executor of the LLVM backend (exec.c), as the functions that
+ * emit.c's generated API entry points call. Every function takes the model's program
+ * (program.h); none keeps state outside the NdlllModel it is given.
+ */
+#ifndef NDLC_LLVM_EXEC_H
+#define NDLC_LLVM_EXEC_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+/* An instance: the workspace and, with external weights, the loaded weights. */
+typedef struct NdlllModel {
+    unsigned char *ws_block, *ws;   /* allocation and its 64-byte aligned start */
+    size_t ws_bytes;
+    unsigned char *weights;         /* external weights: one block, 64-byte aligned tensors */
+    const void **wptr;              /* external weights: per weight table entry */
+} NdlllModel;
+
+/* names: the weight table's tensor names (external weights only). */
+int ndlll_create(const int64_t *prog, const char *const *names, void **model, const char *path);
+int ndlll_reserve(const int64_t *prog, void *model, const int64_t *syms);
+/* wtab: the embedded weights (unused with external weights) */
+int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const int64_t *syms,
+              const void *const *in, void *const *out);
+int ndlll_dims(const int64_t *prog, int64_t output, const int64_t *syms, int64_t *dims);
+size_t ndlll_workspace_bytes(const int64_t *prog, const int64_t *syms);
+void ndlll_destroy(void *model);
+
+/* One layer: `ndlll_layer` is emitted per model (emit.c) as a switch over the op kinds
+ * the model has, calling the ndlll_op_* below, so that the kernels of the others are
+ * dead code that never reaches the optimizer. */
+typedef struct NdlllCx NdlllCx;        /* a run: symbols, pointers, workspace */
+typedef struct NdlllLayer NdlllLayer;  /* a decoded layer record */
+int ndlll_layer(int op, const NdlllCx *c, const NdlllLayer *l, float *scratch);
+#define NDLLL_OPS(X) X(unary) X(binary) X(cast) X(softmax) X(reduce) X(argmax) X(norm) X(matmul) \
+    X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash)
+#define NDLLL_OP_DECL(name) int ndlll_op_##name(const NdlllCx *c, const NdlllLayer *l, float *scratch);
+NDLLL_OPS(NDLLL_OP_DECL)
+#undef NDLLL_OP_DECL
+
+#endif
