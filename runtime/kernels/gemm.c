@@ -84,6 +84,48 @@ NDLRT_API int ndlrt_epilogue_empty(const NdlrtEpilogue *ep)
                    ep->act2 == NDLRT_ACT_NONE);
 }
 
+#if defined(__AVX512F__)
+/* The AVX-512 epilogue for constant act/act2 (the activations fold into straight-line code;
+ * EPI_ANY: read from ep at run time), over 4 vectors per step: the activations are long
+ * dependent chains (gelu: a division and an exp), so independent vectors side by side keep
+ * the FMA pipes busy. */
+#define EPI_ANY (-1)
+GEMM_INLINE void gemm_epilogue16(const int cact, const int cact2, const NdlrtEpilogue *ep,
+                                 int64_t rows, int64_t cols, float *y, int64_t ldy,
+                                 const float *residual, const float *bias, int bias_per_row)
+{
+    int act = cact == EPI_ANY ? ep->act : cact, act2 = cact2 == EPI_ANY ? ep->act2 : cact2;
+    /* the block's 16-lane vectors, row by row, taken 4 at a time (a 14 x 32 tile: 28) */
+    int64_t nvec = (cols + 15) / 16, total = rows * nvec, r = 0, vi = 0;
+    for (int64_t t0 = 0; t0 < total; t0 += 4) {
+        __m512 v[4];
+        __mmask16 m[4];
+        float *yp[4];
+        const float *rp[4];
+        for (int q = 0; q < 4; q++) {
+            if (t0 + q >= total) { /* past the block: all lanes masked off */
+                m[q] = 0, yp[q] = y, rp[q] = residual, v[q] = _mm512_setzero_ps();
+                continue;
+            }
+            int64_t j = vi * 16, left = cols - j;
+            m[q] = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+            yp[q] = y + r * ldy + j;
+            rp[q] = residual ? residual + r * ldy + j : NULL;
+            v[q] = _mm512_maskz_loadu_ps(m[q], yp[q]);
+            if (bias)
+                v[q] = _mm512_add_ps(v[q], bias_per_row ? _mm512_set1_ps(bias[r])
+                                                        : _mm512_maskz_loadu_ps(m[q], bias + j));
+            if (++vi == nvec) vi = 0, r++;
+        }
+        if (act) for (int q = 0; q < 4; q++) v[q] = ndlrt_v16_act(v[q], act);
+        if (residual)
+            for (int q = 0; q < 4; q++) v[q] = _mm512_add_ps(v[q], _mm512_maskz_loadu_ps(m[q], rp[q]));
+        if (act2) for (int q = 0; q < 4; q++) v[q] = ndlrt_v16_act(v[q], act2);
+        for (int q = 0; q < 4; q++) _mm512_mask_storeu_ps(yp[q], m[q], v[q]);
+    }
+}
+#endif
+
 NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t cols,
                                   float *y, int64_t ldy, const float *residual,
                                   const float *bias, int bias_per_row)
@@ -91,21 +133,36 @@ NDLRT_API void ndlrt_epilogue_f32(const NdlrtEpilogue *ep, int64_t rows, int64_t
     if (!ep) return;
 #if defined(__AVX512F__)
     if (ndlrt_v16_has_act(ep->act) && ndlrt_v16_has_act(ep->act2)) {
+        /* the combinations the fusion pass makes most: bias/residual with relu or gelu */
+#define EPI_CASE(a, a2)                                                                  \
+    if (ep->act == (a) && ep->act2 == (a2)) {                                            \
+        gemm_epilogue16(a, a2, ep, rows, cols, y, ldy, residual, bias, bias_per_row);    \
+        return;                                                                          \
+    }
+        EPI_CASE(NDLRT_ACT_GELU, NDLRT_ACT_NONE)
+#undef EPI_CASE
         int act = ep->act, act2 = ep->act2;
-        for (int64_t r = 0; r < rows; r++) {
-            float *yr = y + r * ldy;
-            const float *rr = residual ? residual + r * ldy : NULL;
-            __m512 bs = _mm512_set1_ps(bias && bias_per_row ? bias[r] : 0.0f);
-            for (int64_t j = 0; j < cols; j += 16) {
-                __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFF : (1u << (cols - j)) - 1u);
-                __m512 v = _mm512_maskz_loadu_ps(m, yr + j);
-                if (bias) v = _mm512_add_ps(v, bias_per_row ? bs : _mm512_maskz_loadu_ps(m, bias + j));
-                if (act) v = ndlrt_v16_act(v, act);
-                if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + j));
-                if (act2) v = ndlrt_v16_act(v, act2);
-                _mm512_mask_storeu_ps(yr + j, m, v);
+        if ((act == NDLRT_ACT_NONE || act == NDLRT_ACT_RELU) &&
+            (act2 == NDLRT_ACT_NONE || act2 == NDLRT_ACT_RELU)) {
+            /* short chains: one vector at a time is as fast and has no bookkeeping */
+            __m512 z = _mm512_setzero_ps();
+            for (int64_t r = 0; r < rows; r++) {
+                float *yr = y + r * ldy;
+                const float *rr = residual ? residual + r * ldy : NULL;
+                __m512 bs = _mm512_set1_ps(bias && bias_per_row ? bias[r] : 0.0f);
+                for (int64_t j = 0; j < cols; j += 16) {
+                    __mmask16 m = (__mmask16)(cols - j >= 16 ? 0xFFFF : (1u << (cols - j)) - 1u);
+                    __m512 v = _mm512_maskz_loadu_ps(m, yr + j);
+                    if (bias) v = _mm512_add_ps(v, bias_per_row ? bs : _mm512_maskz_loadu_ps(m, bias + j));
+                    if (act) v = _mm512_max_ps(z, v); /* relu as in ndlrt_v16_act */
+                    if (rr) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, rr + j));
+                    if (act2) v = _mm512_max_ps(z, v);
+                    _mm512_mask_storeu_ps(yr + j, m, v);
+                }
             }
+            return;
         }
+        gemm_epilogue16(EPI_ANY, EPI_ANY, ep, rows, cols, y, ldy, residual, bias, bias_per_row);
         return;
     }
 #endif

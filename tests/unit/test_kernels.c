@@ -376,6 +376,14 @@ static void test_linear(void)
     test_linear_case(3, 65, 4096, 1, 1, 0, 0);
     test_linear_case(5, 1, 300, 1, 0, 0, 0);
     test_linear_case(0, 8, 8, 1, 0, 0, 0);
+    /* the epilogue's 4-vectors-at-a-time path (gelu, and any act pair) across tile rows
+     * and column tails: n = 77 leaves a 13-column tile, m = 29 a 1-row one */
+    test_linear_case(29, 77, 40, 1, 0, NDLRT_ACT_GELU, 0);
+    test_linear_case(29, 77, 40, 1, 1, NDLRT_ACT_GELU, 0);
+    test_linear_case(29, 77, 40, 0, 1, NDLRT_ACT_GELU, NDLRT_ACT_RELU);
+    test_linear_case(15, 5, 3, 1, 1, NDLRT_ACT_SILU, NDLRT_ACT_GELU);
+    test_linear_case(1, 77, 40, 1, 1, NDLRT_ACT_GELU, 0);
+    test_linear_case(14, 16, 8, 1, 0, NDLRT_ACT_RELU, NDLRT_ACT_RELU);
 }
 
 /* ---- conv2d ------------------------------------------------------------------------------ */
