@@ -1012,7 +1012,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
 {
     EmitC e = {.m = m, .o = o, .c = c};
     e.prefix = c_ident(m->name);
-    plan_build(m, &e.plan);
+    plan_build_with_init(m, &e.plan);
     name_layers(&e);
     add_raw_weights(&e);
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
