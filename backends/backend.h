@@ -40,6 +40,9 @@ typedef struct Plan {
 /* Assigns storage: liveness-based reuse of workspace slots (values whose lifetimes do
  * not overlap share a slot; a slot's size is the largest of its values at run time). */
 void plan_build(const Module *m, Plan *p);
+/* The same, where the backend computes values that depend on weights alone once, when the
+ * model is created (ST_INIT; the C backend). plan_build never makes ST_INIT values. */
+void plan_build_with_init(const Module *m, Plan *p);
 void plan_free(Plan *p);
 
 /* Bytes of value v when symbol k has size symvals[k]. */

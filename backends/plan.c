@@ -58,7 +58,13 @@ static bool expands_once(const Module *m, const Plan *p, const Op *op)
     return true;
 }
 
-void plan_build(const Module *m, Plan *p)
+static void build(const Module *m, Plan *p, bool init_values);
+
+void plan_build(const Module *m, Plan *p) { build(m, p, false); }
+
+void plan_build_with_init(const Module *m, Plan *p) { build(m, p, true); }
+
+static void build(const Module *m, Plan *p, bool init_values)
 {
     uint32_t nv = m->values.n, no = m->ops.n;
     p->v = xcalloc(nv, sizeof *p->v);
@@ -80,7 +86,7 @@ void plan_build(const Module *m, Plan *p)
         bool last = pos[head] == o;
         bool has_members = !op->group && pos[o] != o;
         if ((op->group && !last) || has_members) p->v[op->out] = (ValuePlan){ST_FUSED, 0};
-        else if (expands_once(m, p, op)) p->v[op->out] = (ValuePlan){ST_INIT, p->ninit++};
+        else if (init_values && expands_once(m, p, op)) p->v[op->out] = (ValuePlan){ST_INIT, p->ninit++};
         else if (op_info[op->kind].flags & OPF_VIEW)
             p->v[op->out] = (ValuePlan){ST_ALIAS, plan_root(p, ir_operand(m, op, 0))};
     }

@@ -9,6 +9,7 @@
  * It depends on libc and libm only, allocates only in create/reserve (and in run when a
  * size grows beyond what was reserved), and performs no I/O in run.
  */
+#define _POSIX_C_SOURCE 200809L /* open_memstream */
 #include <ctype.h>
 #include <inttypes.h>
 #include <math.h>
@@ -177,8 +178,8 @@ static const void *weight_data(const EmitC *e, const CWeight *c)
 }
 
 /* Identical arrays are stored once (spec 8.3): a shared layer's weight packed once per
- * call, tied tensors and tensors with equal bytes. The duplicates keep their struct
- * member, which points at the stored array. */
+ * call, tied tensors and tensors with equal bytes. Code refers to the stored array only
+ * (stored_weight); the duplicates have no array, member or file entry. */
 static void dedup_weights(EmitC *e)
 {
     uint32_t n = e->cw.n;
@@ -365,7 +366,7 @@ const char *emitc_ptr(const EmitC *e, ValueId v, char *buf, size_t len)
     switch (p->kind) {
     case ST_INPUT: snprintf(buf, len, "in_%s", e->m->inputs.v[p->index].name); break;
     case ST_OUTPUT: snprintf(buf, len, "out_%s", e->m->outputs.v[p->index].name); break;
-    case ST_WEIGHT: snprintf(buf, len, "m->%s", e->cw.v[e->raw_weight[p->index] - 1].name); break;
+    case ST_WEIGHT: snprintf(buf, len, "m->%s", stored_weight(e, &e->cw.v[e->raw_weight[p->index] - 1])->name); break;
     case ST_WS: snprintf(buf, len, "t%u", r); break;
     case ST_INIT: snprintf(buf, len, "m->init%u", p->index); break;
     default: NDLC_ICE("value %%%u has no storage", v);
@@ -449,7 +450,7 @@ static void write_struct(EmitC *e)
     fprintf(f, "    size_t ws_bytes;\n");
     if (e->o->external_weights) fprintf(f, "    unsigned char *weights;  /* all weights, loaded by create */\n");
     for (uint32_t i = 0; i < e->cw.n; i++)
-        fprintf(f, "    const %s *%s;\n", emitc_ctype(e->cw.v[i].dtype), e->cw.v[i].name);
+        if (!e->cw.v[i].same_as) fprintf(f, "    const %s *%s;\n", emitc_ctype(e->cw.v[i].dtype), e->cw.v[i].name);
     for (ValueId v = 1; v < e->m->values.n; v++)
         if (e->plan.v[v].kind == ST_INIT)
             fprintf(f, "    %s *init%u; /* computed by create (a hashed weight) */\n",
@@ -492,14 +493,25 @@ static void write_plan(EmitC *e)
                " * the kernels' scratch. Fills off[0..%u] and returns the bytes needed. */\n", ns, ns);
     fprintf(f, "static size_t %s_plan(const int64_t *s, size_t *off)\n{\n", e->prefix);
     fprintf(f, "    size_t sz[%u] = {0}, total = 0;\n    (void)s;\n", ns + 1);
+    /* one line per slot and size (a layer applied k times needs its sizes once) */
+    char **line = xcalloc(m->values.n, sizeof *line);
     for (ValueId v = 1; v < m->values.n; v++) {
         if (e->plan.v[v].kind != ST_WS) continue;
-        fprintf(f, "    sz[%u] = ndlc_max(sz[%u], ", e->plan.v[v].index, e->plan.v[v].index);
+        size_t len;
+        e->c = open_memstream(&line[v], &len);
+        if (!e->c) NDLC_ICE("out of memory (open_memstream)");
+        fprintf(e->c, "    sz[%u] = ndlc_max(sz[%u], ", e->plan.v[v].index, e->plan.v[v].index);
         write_bytes_expr(e, v);
-        fprintf(f, "); /* t%u %s */\n", v, ir_format_type(m, ir_type(m, v), t, sizeof t));
+        fclose(e->c);
+        e->c = f;
+        bool seen = false;
+        for (ValueId u = 1; u < v && !seen; u++) seen = line[u] && strcmp(line[u], line[v]) == 0;
+        if (!seen) fprintf(f, "%s); /* t%u %s */\n", line[v], v, ir_format_type(m, ir_type(m, v), t, sizeof t));
     }
+    for (ValueId v = 1; v < m->values.n; v++) free(line[v]);
+    free(line);
     for (OpId o = 1; o < m->ops.n; o++) {
-        if (!e->fn_name[o]) continue;
+        if (!e->fn_name[o] || e->same_fn[o]) continue; /* the same scratch as the op it shares with */
         char expr[1024];
         emitc_scratch_expr(e, o, expr, sizeof expr);
         if (strcmp(expr, "0") != 0)
@@ -550,6 +562,12 @@ static void write_grow(EmitC *e)
     fprintf(f, "    m->ws = b + (64 - (uintptr_t)b %% 64) %% 64;\n    m->ws_bytes = need;\n    return 0;\n}\n\n");
 }
 
+/* The layer function op o calls: its own, or the earlier identical one. */
+static const char *layer_fn(const EmitC *e, OpId o)
+{
+    return e->fn_name[e->same_fn[o] ? e->same_fn[o] : o];
+}
+
 /* In create: the values that depend on weights alone (ST_INIT), each computed once into
  * its own buffer by its layer function. */
 static void write_init_values(EmitC *e)
@@ -565,7 +583,7 @@ static void write_init_values(EmitC *e)
         const char *ct = emitc_ctype(ir_type(m, res)->dtype);
         fprintf(f, "    m->init%u = (%s *)malloc((size_t)(%s) * sizeof(%s) + 1);\n", e->plan.v[res].index, ct,
                 emitc_numel(e, res, n, sizeof n), ct);
-        fprintf(f, "    if (!m->init%u || %s(NULL", e->plan.v[res].index, e->fn_name[o]);
+        fprintf(f, "    if (!m->init%u || %s(NULL", e->plan.v[res].index, layer_fn(e, o));
         for (unsigned i = 0; i < nv; i++) fprintf(f, ", %s", vals[i] ? emitc_ptr(e, vals[i], ptr, sizeof ptr) : "NULL");
         fprintf(f, ", m->init%u, NULL)) {\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
                 e->plan.v[res].index, e->prefix);
@@ -584,7 +602,7 @@ static void write_create(EmitC *e)
     fprintf(f, "    %s *m = (%s *)calloc(1, sizeof *m);\n    if (!m) return NDLRT_ENOMEM;\n", P, P);
     if (!e->o->external_weights) {
         for (uint32_t i = 0; i < e->cw.n; i++)
-            fprintf(f, "    m->%s = %s;\n", e->cw.v[i].name, stored_weight(e, &e->cw.v[i])->name);
+            if (!e->cw.v[i].same_as) fprintf(f, "    m->%s = %s;\n", e->cw.v[i].name, e->cw.v[i].name);
     } else if (e->cw.n == 0) {
         fprintf(f, "    (void)weights_path; /* this model reads no weight tensor */\n");
     } else {
@@ -613,7 +631,8 @@ static void write_create(EmitC *e)
         fprintf(f, "        else memcpy(base + at[i], t->data, (size_t)(t->end - t->begin));\n    }\n");
         fprintf(f, "    ndlrt_st_close(st);\n    if (rc) {\n        free(m->weights);\n        free(m);\n        return rc;\n    }\n");
         for (uint32_t i = 0; i < e->cw.n; i++)
-            fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), slot[i]);
+            if (!e->cw.v[i].same_as)
+                fprintf(f, "    m->%s = (const %s *)(base + at[%u]);\n", e->cw.v[i].name, emitc_ctype(e->cw.v[i].dtype), slot[i]);
         free(slot);
     }
     write_init_values(e);
@@ -639,6 +658,173 @@ static int packed_weight_of(const EmitC *e, OpId head)
     return -1;
 }
 
+/* ---- shared layers: one function, called in a loop (spec 8.3) ------------------------- */
+
+/* An op whose layer function would be the same text as an earlier op's (a shared layer
+ * applied again: same op, shapes, attributes and packing) calls that one instead, so
+ * code does not grow with the number of applications. Compared as emitted, with the
+ * function's name blanked (ir_dedup_blobs). */
+static void share_layer_fns(EmitC *e)
+{
+    const Module *m = e->m;
+    uint32_t n = m->ops.n;
+    e->same_fn = xcalloc(n + 1, sizeof *e->same_fn);
+    char **text = xcalloc(n + 1, sizeof *text);
+    size_t *len = xcalloc(n + 1, sizeof *len);
+    uint32_t *tag = xcalloc(n + 1, sizeof *tag), *same = xcalloc(n + 1, sizeof *same);
+    FILE *out = e->c;
+    char blank[] = "F";
+    for (OpId o = 1; o < n; o++) {
+        tag[o] = o; /* ops without a function stay apart */
+        if (!e->fn_name[o]) continue;
+        char *name = e->fn_name[o];
+        e->fn_name[o] = blank;
+        e->c = open_memstream(&text[o], &len[o]);
+        if (!e->c) NDLC_ICE("out of memory (open_memstream)");
+        emitc_layer(e, o);
+        fclose(e->c);
+        e->fn_name[o] = name;
+        tag[o] = 0;
+    }
+    e->c = out;
+    ir_dedup_blobs(n, (const void *const *)text, len, tag, same);
+    for (OpId o = 1; o < n; o++) {
+        if (same[o]) e->same_fn[o] = same[o] - 1;
+        free(text[o]);
+    }
+    free(text);
+    free(len);
+    free(tag);
+    free(same);
+}
+
+/* A call of run(): its layer function and where each pointer it passes lives. */
+typedef struct CallArg {
+    int kind;                /* a StorageKind, CALL_NULL, or CALL_CW (an array of cw) */
+    uint32_t index;          /* plan index; for CALL_CW the stored array's index in cw */
+    ValueId value;           /* the root value (ST_WS: for its t<value> pointer) */
+} CallArg;
+enum { CALL_NULL = -1, CALL_CW = -2, CALL_MAX_ARGS = 17 };
+typedef struct Call {
+    OpId head;
+    uint32_t nargs;          /* operands, then the result */
+    CallArg arg[CALL_MAX_ARGS];
+} Call;
+typedef VEC(Call) CallVec;
+
+static Call describe_call(const EmitC *e, OpId head)
+{
+    const Module *m = e->m;
+    ValueId vals[16], res;
+    unsigned nv = emitc_group_operands(e, head, vals, 16, &res);
+    Call c = {.head = head, .nargs = nv + 1};
+    for (unsigned a = 0; a <= nv; a++) {
+        ValueId v = a < nv ? vals[a] : res;
+        bool packed = a == 1 && a < nv && v && e->plan.v[v].kind == ST_WEIGHT &&
+                      (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
+                      packed_weight_of(e, head) >= 0;
+        if (!v) {
+            c.arg[a] = (CallArg){CALL_NULL, 0, 0};
+        } else if (packed) {
+            const CWeight *w = stored_weight(e, &e->cw.v[packed_weight_of(e, head)]);
+            c.arg[a] = (CallArg){CALL_CW, (uint32_t)(w - e->cw.v), 0};
+        } else {
+            ValueId r = plan_root(&e->plan, v);
+            const ValuePlan *p = &e->plan.v[r];
+            if (p->kind == ST_WEIGHT) {
+                const CWeight *w = stored_weight(e, &e->cw.v[e->raw_weight[p->index] - 1]);
+                c.arg[a] = (CallArg){CALL_CW, (uint32_t)(w - e->cw.v), r};
+            } else {
+                c.arg[a] = (CallArg){(int)p->kind, p->index, r};
+            }
+        }
+    }
+    return c;
+}
+
+/* Calls a and b do the same work on pointers that differ at most in workspace slots. */
+static bool same_call(const EmitC *e, const Call *a, const Call *b)
+{
+    if (strcmp(layer_fn(e, a->head), layer_fn(e, b->head)) != 0 || a->nargs != b->nargs) return false;
+    for (uint32_t i = 0; i < a->nargs; i++) {
+        if (a->arg[i].kind != b->arg[i].kind) return false;
+        if (a->arg[i].kind != ST_WS && a->arg[i].index != b->arg[i].index) return false;
+    }
+    return true;
+}
+
+/* The longest-saving repetition starting at call i: *len calls repeated *count times
+ * (count 1: none). Periods up to 512 calls are tried. */
+static void find_repeat(const EmitC *e, const CallVec *calls, uint32_t i, uint32_t *len, uint32_t *count)
+{
+    *len = 1;
+    *count = 1;
+    uint32_t left = calls->n - i;
+    for (uint32_t p = 1; p <= left / 2 && p <= 512; p++) {
+        uint32_t k = 1;
+        while (i + (k + 1) * p <= calls->n) {
+            bool eq = true;
+            for (uint32_t t = 0; t < p && eq; t++) eq = same_call(e, &calls->v[i + t], &calls->v[i + k * p + t]);
+            if (!eq) break;
+            k++;
+        }
+        if (k > 1 && (k - 1) * p > (*count - 1) * *len) {
+            *len = p;
+            *count = k;
+        }
+    }
+}
+
+/* count repetitions of the len calls at c as one loop; the workspace slots that differ
+ * between repetitions come from a table indexed by the repetition. */
+static void write_loop(EmitC *e, const Call *c, uint32_t len, uint32_t count)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    char ptr[128];
+    uint32_t nws = 0;
+    for (uint32_t t = 0; t < len; t++)
+        for (uint32_t a = 0; a < c[t].nargs; a++) nws += c[t].arg[a].kind == ST_WS;
+    fprintf(f, "    /* %u calls repeated %u times (a shared layer applied again) */\n    {\n", len, count);
+    if (nws) {
+        const char *type = e->plan.nslots <= 256 ? "unsigned char" : e->plan.nslots <= 65536 ? "unsigned short" : "unsigned";
+        fprintf(f, "        static const %s slot[%u][%u] = {\n", type, count, nws);
+        for (uint32_t k = 0; k < count; k++) {
+            fprintf(f, "            {");
+            const char *sep = "";
+            for (uint32_t t = 0; t < len; t++)
+                for (uint32_t a = 0; a < c[t].nargs; a++)
+                    if (c[k * len + t].arg[a].kind == ST_WS) {
+                        fprintf(f, "%s%u", sep, c[k * len + t].arg[a].index);
+                        sep = ", ";
+                    }
+            fprintf(f, "},\n");
+        }
+        fprintf(f, "        };\n");
+    }
+    fprintf(f, "        for (unsigned it = 0; it < %uu; it++) {\n", count);
+    uint32_t col = 0;
+    for (uint32_t t = 0; t < len; t++) {
+        fprintf(f, "            rc = %s(s", layer_fn(e, c[t].head));
+        for (uint32_t a = 0; a < c[t].nargs; a++) {
+            const CallArg *x = &c[t].arg[a];
+            fputs(", ", f);
+            switch (x->kind) {
+            case CALL_NULL: fputs("NULL", f); break;
+            case CALL_CW: fprintf(f, "m->%s", e->cw.v[x->index].name); break;
+            case ST_WS: {
+                const char *ct = emitc_ctype(ir_type(m, x->value)->dtype);
+                fprintf(f, "(%s *)(m->ws + off[slot[it][%u]])", ct, col++);
+                break;
+            }
+            default: fputs(emitc_ptr(e, x->value, ptr, sizeof ptr), f); break;
+            }
+        }
+        fprintf(f, ", scratch);\n            if (rc) return rc;\n");
+    }
+    fprintf(f, "        }\n    }\n");
+}
+
 static void write_run(EmitC *e)
 {
     FILE *f = e->c;
@@ -658,13 +844,6 @@ static void write_run(EmitC *e)
     fprintf(f, ") return NDLRT_EARG;\n");
     write_sym_prologue(e, true);
     fprintf(f, "    size_t off[%u];\n    int rc = %s_grow(m, %s_plan(s, off));\n    if (rc) return rc;\n", e->plan.nslots + 1, P, P);
-    /* workspace pointers */
-    for (ValueId v = 1; v < m->values.n; v++)
-        if (e->plan.v[v].kind == ST_WS)
-            fprintf(f, "    %s *t%u = (%s *)(m->ws + off[%u]);\n", emitc_ctype(ir_type(m, v)->dtype), v,
-                    emitc_ctype(ir_type(m, v)->dtype), e->plan.v[v].index);
-    fprintf(f, "    float *scratch = (float *)(m->ws + off[%u]);\n", e->plan.nslots);
-    fprintf(f, "    (void)scratch;\n");
     /* layers in execution order: a group runs where its stored result is defined */
     OpId *head_at = xcalloc(m->ops.n, sizeof *head_at);
     for (OpId h = 1; h < m->ops.n; h++) {
@@ -674,22 +853,54 @@ static void write_run(EmitC *e)
         if (e->plan.v[res].kind == ST_INIT) continue; /* computed by create */
         head_at[m->values.v[res].def] = h;
     }
-    for (OpId o = 1; o < m->ops.n; o++) {
-        OpId head = head_at[o];
-        if (!head) continue;
+    CallVec calls = {0};
+    for (OpId o = 1; o < m->ops.n; o++)
+        if (head_at[o]) vec_push(calls, describe_call(e, head_at[o]));
+    free(head_at);
+    /* repeated runs of calls become loops; the workspace pointers the other calls and the
+     * output copies use are declared */
+    uint32_t *loop_len = xcalloc(calls.n + 1, sizeof *loop_len), *loop_count = xcalloc(calls.n + 1, sizeof *loop_count);
+    bool *declare = xcalloc(m->values.n, sizeof *declare);
+    for (uint32_t i = 0; i < calls.n;) {
+        find_repeat(e, &calls, i, &loop_len[i], &loop_count[i]);
+        uint32_t span = loop_count[i] > 1 ? loop_len[i] * loop_count[i] : 1;
+        if (loop_count[i] <= 1)
+            for (uint32_t a = 0; a < calls.v[i].nargs; a++)
+                if (calls.v[i].arg[a].kind == ST_WS) declare[calls.v[i].arg[a].value] = true;
+        i += span;
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        if (e->plan.output_copy[i]) declare[plan_root(&e->plan, m->outputs.v[i].value)] = true;
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (declare[v] && e->plan.v[v].kind == ST_WS)
+            fprintf(f, "    %s *t%u = (%s *)(m->ws + off[%u]);\n", emitc_ctype(ir_type(m, v)->dtype), v,
+                    emitc_ctype(ir_type(m, v)->dtype), e->plan.v[v].index);
+    fprintf(f, "    float *scratch = (float *)(m->ws + off[%u]);\n", e->plan.nslots);
+    fprintf(f, "    (void)scratch;\n");
+    for (uint32_t i = 0; i < calls.n;) {
+        if (loop_count[i] > 1) {
+            write_loop(e, &calls.v[i], loop_len[i], loop_count[i]);
+            i += loop_len[i] * loop_count[i];
+            continue;
+        }
+        OpId head = calls.v[i].head;
         ValueId vals[16], res;
         unsigned nv = emitc_group_operands(e, head, vals, 16, &res);
-        fprintf(f, "    rc = %s(s", e->fn_name[head]);
-        for (unsigned i = 0; i < nv; i++) {
-            bool packed = i == 1 && vals[i] && e->plan.v[vals[i]].kind == ST_WEIGHT &&
+        fprintf(f, "    rc = %s(s", layer_fn(e, head));
+        for (unsigned a = 0; a < nv; a++) {
+            bool packed = a == 1 && vals[a] && e->plan.v[vals[a]].kind == ST_WEIGHT &&
                           (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
                           packed_weight_of(e, head) >= 0;
-            if (packed) fprintf(f, ", m->%s", e->cw.v[packed_weight_of(e, head)].name);
-            else fprintf(f, ", %s", vals[i] ? emitc_ptr(e, vals[i], ptr, sizeof ptr) : "NULL");
+            if (packed) fprintf(f, ", m->%s", stored_weight(e, &e->cw.v[packed_weight_of(e, head)])->name);
+            else fprintf(f, ", %s", vals[a] ? emitc_ptr(e, vals[a], ptr, sizeof ptr) : "NULL");
         }
         fprintf(f, ", %s, scratch);\n    if (rc) return rc;\n", emitc_ptr(e, res, ptr, sizeof ptr));
+        i++;
     }
-    free(head_at);
+    vec_free(calls);
+    free(loop_len);
+    free(loop_count);
+    free(declare);
     for (uint32_t i = 0; i < m->outputs.n; i++) {
         if (!e->plan.output_copy[i]) continue;
         ValueId v = m->outputs.v[i].value;
@@ -813,13 +1024,14 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
 {
     EmitC e = {.m = m, .o = o, .c = c};
     e.prefix = c_ident(m->name);
-    plan_build(m, &e.plan);
+    plan_build_with_init(m, &e.plan);
     name_layers(&e);
     add_raw_weights(&e);
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
     for (uint32_t i = 0; i < e.cw.n; i++) e.raw_weight[e.cw.v[i].src] = i + 1;
     emitc_collect_packing(&e);
     dedup_weights(&e);
+    share_layer_fns(&e);
     bool ok = true;
 
     write_header(&e, h);
@@ -839,7 +1051,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
     write_grow(&e);
     fprintf(c, "/* ======== layers ======== */\n\n");
     for (OpId k = 1; k < m->ops.n; k++)
-        if (e.fn_name[k]) emitc_layer(&e, k);
+        if (e.fn_name[k] && !e.same_fn[k]) emitc_layer(&e, k);
     fprintf(c, "/* ======== API ======== */\n\n");
     fprintf(c, "void %s_destroy(%s *m);\n\n", e.prefix, e.prefix);
     write_create(&e);
@@ -855,6 +1067,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
 
     for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
     free(e.fn_name);
+    free(e.same_fn);
     for (uint32_t i = 0; i < e.cw.n; i++) {
         free((char *)e.cw.v[i].name);
         free(e.cw.v[i].data);

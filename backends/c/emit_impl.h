@@ -28,6 +28,8 @@ typedef struct EmitC {
     FILE *c;
     const char *prefix;      /* the model's name: TinyNet_run, struct TinyNet */
     char **fn_name;          /* per op: its layer function (NULL if it has none) */
+    OpId *same_fn;           /* per op: an earlier op whose layer function is the same text
+                                (a shared layer applied again), which it calls; or 0 */
     VEC(CWeight) cw;
     uint32_t *raw_weight;    /* per IR weight: index into cw + 1 of its raw form, or 0 */
     bool uses_act[64];       /* activation helpers needed */

@@ -10,7 +10,9 @@
 #   - `--emit c`: no two weight arrays of the C hold the same bytes (content deduplication
 #     covers a shared layer's weights packed once per application);
 #   - a model with `elastic depth` (applications of one shared layer): the C's weight
-#     arrays are byte for byte the same for depth 1 and depth 12;
+#     arrays are byte for byte the same for depth 1 and depth 12; the repeated layer is
+#     one loop in run(); and the object file ($CC -O2 -c) for depth 12 is less than 5%
+#     larger than for depth 2 (code does not grow with the recursion count);
 #   - a model with `tie a = b;`: the tied tensor appears in the C as one array;
 #   - `# C-ARRAY-BYTES: N` (hashed weights): the C's weight arrays hold exactly N bytes
 #     (the pools and biases; the expansions are computed by create, once).
@@ -61,6 +63,16 @@ if grep -q '^[[:space:]]*elastic depth' "$case_ndl"; then
     arrays "$tmp/d12.c" | cut -d' ' -f2- | sort >"$tmp/a12"
     cmp -s "$tmp/a1" "$tmp/a12" ||
         fail "the weight arrays differ between depth 1 ($(wc -l <"$tmp/a1") arrays) and depth 12 ($(wc -l <"$tmp/a12"))"
+    grep -q 'calls repeated 11 times' "$tmp/d12.c" || fail "depth 12: the shared layer is not one loop in run()"
+    "$ndlc" "$case_ndl" $args -D depth=2 --emit c -o "$tmp/d2.c" || fail "ndlc -D depth=2 exited with $?"
+    for k in 2 12; do
+        ${CC:-cc} -std=c11 -O2 -c "$tmp/d$k.c" -o "$tmp/d$k.o" || fail "${CC:-cc} -c of depth $k failed"
+    done
+    s2=$(size "$tmp/d2.o" | awk 'NR == 2 { print $4 }')
+    s12=$(size "$tmp/d12.o" | awk 'NR == 2 { print $4 }')
+    awk -v a="$s2" -v b="$s12" 'BEGIN { exit !(b < a * 1.05) }' ||
+        fail "object size grows with the depth: $s2 bytes for depth 2, $s12 for depth 12 (5% allowed)"
+    echo "object size: depth 2 $s2 bytes, depth 12 $s12 bytes"
 fi
 if [ -n "$want_c" ]; then
     got=$(awk '/^static _Alignas\(64\) const float [A-Za-z0-9_]+\[[0-9]+\] = \{$/ {
