@@ -114,11 +114,12 @@ def newer(target, *sources):
     return all(os.path.getmtime(s) <= t for s in sources if os.path.exists(s))
 
 
-def compile_ndlc(a, m, threads, onnx=False):
-    """Compiles bench/models/M.ndl (onnx: OUT/M.onnx, the ONNX import path) to an executable;
-    returns (path or None, status, seconds)."""
+def compile_ndlc(a, m, threads, onnx=False, backend="c"):
+    """Compiles bench/models/M.ndl (onnx: OUT/M.onnx, the ONNX import path) to an executable
+    with --backend BACKEND; returns (path or None, status, seconds)."""
     exe = os.path.join(a.out, m["name"] + (".onnx-exe" if onnx else "") +
-                       ("" if threads == 1 else ".t%d" % threads))
+                       ("" if threads == 1 else ".t%d" % threads) +
+                       ("" if backend == "c" else "." + backend))
     ndl = os.path.join(ROOT, m["ndl"])
     weights = os.path.join(a.out, m["weights"])
     model = os.path.join(a.out, m["name"] + ".onnx")
@@ -128,6 +129,8 @@ def compile_ndlc(a, m, threads, onnx=False):
         ["-o", exe, "--report", exe + ".report.json"]
     if threads > 1:
         argv += ["--threads", str(threads)]
+    if backend != "c":
+        argv += ["--backend", backend]
     t0 = time.perf_counter()
     r = subprocess.run(argv, capture_output=True, text=True)
     dt = time.perf_counter() - t0
@@ -269,8 +272,8 @@ def short_check(s):
 
 
 def table(rows, threads):
-    head = ["model", "batch", "ORT ms", "PyTorch ms", "ndlc ms", "ndlc/ORT", "check ndlc", "check ORT",
-            "ndlc·onnx ms", "ndl/onnx", "check onnx"]
+    head = ["model", "batch", "ORT ms", "PyTorch ms", "ndlc ms", "ndlc/ORT", "ndlc-llvm ms", "llvm/C",
+            "check ndlc", "check llvm", "check ORT", "ndlc·onnx ms", "ndl/onnx", "check onnx"]
     lines = ["| " + " | ".join(head) + " |", "|" + "|".join(["---"] * len(head)) + "|"]
     for r in rows:
         o, t, n = r.get("ort") or {}, r.get("torch") or {}, r.get("ndlc") or {}
@@ -284,11 +287,16 @@ def table(rows, threads):
             nd_cell = "n/a" if threads > 1 and st.startswith("not available") else \
                 st.split(":")[0]
         ratio = "%.2fx" % (ort_ms / nd_ms) if ort_ms and nd_ms else "-"
+        lv = r.get("llvm") or {}
+        lv_ms = lv.get("median_ms")
+        lv_cell = fmt_ms(lv_ms) if lv_ms is not None else lv.get("status", "n/a").split(":")[0]
+        lv_ratio = "%.2fx" % (lv_ms / nd_ms) if lv_ms and nd_ms else "-"
         lines.append("| " + " | ".join([
             r["model"], str(r["batch"]), fmt_ms(ort_ms) if o.get("kind") == "ort" else "error",
             fmt_ms(t.get("median_ms")) if t.get("kind") == "torch" else
             ("-" if not t else "error"),
-            nd_cell, ratio, short_check(r.get("check_ndlc")), short_check(r.get("check_ort")),
+            nd_cell, ratio, lv_cell, lv_ratio, short_check(r.get("check_ndlc")),
+            short_check(r.get("check_llvm")), short_check(r.get("check_ort")),
             fmt_ms(x_ms) if x_ms is not None else x.get("status", "-").split(":")[0],
             "%.2fx" % (nd_ms / x_ms) if nd_ms and x_ms else "-", short_check(r.get("check_onnx"))]) + " |")
     return "\n".join(lines)
@@ -361,6 +369,10 @@ def main():
             compiled[m["name"]] = dict(status=cst, seconds=cdt)
             xexe, xst = (compile_ndlc(a, m, T, onnx=True)[:2] if a.ndlc and not a.no_import
                          else (None, "-"))
+            # the LLVM backend's executable (single-threaded: rows with threads > 1 say n/a)
+            exe_l, cst_l, cdt_l = compile_ndlc(a, m, 1, backend="llvm") if a.ndlc and T == 1 else \
+                (None, "n/a" if a.ndlc else cst, None)
+            compiled[m["name"] + " (llvm)"] = dict(status=cst_l, seconds=cdt_l)
             if exe:
                 pb, plan = report_memory(exe)
                 compiled[m["name"]].update(parameter_bytes=pb, plan=plan)
@@ -370,7 +382,7 @@ def main():
                 # --rounds R: the three runtimes in turn, R times; each figure is then the
                 # median over the rounds of the per-round medians (load bursts on a shared
                 # machine hit one round, not the result)
-                rounds = {"ort": [], "ndlc": [], "torch": [], "onnx": []}
+                rounds = {"ort": [], "ndlc": [], "llvm": [], "torch": [], "onnx": []}
                 for rnd in range(a.rounds):
                     if ort:
                         o = ort.ask(model=m["name"], batch=c["batch"], threads=T, raw="auto",
@@ -380,6 +392,9 @@ def main():
                         rounds["ort"].append(o)
                     if exe and (rnd == 0 or rounds["ndlc"][0].get("median_ms") is not None):
                         rounds["ndlc"].append(time_ndlc(a, exe, m, c, T, check_run=rnd == 0))
+                    if exe_l and (rnd == 0 or rounds["llvm"][0].get("median_ms") is not None):
+                        rounds["llvm"].append(time_ndlc(a, exe_l, m, c, T, check_run=rnd == 0,
+                                                        tag="llvm"))
                     if xexe and (rnd == 0 or rounds["onnx"][0].get("median_ms") is not None):
                         rounds["onnx"].append(time_ndlc(a, xexe, m, c, T, check_run=rnd == 0, tag="onnx"))
                     if tor:
@@ -392,12 +407,14 @@ def main():
                     row["check_ort"] = check(a, c["ref"], rounds["ort"][0].get("out"))
                 row["ndlc"] = combine(rounds["ndlc"]) if exe else dict(status=cst)
                 row["check_ndlc"] = check(a, c["ref"], row["ndlc"].get("out"))
+                row["llvm"] = combine(rounds["llvm"]) if exe_l else dict(status=cst_l)
+                row["check_llvm"] = check(a, c["ref"], row["llvm"].get("out"))
                 row["onnx"] = combine(rounds["onnx"]) if xexe else dict(status=xst)
                 if xexe:
                     row["check_onnx"] = check(a, c["ref"], row["onnx"].get("out"))
                 if tor:
                     row["torch"] = combine(rounds["torch"])
-                for k in ("check_ort", "check_ndlc", "check_onnx"):
+                for k in ("check_ort", "check_ndlc", "check_llvm", "check_onnx"):
                     if row.get(k) and not row[k].startswith("ok"):
                         log("  %s: %s" % (k, row[k]))
                 log("  ORT %s ms, ndlc %s, PyTorch %s ms" % (
@@ -448,7 +465,9 @@ def main():
         notes.append("ORT ms through the synchronous native binding (rows under 1 ms): " +
                      ", ".join(raw) + ".")
     notes.append("ndlc ms: the executable's own `--repeat` median (in-process, no harness); "
-                 "ndlc/ORT = ORT ms / ndlc ms (> 1: ndlc faster).")
+                 "ndlc/ORT = ORT ms / ndlc ms (> 1: ndlc faster). ndlc-llvm ms: the same "
+                 "model through `--backend llvm`; llvm/C = ndlc-llvm ms / ndlc ms (< 1: the "
+                 "LLVM backend faster).")
     cst = sorted({v["status"].split(":")[0] for v in compiled.values()})
     notes.append("ndlc compile: " + ", ".join("%s %s%s" % (k, v["status"].split(":")[0],
                                                            " %.1f s" % v["seconds"]
@@ -490,7 +509,7 @@ def main():
                        torch_noop=tnoop, compile=compiled, rows=rows), f, indent=1)
     print(md)
     print("(written to %s)" % os.path.join(a.out, name))
-    bad = [r for r in rows for k in ("check_ort", "check_ndlc", "check_onnx")
+    bad = [r for r in rows for k in ("check_ort", "check_ndlc", "check_llvm", "check_onnx")
            if r.get(k) and not r[k].startswith("ok")]
     return 1 if bad else 0
 

@@ -11,6 +11,7 @@ here=$(cd "$(dirname "$0")" && pwd)
 ndlc=${1:-$here/../../build/ndlc}
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/big.XXXXXX")
 trap 'rm -rf "$tmp"' EXIT
+trap 'exit 1' HUP INT TERM
 cp "$here/big.ndl" "$tmp/"
 # random weights (no numpy needed): safetensors = 8-byte header length, JSON header, data
 python3 - "$tmp/big.w.safetensors" <<'PY'
