@@ -89,7 +89,7 @@ static Define *config_defines(const Search *S, const uint8_t *g, uint32_t *n, ch
     uint32_t nuser = S->opt->defines.n;
     Define *d = xcalloc(nuser + sp->vars.n + 1, sizeof *d);
     *owned = xcalloc(sp->vars.n + 1, sizeof **owned);
-    memcpy(d, S->opt->defines.v, nuser * sizeof *d);
+    if (nuser) memcpy(d, S->opt->defines.v, nuser * sizeof *d);
     *n = nuser;
     uint32_t k = 0;
     for (uint32_t v = 0; v < sp->vars.n; v++) {
