@@ -138,6 +138,15 @@ const char *imp_dims_text(Imp *I, int rank, const int64_t *dims);
 const char *imp_ints_text(Imp *I, size_t n, const int64_t *v);
 const char *imp_real_text(Imp *I, double x);
 
+/* ---- patterns.c ---- */
+bool imp_near(double x, double want);   /* within 1e-5 relative */
+/* (x - mean(x)) / sqrt(mean((x - mean(x))^2) + eps) at its Div(num, den): x and eps. */
+bool match_layer_norm(Imp *I, uint32_t num, uint32_t den, uint32_t *x, double *eps);
+/* x * 0.5 * (1 + erf(x / sqrt 2)) at its last Mul (the current node): x, or 0. */
+uint32_t match_gelu(Imp *I, uint32_t node);
+/* softmax(q kᵀ · s [+ causal mask]) v at MatMul(p, v): writes output 0 as attention(...). */
+bool match_attention(Imp *I, uint32_t p, uint32_t v);
+
 /* ---- ops.c ---- */
 /* Converts the current node; false after an error. */
 bool imp_convert_node(Imp *I);
