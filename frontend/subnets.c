@@ -583,7 +583,7 @@ int subnets_run(const Options *opt, SourceMgr *sm, Diag *d)
     else evolve(&S, budget);
 
     uint32_t *order = xcalloc(S.front.n + 1, sizeof *order);
-    memcpy(order, S.front.v, S.front.n * sizeof *order);
+    if (S.front.n) memcpy(order, S.front.v, S.front.n * sizeof *order);
     for (uint32_t i = 1; i < S.front.n; i++) /* insertion sort: the front is short */
         for (uint32_t j = i; j > 0 && before(&S, order[j], order[j - 1]); j--) {
             uint32_t t = order[j];
