@@ -1,8 +1,10 @@
 # SPDX-License-Identifier: MIT
 # ONNX import (`ndlc import`, `ndlc MODEL.onnx`): frontend/onnx/, parsed with protobuf-c
 # from the onnx.proto schema that Debian's python3-onnx ships; protoc-c generates the C
-# reader at build time. When a piece is missing the importer is left out (a STATUS message
-# says which package to install) and `ndlc import` names the packages instead.
+# reader at build time. When a piece is missing, configuring fails with a message naming
+# the Debian packages (issue 11); -DNDLC_WITH_ONNX=OFF builds ndlc without the importer,
+# whose `ndlc import` then names the packages instead.
+option(NDLC_WITH_ONNX "ONNX import (needs protobuf-c and python3-onnx's onnx.proto)" ON)
 find_program(NDLC_PROTOC_C protoc-c)
 find_path(NDLC_PROTOBUF_C_INCLUDE protobuf-c/protobuf-c.h)
 find_library(NDLC_PROTOBUF_C_LIBRARY protobuf-c)
@@ -21,11 +23,13 @@ if(NOT NDLC_ONNX_PROTO)
   list(APPEND NDLC_ONNX_MISSING "onnx.proto (python3-onnx)")
 endif()
 
-if(NDLC_ONNX_MISSING)
-  set(NDLC_ONNX OFF)
+if(NDLC_WITH_ONNX AND NDLC_ONNX_MISSING)
   string(REPLACE ";" ", " missing "${NDLC_ONNX_MISSING}")
-  message(STATUS "ndlc: ONNX import disabled, missing ${missing}; "
-                 "install them (scripts/setup.sh) and reconfigure")
+  message(FATAL_ERROR "ndlc: ONNX import needs ${missing}: install them "
+                      "(scripts/setup.sh does), or configure with -DNDLC_WITH_ONNX=OFF")
+elseif(NOT NDLC_WITH_ONNX)
+  set(NDLC_ONNX OFF)
+  message(STATUS "ndlc: ONNX import disabled (NDLC_WITH_ONNX=OFF)")
   target_sources(ndlc_frontend PRIVATE ${CMAKE_SOURCE_DIR}/frontend/onnx/disabled.c)
 else()
   set(NDLC_ONNX ON)
