@@ -24,51 +24,39 @@ Values stay numerically tame: inputs and weights in [-1, 1] scaled like Kaiming-
 activations stay O(1); log/sqrt/rsqrt and divisors get operands bounded away from zero;
 argmax reads only well-separated values; casts to integers read values away from integers.
 """
-import json
 import math
 import os
 import random
 import struct
 import sys
 
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), '..', 'reference'))
+import st as st_writer  # noqa: E402  (the shared safetensors writer)
+
 # --------------------------------------------------------------------------------------
-# safetensors writer (8-byte LE header length, JSON header padded with spaces, raw data)
+# safetensors files: values packed here, written by tests/reference/st.py
 
 def _bf16(x):
     u = struct.unpack('<I', struct.pack('<f', x))[0]
     return ((u + 0x7FFF + ((u >> 16) & 1)) >> 16) & 0xFFFF
 
 
+_PACK = {'F32': 'f', 'F16': 'e', 'I64': 'q', 'I32': 'i', 'F64': 'd'}
+
+
 def st_save(path, tensors):
-    """tensors: name -> (dtype, shape, flat list of values)."""
-    header, blobs, off = {}, [], 0
-    for name in sorted(tensors):
-        dt, shape, vals = tensors[name]
-        n = len(vals)
-        if dt == 'F32':
-            data = struct.pack('<%df' % n, *vals)
-        elif dt == 'F16':
-            data = struct.pack('<%de' % n, *vals)
-        elif dt == 'BF16':
-            data = struct.pack('<%dH' % n, *[_bf16(v) for v in vals])
-        elif dt == 'I64':
-            data = struct.pack('<%dq' % n, *vals)
-        elif dt == 'I32':
-            data = struct.pack('<%di' % n, *vals)
-        elif dt == 'F64':
-            data = struct.pack('<%dd' % n, *vals)
+    """tensors: name -> (dtype, shape, flat list of values); written by the shared writer
+    (tests/reference/st.py) as raw little-endian bytes."""
+    raw = {}
+    for name, (dt, shape, vals) in tensors.items():
+        if dt == 'BF16':
+            data = struct.pack('<%dH' % len(vals), *[_bf16(v) for v in vals])
+        elif dt in _PACK:
+            data = struct.pack('<%d%s' % (len(vals), _PACK[dt]), *vals)
         else:
             raise ValueError(dt)
-        header[name] = {'dtype': dt, 'shape': list(shape), 'data_offsets': [off, off + len(data)]}
-        blobs.append(data)
-        off += len(data)
-    text = json.dumps(header, separators=(',', ':')).encode('utf-8')
-    text += b' ' * ((8 - len(text) % 8) % 8)
-    with open(path, 'wb') as f:
-        f.write(struct.pack('<Q', len(text)))
-        f.write(text)
-        for b in blobs:
-            f.write(b)
+        raw[name] = (dt, shape, data)
+    st_writer.save(path, raw)
 
 
 # --------------------------------------------------------------------------------------
