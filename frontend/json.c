@@ -375,6 +375,31 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
     return list;
 }
 
+/* Structured pruning (passes/prune.c): per layer with all-zero weight rows, the output
+ * channels removed and those kept, each with the reason. */
+static cJSON *removals_json(const Module *m)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (uint32_t i = 0; i < m->removals.n; i++) {
+        const IrRemoval *r = &m->removals.v[i];
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddStringToObject(j, "layer", r->layer);
+        cJSON_AddNumberToObject(j, "channels", (double)r->channels);
+        cJSON *removed = cJSON_AddArrayToObject(j, "removed");
+        for (uint32_t k = 0; k < r->nremoved; k++)
+            cJSON_AddItemToArray(removed, cJSON_CreateNumber((double)r->removed[k]));
+        cJSON *kept = cJSON_AddArrayToObject(j, "kept");
+        for (uint32_t k = 0; k < r->nkept; k++) {
+            cJSON *c = cJSON_CreateObject();
+            cJSON_AddNumberToObject(c, "channel", (double)r->kept[k]);
+            cJSON_AddStringToObject(c, "reason", r->why[k]);
+            cJSON_AddItemToArray(kept, c);
+        }
+        cJSON_AddItemToArray(list, j);
+    }
+    return list;
+}
+
 char *json_report(const Module *m, int sparse)
 {
     cJSON *root = cJSON_CreateObject();
@@ -426,6 +451,8 @@ char *json_report(const Module *m, int sparse)
     cJSON *sp = sparsity_json(m);
     cJSON_AddItemToObject(sp, "layers", sparse_layers_json(m, (SparseMode)sparse));
     cJSON_AddItemToObject(root, "sparsity", sp);
+    cJSON *pruning = cJSON_AddObjectToObject(root, "pruning");
+    cJSON_AddItemToObject(pruning, "layers", removals_json(m));
     cJSON_AddItemToObject(root, "sharing", sharing_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");

@@ -135,6 +135,17 @@ typedef struct IrPort {  /* a model input or output */
     Span span;
 } IrPort;
 
+/* Structured pruning (passes/prune.c, spec 8.2): what happened to the output channels
+ * of one layer whose weight has all-zero rows. For the --report; names only, no ids. */
+typedef struct IrRemoval {
+    const char *layer;          /* NDL path of the conv2d / linear, or its op name */
+    int64_t channels;           /* output channels before removal */
+    uint32_t nremoved, nkept;
+    const int64_t *removed;     /* removed channels, ascending (arena) */
+    const int64_t *kept;        /* all-zero-weight channels kept, ascending (arena) */
+    const char *const *why;     /* why kept[i] stays (arena) */
+} IrRemoval;
+
 typedef struct OpInfo {
     const char *name;
     int nin;                        /* -1: variadic */
@@ -175,6 +186,7 @@ typedef struct Module {
     VEC(IrPort) outputs;
     VEC(IrCleanup) cleanups;        /* run by ir_module_free (weight buffers, mappings) */
     VEC(const char *) deps;         /* files besides the .ndl read to build it (-MD) */
+    VEC(IrRemoval) removals;        /* structured pruning, in layer order (report only) */
 } Module;
 
 /* ---- module.c: building ------------------------------------------------------- */
@@ -191,6 +203,9 @@ ValueId ir_add_param(Module *m, WeightId w, const char *name, Span span);
 /* A constant; data (nbytes of the computation dtype) is copied into the arena. */
 ValueId ir_add_const(Module *m, const TensorType *t, const void *data, Span span);
 ValueId ir_add_scalar_f32(Module *m, float x, Span span);
+
+/* name, or name_2, name_3 ... : the first that no value of m has yet */
+const char *ir_unique_name(Module *m, const char *name);
 
 Attr ir_attr_int(AttrKey key, int64_t v);
 Attr ir_attr_float(AttrKey key, double v);

@@ -41,6 +41,7 @@ void ir_module_free(Module *m)
     vec_free(m->inputs);
     vec_free(m->outputs);
     vec_free(m->deps);
+    vec_free(m->removals);
     arena_free(m->arena);
     free(m);
 }
@@ -108,6 +109,20 @@ ValueId ir_add_scalar_f32(Module *m, float x, Span span)
 {
     TensorType t = {.dtype = DT_F32, .rank = 0};
     return ir_add_const(m, &t, &x, span);
+}
+
+static bool name_taken(const Module *m, const char *name)
+{
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (m->values.v[v].name && strcmp(m->values.v[v].name, name) == 0) return true;
+    return false;
+}
+
+const char *ir_unique_name(Module *m, const char *name)
+{
+    const char *unique = name;
+    for (unsigned k = 2; name_taken(m, unique); k++) unique = arena_printf(m->arena, "%s_%u", name, k);
+    return unique;
 }
 
 Attr ir_attr_int(AttrKey key, int64_t v) { return (Attr){.key = key, .u.i = v}; }

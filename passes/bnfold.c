@@ -37,20 +37,10 @@ static const float *vec_data(const Module *m, ValueId v)
     return v ? m->weights.v[ir_value(m, v)->weight].data : NULL;
 }
 
-static bool name_taken(const Module *m, const char *name)
-{
-    for (ValueId v = 1; v < m->values.n; v++)
-        if (m->values.v[v].name && strcmp(m->values.v[v].name, name) == 0) return true;
-    return false;
-}
-
 /* "<base><suffix>", made unique among the module's value names with "_2", "_3" ... */
 static const char *unique_name(Module *m, const char *base, const char *suffix)
 {
-    const char *name = arena_printf(m->arena, "%s%s", base, suffix);
-    for (unsigned k = 2; name_taken(m, name); k++)
-        name = arena_printf(m->arena, "%s%s_%u", base, suffix, k);
-    return name;
+    return ir_unique_name(m, arena_printf(m->arena, "%s%s", base, suffix));
 }
 
 /* The conv2d/linear whose result batch_norm `bn` normalizes, when it can absorb it. */

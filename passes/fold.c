@@ -88,13 +88,6 @@ static Folded chain_name(Module *m, const Op *op)
                     inside && ir_value(m, first)->kind == VAL_PARAM};
 }
 
-static bool name_taken(const Module *m, const char *name)
-{
-    for (ValueId v = 1; v < m->values.n; v++)
-        if (m->values.v[v].name && strcmp(m->values.v[v].name, name) == 0) return true;
-    return false;
-}
-
 /* Final names of the constants this pass made that are still used (folded[i] describes
  * value first + i). A constant read as weight or bias by a linear or conv2d of layer L
  * is "L.weight" / "L.bias" (a `weight = expr` argument), unless it is one op applied to
@@ -120,10 +113,7 @@ static void name_constants(Module *m, ValueId first, const Folded *folded)
                 base = arena_printf(m->arena, "%s.%s", op->name, i == 1 ? "weight" : "bias");
             break; /* the first reader decides */
         }
-        const char *name = base;
-        for (unsigned k = 2; name_taken(m, name); k++)
-            name = arena_printf(m->arena, "%s_%u", base, k);
-        m->values.v[c].name = name;
+        m->values.v[c].name = ir_unique_name(m, base);
     }
     free(uses);
 }

@@ -16,7 +16,8 @@ const unsigned pass_count = sizeof pass_table / sizeof pass_table[0];
 const char *const pipeline_default[] = {
     "fold",   /* parameter expressions become plain weights */
     "bnfold", /* needs fold: BatchNorm parameters may be expressions */
-    "dce",
+    "dce",    /* before prune: every remaining reader of a channel is real */
+    "prune",  /* needs bnfold: a pruned conv's BatchNorm shift is then its bias */
     "fuse",   /* last: groups must survive no further rewriting */
 };
 const unsigned pipeline_default_len = sizeof pipeline_default / sizeof pipeline_default[0];

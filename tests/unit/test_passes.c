@@ -668,13 +668,96 @@ static void test_groups_compact_verify(T *t)
     CHECK(ir_verify(t->m, t->err, sizeof t->err));
 }
 
+/* ---- prune (structured removal) ----------------------------------------------------------- */
+
+/* Sets row `row` of weight value w (all but the first axis) to zero and bias b[row] to bias. */
+static void zero_row(T *t, ValueId w, ValueId b, int64_t row, float bias)
+{
+    const TensorType *tt = ir_type(t->m, w);
+    int64_t inner = numel(tt) / tt->dims[0];
+    float *d = t->m->weights.v[ir_value(t->m, w)->weight].data;
+    for (int64_t i = 0; i < inner; i++) d[row * inner + i] = 0;
+    if (b) ((float *)t->m->weights.v[ir_value(t->m, b)->weight].data)[row] = bias;
+}
+
+static const IrRemoval *removal_of(const T *t, const char *layer)
+{
+    for (uint32_t i = 0; i < t->m->removals.n; i++)
+        if (strcmp(t->m->removals.v[i].layer, layer) == 0) return &t->m->removals.v[i];
+    return NULL;
+}
+
+/* A zero row whose constant relu(b) is 0 goes even before a zero-padded conv; one whose
+ * constant is not stays there, but folds into an unpadded conv's bias. */
+static void test_prune_padding(T *t, int64_t pad_b)
+{
+    fresh(t);
+    ValueId x = input(t, "x", f32(DIMS(2, 2, 6, 5)));
+    ValueId wa = param(t, "a.weight", f32(DIMS(4, 2, 3, 3))), ba = param(t, "a.bias", f32(DIMS(4)));
+    ValueId wb = param(t, "b.weight", f32(DIMS(3, 4, 3, 3))), bb = param(t, "b.bias", f32(DIMS(3)));
+    zero_row(t, wa, ba, 1, -0.5f); /* relu: 0 */
+    zero_row(t, wa, ba, 2, 0.7f);  /* relu: 0.7 */
+    ValueId h = op(t, OP_RELU, V(conv(t, x, wa, ba, 1, "a")), NOATTRS, NULL);
+    output(t, "y", conv(t, h, wb, bb, pad_b, "b"));
+    CHECK_SAME(t, "prune");
+    const IrRemoval *r = removal_of(t, "a");
+    CHECK(r != NULL);
+    if (!r) return;
+    CHECK_EQ_INT(r->channels, 4);
+    if (pad_b) {
+        CHECK_EQ_INT(r->nremoved, 1);
+        CHECK_EQ_INT(r->nkept, 1);
+        CHECK(r->nkept == 1 && r->kept[0] == 2 && strstr(r->why[0], "zero-padded conv2d 'b'"));
+    } else {
+        CHECK_EQ_INT(r->nremoved, 2);
+        CHECK_EQ_INT(r->nkept, 0);
+    }
+    const Op *a = find_op(t, OP_CONV2D, 0);
+    CHECK(a && ir_type(t->m, a->out)->dims[1] == (pad_b ? 3 : 2));
+}
+
+/* A layer pruned to 100%: one channel stays (no empty tensor), carrying its constant. */
+static void test_prune_all_zero(T *t)
+{
+    fresh(t);
+    ValueId x = input(t, "x", f32(DIMS(3, 4)));
+    ValueId w1 = param(t, "fc1.weight", f32(DIMS(3, 4))), b1 = param(t, "fc1.bias", f32(DIMS(3)));
+    ValueId w2 = param(t, "fc2.weight", f32(DIMS(2, 3))), b2 = param(t, "fc2.bias", f32(DIMS(2)));
+    for (int64_t r = 0; r < 3; r++) zero_row(t, w1, b1, r, 0.25f * (float)(r + 1));
+    ValueId h = op(t, OP_RELU, V(op(t, OP_LINEAR, V(x, w1, b1), NOATTRS, "fc1")), NOATTRS, NULL);
+    output(t, "y", op(t, OP_LINEAR, V(h, w2, b2), NOATTRS, "fc2"));
+    CHECK_SAME(t, "prune");
+    const IrRemoval *r = removal_of(t, "fc1");
+    CHECK(r && r->nremoved == 2 && r->nkept == 1 && r->kept[0] == 2);
+    const Op *fc1 = find_op(t, OP_LINEAR, 0);
+    CHECK(fc1 && ir_type(t->m, fc1->out)->dims[1] == 1);
+}
+
+/* Readers that cannot follow channels keep them all: a grouped conv, a model output. */
+static void test_prune_pinned(T *t)
+{
+    fresh(t);
+    ValueId x = input(t, "x", f32(DIMS(1, 2, 4, 4)));
+    ValueId wa = param(t, "a.weight", f32(DIMS(4, 2, 1, 1))), ba = param(t, "a.bias", f32(DIMS(4)));
+    ValueId wg = param(t, "g.weight", f32(DIMS(4, 2, 1, 1)));
+    zero_row(t, wa, ba, 0, 0.0f);
+    ValueId h = conv(t, x, wa, ba, 0, "a");
+    Attr ga[] = {INTS(ATTR_STRIDE, 1, 1), INTS(ATTR_PAD, 0, 0), INTS(ATTR_DILATION, 1, 1),
+                 ir_attr_int(ATTR_GROUPS, 2)};
+    output(t, "y", op(t, OP_CONV2D, V(h, wg, 0), ga, 4, "g"));
+    CHECK_SAME(t, "prune");
+    const IrRemoval *r = removal_of(t, "a");
+    CHECK(r && r->nremoved == 0 && r->nkept == 1 && strstr(r->why[0], "conv2d 'g' reads it"));
+    CHECK(ir_type(t->m, find_op(t, OP_CONV2D, 0)->out)->dims[1] == 4);
+}
+
 /* ---- the pipeline -------------------------------------------------------------------------- */
 
 static void test_pipeline(T *t)
 {
-    static const char *const want[] = {"fold", "bnfold", "dce", "fuse"};
-    CHECK_EQ_INT(pipeline_default_len, 4);
-    for (unsigned i = 0; i < 4 && i < pipeline_default_len; i++)
+    static const char *const want[] = {"fold", "bnfold", "dce", "prune", "fuse"};
+    CHECK_EQ_INT(pipeline_default_len, 5);
+    for (unsigned i = 0; i < 5 && i < pipeline_default_len; i++)
         CHECK_STR(pipeline_default[i], want[i]);
 
     /* conv -> batch_norm(gamma given as a reshape expression) -> relu, end to end */
@@ -726,6 +809,10 @@ int main(void)
     test_fuse_linear(&t);
     test_fuse_not(&t);
     test_groups_compact_verify(&t);
+    test_prune_padding(&t, 1);
+    test_prune_padding(&t, 0);
+    test_prune_all_zero(&t);
+    test_prune_pinned(&t);
     test_pipeline(&t);
     ir_module_free(t.m);
     return check_done();
