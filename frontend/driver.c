@@ -284,7 +284,8 @@ static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
     char *weights = with_suffix(out, opt->emit == EMIT_OBJ ? ".o" : opt->emit == EMIT_LLVM ? ".ll" : "",
                                 ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
-                      .external_weights = opt->external_weights, .weights_path = weights, .threads = 1};
+                      .external_weights = opt->external_weights, .weights_path = weights, .threads = 1,
+                      .sparse = (SparseMode)opt->sparse};
     char err[512] = "";
     EmitLlvmKind kind = opt->emit == EMIT_OBJ ? EMITLL_OBJ : opt->emit == EMIT_LLVM ? EMITLL_IR : EMITLL_EXE;
     bool ok = emitll_module(m, &eo, kind, out, opt->cpu, err, sizeof err);

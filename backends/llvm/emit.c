@@ -196,15 +196,24 @@ static const char *op_fn(OpKind k)
 }
 
 /* Packs operand 1 of a linear/conv2d head at compile time when it is a weight (and, for
- * a conv, its image sizes are known), as the C backend does; returns its row or -1. */
-static int64_t packed_row(EmitL *e, const Op *op)
+ * a conv, its image sizes are known), as the C backend does: sparse where
+ * backends/sparse.c says so (*pack = NDLLL_PACK_SPARSE), else in the dense kernels'
+ * layout (NDLLL_PACK_DENSE). Returns its row, or -1 (*pack = NDLLL_PACK_NONE). */
+static int64_t packed_row(EmitL *e, const Op *op, int *pack)
 {
     const Module *m = e->m;
     ValueId wv = ir_operand(m, op, 1);
+    *pack = NDLLL_PACK_NONE;
     if (e->plan.v[plan_root(&e->plan, wv)].kind != ST_WEIGHT || plan_root(&e->plan, wv) != wv) return -1;
     const Weight *w = &m->weights.v[e->plan.v[wv].index];
     LWeight lw = {.dtype = DT_F32};
-    if (op->kind == OP_LINEAR) {
+    SparseLayer sl;
+    if (sparse_layer(m, op, e->o->sparse, &sl) && sl.format != NDLRT_SPARSE_DENSE) {
+        lw.count = sl.packed_floats;
+        lw.owned = xmalloc(lw.count * sizeof(float) + 1);
+        ndlrt_sparse_pack(&sl.info, sl.format, w->data, lw.owned);
+        *pack = NDLLL_PACK_SPARSE;
+    } else if (op->kind == OP_LINEAR) {
         lw.count = ndlrt_linear_packed_floats(w->type.dims[0], w->type.dims[1]);
         lw.owned = xmalloc(lw.count * sizeof(float) + 1);
         ndlrt_linear_pack(w->type.dims[0], w->type.dims[1], w->data, lw.owned);
@@ -222,6 +231,7 @@ static int64_t packed_row(EmitL *e, const Op *op)
         lw.owned = xmalloc(lw.count * sizeof(float) + 1);
         ndlrt_conv2d_pack(&p, w->data, lw.owned);
     }
+    if (*pack == NDLLL_PACK_NONE) *pack = NDLLL_PACK_DENSE;
     lw.data = lw.owned;
     lw.bytes = lw.count * sizeof(float);
     lw.name = ident("P_", op->name ? op->name : op_info[op->kind].name, e->w.n);
@@ -245,7 +255,8 @@ static void put_layer(EmitL *e, OpId o, I64Vec *rec)
     if (!op_fn(op->kind))
         snprintf(e->err, sizeof e->err, "the LLVM backend cannot emit '%s'", op_info[op->kind].name);
     e->op_used[op->kind] = true;
-    int64_t packed = (op->kind == OP_LINEAR || op->kind == OP_CONV2D) ? packed_row(e, op) : -1;
+    int pack = NDLLL_PACK_NONE;
+    int64_t packed = (op->kind == OP_LINEAR || op->kind == OP_CONV2D) ? packed_row(e, op, &pack) : -1;
     unsigned nt = op->nin + (g.residual ? 1 : 0) + 1;
     vec_push(*rec, op->kind);
     vec_push(*rec, nt);
@@ -256,7 +267,7 @@ static void put_layer(EmitL *e, OpId o, I64Vec *rec)
     vec_push(*rec, g.act);
     vec_push(*rec, g.act2);
     vec_push(*rec, g.residual ? (int64_t)op->nin : -1);
-    vec_push(*rec, packed >= 0);
+    vec_push(*rec, pack);
     vec_push(*rec, op->nattr);
     for (unsigned i = 0; i < op->nattr; i++) {
         const Attr *a = &m->attrs.v[op->attr + i];

@@ -84,8 +84,13 @@ enum {
 /* a layer record:
  *   op kind, nt, rows[nt] (operands in IR order, then the residual if fused, then the
  *   stored result; -1 for an absent optional operand), act, act2 (NdlrtAct), residual
- *   (index into rows or -1), packed (1: operand 1 was packed at compile time),
- *   nattr, then per attribute: key, n, n words (AK_FLOAT: the double's bits). */
+ *   (index into rows or -1), packed (NDLLL_PACK_*: how operand 1 was packed at compile
+ *   time), nattr, then per attribute: key, n, n words (AK_FLOAT: the double's bits). */
 enum { NDLLL_L_OP, NDLLL_L_NT, NDLLL_L_ROWS };
+enum {
+    NDLLL_PACK_NONE,   /* operand 1 as stored: the layer packs it into scratch */
+    NDLLL_PACK_DENSE,  /* the dense kernel's layout (ndlrt_linear_pack / ndlrt_conv2d_pack) */
+    NDLLL_PACK_SPARSE  /* ndlrt_sparse_pack: the sparse linear / 1x1 conv kernels */
+};
 
 #endif

@@ -440,6 +440,11 @@ int ndlll_op_linear(const Cx *c, const Layer *l, float *scratch)
 {
     int64_t xr = l->rows[0], wr = l->rows[1];
     int64_t rows = prod(c, xr, 0, rank_of(c, xr) - 1), n = dim_of(c, wr, 0), k = dim_of(c, wr, 1);
+    if (l->packed == NDLLL_PACK_SPARSE) {
+        const NdlrtSparseLinear q = {rows, n, k, X(1), epilogue(c, l, l->rows[2] >= 0)};
+        ndlrt_sparse_linear_f32(&q, X(0), Y, scratch);
+        return 0;
+    }
     NdlrtLinear p = {rows, n, k, X(1), epilogue(c, l, l->rows[2] >= 0)};
     if (!l->packed) {
         ndlrt_linear_pack(n, k, X(1), scratch);
@@ -467,6 +472,11 @@ int ndlll_op_conv(const Cx *c, const Layer *l, float *scratch)
 {
     NdlrtConv2d p = conv_params(c, l);
     p.ep = epilogue(c, l, l->rows[2] >= 0);
+    if (l->packed == NDLLL_PACK_SPARSE) { /* a 1x1 conv, stride 1, no padding, one group */
+        const NdlrtSparseConv1x1 q = {p.n, p.c, p.oh * p.ow, p.o, X(1), p.ep};
+        ndlrt_sparse_conv1x1_f32(&q, X(0), Y);
+        return 0;
+    }
     p.w_packed = X(1);
     if (!l->packed) {
         ndlrt_conv2d_pack(&p, X(1), scratch);
@@ -627,9 +637,11 @@ static size_t layer_scratch(const Cx *c, const Layer *l)
     case NDLLL_OP_LINEAR: {
         int64_t xr = l->rows[0], wr = l->rows[1];
         int64_t rows = prod(c, xr, 0, rank_of(c, xr) - 1), n = dim_of(c, wr, 0), k = dim_of(c, wr, 1);
+        if (l->packed == NDLLL_PACK_SPARSE) return ndlrt_sparse_linear_scratch_floats(rows, n, k);
         return ndlrt_linear_scratch_floats(rows, n, k) + (l->packed ? 0 : ndlrt_linear_packed_floats(n, k));
     }
     case NDLLL_OP_CONV2D: {
+        if (l->packed == NDLLL_PACK_SPARSE) return 0; /* the sparse 1x1 conv needs none */
         NdlrtConv2d p = conv_params(c, l);
         return ndlrt_conv2d_scratch_floats(&p) + (l->packed ? 0 : ndlrt_conv2d_packed_floats(&p));
     }
