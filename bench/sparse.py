@@ -12,14 +12,22 @@ check.py). Cases, written into OUT (default bench/out/sparse/) with their own ma
   mlp_s90   bench/models/mlp.ndl's MLP 784-1024-1024-10 with models.py's weights, every
             weight pruned by l1_unstructured(0.9) and saved dense (exact zeros), batch 1, 64
   lin2to4   Linear(1024, 1024) whose weight keeps the 2 largest |w| of every 4, batch 64, 1
+  cnn_c50   bench/models/cnn.ndl's ResNet-14 with half of the channels inside every residual
+            block pruned (ln_structured(0.5) on each block's conv1, with the matching
+            bn1 weight and bias, as structured pruning removes a channel), saved dense:
+            ndlc's structured removal makes the blocks smaller; its "dense" is the UNPRUNED
+            model (weights of models.py), so the table's MAC ratio is pruned / unpruned
 Each is compiled twice from the same .ndl and weights: `ndlc` (the cost model picks sparse
 formats from the zeros) and `ndlc --sparse off` (dense kernels). ORT runs the ONNX export of
-the same pruned model (dense, zeros stored). Columns: times (median ms), dense/sparse and
-ORT/sparse speedups, and the size of each executable and of its --external-weights file.
+the same pruned model (dense, zeros stored). Columns: times (median ms, and the minimum over
+all timed runs of all rounds: the machine may be shared), dense/sparse and ORT/sparse
+speedups (of the minima), the multiply-adds of the compiled models (ndlc's report), and the
+size of each executable and of its --external-weights file.
 """
 import argparse
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -86,12 +94,31 @@ model Linear1024 {
 }
 """
 
+def cnn_c50(pruned=True):
+    m = models.build("cnn")
+    if not pruned:
+        return m
+    for mod in m.modules():
+        if hasattr(mod, "conv1") and hasattr(mod, "bn1"):  # BasicBlock, DownBlock
+            prune.ln_structured(mod.conv1, "weight", amount=0.5, n=1, dim=0)
+            keep = mod.conv1.weight_mask.reshape(mod.conv1.weight.shape[0], -1)[:, 0].clone()
+            prune.custom_from_mask(mod.bn1, "weight", keep)
+            prune.custom_from_mask(mod.bn1, "bias", keep)
+            for module, name in ((mod.conv1, "weight"), (mod.bn1, "weight"), (mod.bn1, "bias")):
+                prune.remove(module, name)
+    return m.eval()
+
+
 # name -> (builder, input shape without the batch, batches, .ndl, what it is)
 CASES = {
     "mlp_s90": (mlp_s90, [784], [1, 64], os.path.join(HERE, "models", "mlp.ndl"),
                 "MLP 784-1024-1024-10, 90% unstructured (l1_unstructured per layer)"),
     "lin2to4": (lin2to4, [1024], [64, 1], None, "Linear 1024x1024, 2:4"),
+    "cnn_c50": (cnn_c50, [3, 32, 32], [1, 16], os.path.join(HERE, "models", "cnn.ndl"),
+                "ResNet-14, 50% of the channels inside each block pruned (structured)"),
 }
+# cases whose "dense" variant is another model: name -> its builder (weights NAME.dense.safetensors)
+DENSE_MODEL = {"cnn_c50": lambda: cnn_c50(pruned=False)}
 
 
 def write_case(name, out):
@@ -101,6 +128,9 @@ def write_case(name, out):
     m = build().eval()
     if not os.path.exists(wpath):
         st.save(wpath, {k: v.detach().numpy() for k, v in m.state_dict().items()})
+    dpath = os.path.join(out, name + ".dense.safetensors")
+    if name in DENSE_MODEL and not os.path.exists(dpath):
+        st.save(dpath, {k: v.detach().numpy() for k, v in DENSE_MODEL[name]().state_dict().items()})
     opath = os.path.join(out, name + ".onnx")
     if not os.path.exists(opath):
         torch.onnx.export(m, (torch.zeros([2] + shape),), opath, opset_version=17, input_names=["x"],
@@ -129,11 +159,11 @@ def manifest(names):
     return out
 
 
-def compile_variant(a, name, ndl, extra, suffix):
+def compile_variant(a, name, ndl, extra, suffix, weights=None):
     """ndlc NDL --weights W -o OUT/NAME.SUFFIX [extra]; also --external-weights to measure the
     weight file. Returns (exe, exe bytes, weight-file bytes, report)."""
     exe = os.path.join(a.out, "%s.%s" % (name, suffix))
-    weights = os.path.join(a.out, name + ".safetensors")
+    weights = weights or os.path.join(a.out, name + ".safetensors")
     base = [a.ndlc, ndl, "--weights", weights] + extra
     subprocess.run(base + ["-o", exe, "--report", exe + ".report.json"], check=True)
     ext = exe + ".ext"
@@ -177,7 +207,11 @@ def main():
         for n in names:
             ndl = CASES[n][3] or os.path.join(a.out, n + ".ndl")
             sp = compile_variant(a, n, ndl, [], "sparse")
-            de = compile_variant(a, n, ndl, ["--sparse", "off"], "dense")
+            if n in DENSE_MODEL:
+                de = compile_variant(a, n, ndl, [], "dense", os.path.join(a.out, n + ".dense.safetensors"))
+            else:
+                de = compile_variant(a, n, ndl, ["--sparse", "off"], "dense")
+            macs = (sp[3]["total"]["macs"], de[3]["total"]["macs"])
             layers = [(l.get("layer"), l["format"], round(l["density"], 3)) for l in sp[3]["sparsity"]["layers"]]
             sizes.append((n, sp[1], de[1], sp[2], de[2], layers))
             for c in manifest([n])["models"][0]["cases"]:
@@ -189,8 +223,14 @@ def main():
                         t["ort"].append(ort.ask(model=n, batch=c["batch"], threads=1, raw="auto",
                                                 outputs=rnd == 0))
                 row = {k: bench.combine(v) for k, v in t.items() if v}
-                row.update(model=n, batch=c["batch"])
+                for k in ("sparse", "dense"):  # the minimum over every timed run of the rounds
+                    mins = [float(x) for r in t[k] for x in re.findall(r"min_ms=([0-9.]+)", r.get("repeat_output", ""))]
+                    if k in row and mins:
+                        row[k]["min_ms"] = min(mins)
+                row.update(model=n, batch=c["batch"], macs=macs)
                 for k in ("sparse", "dense", "ort"):
+                    if k == "dense" and n in DENSE_MODEL:
+                        continue  # another model: PyTorch's reference is the pruned one
                     if k in row:
                         row["check_" + k] = bench.check(a, c["ref"], row[k].get("out"))
                 bench.log("%s b%d: sparse %s ms, dense %s ms, ORT %s ms" % (
@@ -200,18 +240,23 @@ def main():
         if ort:
             ort.close()
 
-    def ms(r, k):
-        return (r.get(k) or {}).get("median_ms")
+    def ms(r, k, what="median_ms"):
+        return (r.get(k) or {}).get(what)
 
-    lines = ["| model | batch | ndlc sparse ms | ndlc dense ms | ORT ms | dense/sparse | ORT/sparse | checks |",
-             "|---|---|---|---|---|---|---|---|"]
+    lines = ["| model | batch | ndlc sparse ms (median / min) | ndlc dense ms (median / min) | ORT ms "
+             "| dense/sparse (min) | ORT/sparse (median) | MACs sparse/dense | time/MAC ratio (min) | checks |",
+             "|---|---|---|---|---|---|---|---|---|---|"]
     for r in rows:
-        s, d, o = ms(r, "sparse"), ms(r, "dense"), ms(r, "ort")
+        s, d, o = ms(r, "sparse", "min_ms"), ms(r, "dense", "min_ms"), ms(r, "ort")
         checks = ", ".join("%s %s" % (k, bench.short_check(r.get("check_" + k)))
-                           for k in ("sparse", "dense", "ort") if k in r)
-        lines.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
-            r["model"], r["batch"], bench.fmt_ms(s), bench.fmt_ms(d), bench.fmt_ms(o),
-            "%.2f" % (d / s) if s and d else "-", "%.2f" % (o / s) if s and o else "-", checks))
+                           for k in ("sparse", "dense", "ort") if "check_" + k in r)
+        mac = r["macs"][0] / r["macs"][1] if r["macs"][1] else None
+        lines.append("| %s | %d | %s / %s | %s / %s | %s | %s | %s | %s | %s | %s |" % (
+            r["model"], r["batch"], bench.fmt_ms(ms(r, "sparse")), bench.fmt_ms(s),
+            bench.fmt_ms(ms(r, "dense")), bench.fmt_ms(d), bench.fmt_ms(o),
+            "%.2f" % (d / s) if s and d else "-",
+            "%.2f" % (o / ms(r, "sparse")) if ms(r, "sparse") and o else "-",
+            "%.3f" % mac if mac else "-", "%.2f" % (s / d / mac) if s and d and mac else "-", checks))
     lines += ["", "| model | exe sparse | exe dense | ratio | weights file sparse | dense | ratio | layers (format, density) |",
               "|---|---|---|---|---|---|---|---|"]
     for n, es, ed, ws, wd, layers in sizes:
