@@ -39,7 +39,7 @@ typedef enum NdlrtStatus {
     NDLRT_EARG = 2,         /* a NULL pointer or negative size */
     NDLRT_ESIZE = 3,        /* a size above its declared bound (N <= 64) or inconsistent */
     NDLRT_EWEIGHTS = 4,     /* the weight file is missing, malformed or does not match */
-    NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take) */
+    NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take, recurse depth) */
     NDLRT_ENOWEIGHTS = 6,   /* built with external weights but created without a path */
     NDLRT_STATUS_COUNT
 } NdlrtStatus;

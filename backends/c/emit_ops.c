@@ -179,7 +179,8 @@ static const char *prod(const EmitC *e, const TensorType *t, unsigned from, unsi
     return buf;
 }
 
-static void signature(EmitC *e, OpId o, const char *what)
+/* The function header of op o's layer; s_decl declares the symbol sizes parameter. */
+static void signature_s(EmitC *e, OpId o, const char *what, const char *s_decl)
 {
     const Module *m = e->m;
     const Op *op = &m->ops.v[o];
@@ -191,7 +192,7 @@ static void signature(EmitC *e, OpId o, const char *what)
       ir_format_type(m, ir_type(m, res), t, sizeof t));
     if (what && what[0]) P(" (%s)", what);
     if (loc[0]) P(", %s", loc);
-    P(" */\nstatic int %s(const int64_t *s", e->fn_name[o]);
+    P(" */\nstatic int %s(%s", e->fn_name[o], s_decl);
     for (unsigned i = 0; i < n; i++) {
         DType dt = vals[i] ? ir_type(m, vals[i])->dtype : DT_F32;
         bool packed = i == 1 && (op->kind == OP_LINEAR || op->kind == OP_CONV2D);
@@ -201,6 +202,8 @@ static void signature(EmitC *e, OpId o, const char *what)
     for (unsigned i = 0; i < n; i++)
         if (!vals[i]) P("    (void)a%u; /* absent optional operand: NULL */\n", i);
 }
+
+static void signature(EmitC *e, OpId o, const char *what) { signature_s(e, o, what, "const int64_t *s"); }
 
 static void end_fn(EmitC *e) { P("    return 0;\n}\n\n"); }
 
@@ -806,6 +809,44 @@ static void layer_hash_route(EmitC *e, OpId o)
     end_fn(e);
 }
 
+/* Spec 8.3 recurse, one step: every depth is checked (a run-time error, never an
+ * out-of-bounds access), the rows still recursing are compacted and their count is the
+ * rows symbol, so the body's layers run on those rows only. Writes s (run's own array).
+ * The step is an operand (a2), so every step calls the same function. */
+static void layer_recurse_gather(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    const DimExpr *rows = ir_dim_expr(m, ir_type(m, op->out)->dims[0]);
+    char row[256];
+    prod(e, x, 1, x->rank, row, sizeof row);
+    signature_s(e, o, "", "int64_t *s");
+    P("    const int64_t row = %s;\n    int64_t r = 0;\n", row);
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a1[t] < 0 || a1[t] > %" PRId64 ") return NDLRT_EINDEX; /* depth outside 0..max */\n",
+      ir_op_int(m, op, ATTR_MAX));
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a1[t] > a2[0]) memcpy(y + r++ * row, a0 + t * row, (size_t)row * sizeof *y);\n");
+    P("    s[%u] = r;\n", rows->sym[0] - 1);
+    end_fn(e);
+}
+
+static void layer_recurse_scatter(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    char row[256];
+    prod(e, x, 1, x->rank, row, sizeof row);
+    signature(e, o, "");
+    P("    const int64_t row = %s;\n    int64_t r = 0;\n", row);
+    P("    memcpy(y, a0, (size_t)(%" PRId64 " * row) * sizeof *y);\n", x->dims[0]);
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a2[t] > a3[0]) memcpy(y + t * row, a1 + r++ * row, (size_t)row * sizeof *y);\n");
+    end_fn(e);
+}
+
 /* A reshape that needs its own storage (never: views are aliases) - kept for the table. */
 static void layer_reshape(EmitC *e, OpId o)
 {
@@ -831,6 +872,7 @@ static EmitLayerFn *const layer_fns[OP_COUNT] = {
     [OP_PERMUTE] = layer_permute, [OP_SLICE] = layer_slice, [OP_CONCAT] = layer_concat,
     [OP_EMBEDDING] = layer_gather, [OP_TAKE] = layer_gather, [OP_KRON] = layer_kron,
     [OP_HASHED] = layer_hashed, [OP_HASH_ROUTE] = layer_hash_route,
+    [OP_RECURSE_GATHER] = layer_recurse_gather, [OP_RECURSE_SCATTER] = layer_recurse_scatter,
 };
 
 void emitc_layer(EmitC *e, OpId o)
