@@ -14,6 +14,8 @@ compares with ndlc's `--report` (section "sharing"):
                          application of the shared layer, and both ends of a tie, counted
     # C-ARRAY-BYTES: N   (hashed cases) the bytes of the weight arrays the generated C
                          embeds: the pool and the biases, never the expanded weights
+    # LOOP: N            run() of the generated C holds the shared layer as a loop of N
+                         repetitions (per-application weights selected by the index)
 The hashed (ROAST) case computes the weights with the spec's hash written in Python
 (golden.ref_hashed: MurmurHash3's fmix32 in uint32 arithmetic).
 """
@@ -206,6 +208,64 @@ model GptTied {
 """
     return dict(doc="GPT-style decoder block whose LM head is tied to the token embedding",
                 ndl=ndl, inputs={"ids": ids}, weights=weights, outputs={"logits": y})
+
+
+class WideNet(nn.Module):
+    """WideNet (Xue et al. 2022) without its MoE: one attention and one FFN shared by every
+    layer, each layer with its own two LayerNorms (pre-LN)."""
+
+    def __init__(self, d, heads, hidden, layers):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+        self.ln1 = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
+        self.ln2 = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
+
+    def forward(self, x):
+        for ln1, ln2 in zip(self.ln1, self.ln2):
+            a = ln1(x)
+            x = x + self.attn(a, a, a, need_weights=False)[0]
+            x = x + self.fc2(F.gelu(self.fc1(ln2(x))))
+        return x
+
+
+@case("widenet")
+def _(c):
+    m = randomize_(WideNet(16, 2, 32, 6), c)
+    x = c.randn(2, 5, 16)
+    with torch.no_grad():
+        y = m(T(x))
+    shared = nbytes(m.attn.parameters()) + nbytes(m.fc1.parameters()) + nbytes(m.fc2.parameters())
+    stored = nbytes(m.parameters())
+    logical = stored + 5 * shared
+    # the 6 layers are one loop; the first reads the model input, so 5 repetitions match
+    head = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n# LOOP: 5\n" % (stored, logical)
+    ndl = head + """
+model WideNet {
+  input x: f32[B, 5, 16];
+  output y;
+  weights "widenet.w.safetensors";
+
+  attn = MultiheadAttention(16, 2);          # shared by all 6 layers
+  fc1  = Linear(16, 32);
+  fc2  = Linear(32, 16);
+  ln1  = [LayerNorm(16) for i in 0..6];      # one pair of LayerNorms per layer
+  ln2  = [LayerNorm(16) for i in 0..6];
+
+  forward {
+    let h = x;
+    for i in 0..6 {
+      let a = ln1[i](h);
+      h = h + attn(a, a, a);
+      h = h + fc2(gelu(fc1(ln2[i](h))));
+    }
+    y = h;
+  }
+}
+"""
+    return dict(doc="WideNet-style encoder: shared attention and FFN, per-layer LayerNorms, kept as a loop",
+                ndl=ndl, inputs={"x": x}, weights=state_dict_np(m), outputs={"y": y})
 
 
 @case("roast_linear")

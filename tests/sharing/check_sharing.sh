@@ -14,6 +14,8 @@
 #     one loop in run(); and the object file ($CC -O2 -c) for depth 12 is less than 5%
 #     larger than for depth 2 (code does not grow with the recursion count);
 #   - a model with `tie a = b;`: the tied tensor appears in the C as one array;
+#   - `# LOOP: N`: run() in the C holds the layer as one loop of N repetitions
+#     (WideNet: per-application LayerNorms selected by the repetition index);
 #   - `# C-ARRAY-BYTES: N` (hashed weights): the C's weight arrays hold exactly N bytes
 #     (the pools and biases; the expansions are computed by create, once).
 # A `# ARGS: OPTIONS` line adds OPTIONS to every ndlc command, as in run_golden.sh.
@@ -24,6 +26,7 @@ ndlc=$1 jsonget=$2 case_ndl=$3
 want_stored=$(sed -n 's/^# STORED-BYTES: //p' "$case_ndl")
 want_logical=$(sed -n 's/^# LOGICAL-BYTES: //p' "$case_ndl")
 want_c=$(sed -n 's/^# C-ARRAY-BYTES: //p' "$case_ndl")
+want_loop=$(sed -n 's/^# LOOP: //p' "$case_ndl")
 args=$(sed -n 's/^# ARGS: //p' "$case_ndl" | head -n 1)
 [ -n "$want_stored" ] && [ -n "$want_logical" ] || { echo "check_sharing.sh: no byte counts in $case_ndl" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sharing.XXXXXX") || exit 1
@@ -56,6 +59,9 @@ arrays "$tmp/m.c" >"$tmp/arrays"
 dups=$(cut -d' ' -f2- "$tmp/arrays" | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] || fail "the C holds $dups weight arrays more than once"
 
+if [ -n "$want_loop" ]; then
+    grep -q "calls repeated $want_loop times" "$tmp/m.c" || fail "the shared layer is not one loop of $want_loop in run()"
+fi
 if grep -q '^[[:space:]]*elastic depth' "$case_ndl"; then
     "$ndlc" "$case_ndl" $args -D depth=1 --emit c -o "$tmp/d1.c" || fail "ndlc -D depth=1 exited with $?"
     "$ndlc" "$case_ndl" $args -D depth=12 --emit c -o "$tmp/d12.c" || fail "ndlc -D depth=12 exited with $?"
