@@ -320,7 +320,8 @@ static void write_runtime(EmitC *e)
         if (op->kind == OP_LINEAR || op->kind == OP_CONV2D || op->kind == OP_MATMUL || op->kind == OP_ATTENTION)
             files[1] = "runtime/kernels/gemm.c";
         if (op->kind >= OP_REDUCE_SUM && op->kind <= OP_REDUCE_MIN) files[1] = "runtime/kernels/move.c";
-        for (int i = 0; i < 2; i++) {
+        if (emitc_compressed_weight(e, op)) files[2] = "runtime/kernels/gather.c"; /* the hashed linear */
+        for (int i = 0; i < 3; i++) {
             if (!files[i]) continue;
             bool have = false;
             for (unsigned k = 0; k < n && !have; k++) have = strcmp(need[k], files[i]) == 0;
@@ -454,8 +455,9 @@ static void write_struct(EmitC *e)
         if (!e->cw.v[i].same_as) fprintf(f, "    const %s *%s;\n", emitc_ctype(e->cw.v[i].dtype), e->cw.v[i].name);
     for (ValueId v = 1; v < e->m->values.n; v++)
         if (e->plan.v[v].kind == ST_INIT)
-            fprintf(f, "    %s *init%u; /* computed by create (a hashed weight) */\n",
-                    emitc_ctype(ir_type(e->m, v)->dtype), e->plan.v[v].index);
+            fprintf(f, "    %s *init%u; /* %s */\n", emitc_ctype(ir_type(e->m, v)->dtype), e->plan.v[v].index,
+                    e->fn_name[e->m->values.v[v].def] ? "computed by create (a hashed weight)"
+                                                      : "unused: its linears read the pool (--share compressed)");
     fprintf(f, "};\n\n");
 }
 
@@ -1066,13 +1068,37 @@ static void write_info(EmitC *e)
     fprintf(f, "const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", P, P);
 }
 
+/* only[o]: op o is a `hashed` read only as the weight of linears that compute it in the
+ * kernel (--share compressed), so it has no code of its own and is never expanded. */
+static bool *compressed_only(const EmitC *e)
+{
+    const Module *m = e->m;
+    bool *only = xcalloc(m->ops.n, sizeof *only), *other = xcalloc(m->ops.n, sizeof *other);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        OpId h = emitc_compressed_weight(e, op);
+        if (h) only[h] = true;
+        for (unsigned i = 0; i < op->nin; i++) {
+            ValueId v = ir_operand(m, op, i);
+            if (v && m->values.v[v].kind == VAL_RESULT && !(h && i == 1)) other[m->values.v[v].def] = true;
+        }
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        if (m->values.v[m->outputs.v[i].value].kind == VAL_RESULT) other[m->values.v[m->outputs.v[i].value].def] = true;
+    for (OpId o = 1; o < m->ops.n; o++) only[o] &= !other[o];
+    free(other);
+    return only;
+}
+
 static void name_layers(EmitC *e)
 {
     const Module *m = e->m;
+    bool *only_compressed = compressed_only(e);
     e->fn_name = xcalloc(m->ops.n, sizeof *e->fn_name);
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
-        if ((op->flags & OPF_DEAD) || op->group) continue;
+        if ((op->flags & OPF_DEAD) || op->group || only_compressed[o]) continue;
         ValueId r = op->out;
         if (e->plan.v[r].kind == ST_ALIAS) continue; /* views have no code */
         char *base = c_ident(op->name ? op->name : "op");
@@ -1087,6 +1113,7 @@ static void name_layers(EmitC *e)
         free(base);
         e->fn_name[o] = name;
     }
+    free(only_compressed);
 }
 
 bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err, size_t errlen)

@@ -78,11 +78,25 @@ static Epi group_epilogue(const EmitC *e, OpId o)
     return ep;
 }
 
+OpId emitc_compressed_weight(const EmitC *e, const Op *op)
+{
+    const Module *m = e->m;
+    if (!e->o->share_compressed || op->kind != OP_LINEAR) return 0;
+    const Value *w = ir_value(m, ir_operand(m, op, 1));
+    if (w->kind != VAL_RESULT) return 0;
+    const Op *h = ir_op(m, w->def);
+    if (h->kind != OP_HASHED || (h->flags & OPF_DEAD) || h->group || w->type.dtype != DT_F32) return 0;
+    ValueId pool = ir_operand(m, h, 0);
+    return e->plan.v[plan_root(&e->plan, pool)].kind == ST_WEIGHT && ir_type(m, pool)->dtype == DT_F32 ? w->def : 0;
+}
+
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result)
 {
     const Op *op = &e->m->ops.v[o];
     unsigned n = 0;
     for (unsigned i = 0; i < op->nin && n < max; i++) vals[n++] = ir_operand(e->m, op, i);
+    OpId hashed = emitc_compressed_weight(e, op);
+    if (hashed) vals[1] = ir_operand(e->m, ir_op(e->m, hashed), 0); /* the pool, read in the kernel */
     OpId mem[8];
     unsigned nm = group_members(e, o, mem, 8);
     Epi ep = group_epilogue(e, o);
@@ -521,6 +535,19 @@ static void layer_linear(EmitC *e, OpId o)
         layer_sparse(e, o, sparse_weight(e, op));
         return;
     }
+    OpId hashed = emitc_compressed_weight(e, op);
+    if (hashed) {
+        const Op *h = &m->ops.v[hashed];
+        char np[256];
+        const TensorType *pool = ir_type(m, ir_operand(m, h, 0));
+        signature(e, o, "hashed weight computed in the kernel, --share compressed");
+        epilogue_init(e, o, ir_operand(m, op, 2) != 0);
+        P("    const NdlrtLinearHashed p = {%s, %" PRId64 ", %" PRId64 ", a1, %s, %" PRId64 "u, ep};\n", rows, w->dims[0],
+          w->dims[1], prod(e, pool, 0, pool->rank, np, sizeof np), ir_op_int(m, h, ATTR_SEED));
+        P("    ndlrt_linear_hashed_f32(&p, a0, y, scratch);\n");
+        end_fn(e);
+        return;
+    }
     signature(e, o, packed ? "weights packed at compile time" : "weights packed at run time");
     epilogue_init(e, o, ir_operand(m, op, 2) != 0);
     if (packed) {
@@ -895,7 +922,10 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len)
         const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *w = ir_type(m, ir_operand(m, op, 1));
         char rows[256];
         prod(e, x, 0, x->rank - 1, rows, sizeof rows);
-        if (sparse_weight(e, op))
+        if (emitc_compressed_weight(e, op))
+            snprintf(buf, len, "ndlrt_linear_hashed_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0],
+                     w->dims[1]);
+        else if (sparse_weight(e, op))
             snprintf(buf, len, "ndlrt_sparse_linear_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0],
                      w->dims[1]);
         else if (weight_is_packed(e, op))

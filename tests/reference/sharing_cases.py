@@ -14,6 +14,8 @@ compares with ndlc's `--report` (section "sharing"):
                          application of the shared layer, and both ends of a tie, counted
     # C-ARRAY-BYTES: N   (hashed cases) the bytes of the weight arrays the generated C
                          embeds: the pool and the biases, never the expanded weights
+    # COMPRESSED-BYTES: N (--share compressed) the report's hashed_compressed_bytes: the
+                         scratch of the largest tile of 64 weight rows expanded at a time
     # LOOP: N            run() of the generated C holds the shared layer as a loop of N
                          repetitions (per-application weights selected by the index)
 The hashed (ROAST) case computes the weights with the spec's hash written in Python
@@ -299,6 +301,43 @@ model RoastLinear {
 }
 """
     return dict(doc="ROAST-style linear layers: weights hashed from one shared pool (spec 8.3 hash)",
+                ndl=ndl, inputs={"x": x}, outputs={"y": y},
+                weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
+
+
+@case("roast_compressed")
+def _(c):
+    # the same construct under --share compressed: the linears read the pool in the kernel,
+    # 64 weight rows at a time (fc1's 150 rows: tiles of 64, 64 and 22), with the ReLU, the
+    # bias and the residual in the GEMM epilogue
+    pool = c.randn(375, scale=0.3)  # 1/16 of fc1's 150 x 40 weight
+    b1, b2 = c.randn(150, scale=0.1), c.randn(40, scale=0.1)
+    w1 = ref_hashed(pool, (150, 40), 2718281828)
+    w2 = ref_hashed(pool, (40, 150), 99)
+    x = c.randn(5, 40)
+    with torch.no_grad():
+        y = T(x) + F.linear(F.relu(F.linear(T(x), T(w1), T(b1))), T(w2), T(b2))
+    stored = 4 * (pool.size + b1.size + b2.size)
+    logical = stored + 4 * pool.size
+    tile = max(min(150, 64) * 40, min(40, 64) * 150) * 4  # scratch for the largest tile
+    head = ("# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n# C-ARRAY-BYTES: %d\n# COMPRESSED-BYTES: %d\n"
+            "# ARGS: --share compressed\n" % (stored, logical, stored, tile))
+    ndl = head + """
+model RoastCompressed {
+  input x: f32[B, 40];
+  output y;
+  weights "roast_compressed.w.safetensors";
+
+  param pool: f32[375];
+  fc1 = Linear(40, 150, weight = hashed(pool, [150, 40], 2718281828));
+  fc2 = Linear(150, 40, weight = hashed(pool, [40, 150], 99));
+
+  forward {
+    y = x + fc2(relu(fc1(x)));
+  }
+}
+"""
+    return dict(doc="ROAST-style layers under --share compressed: hashed weights read from the pool in the GEMM",
                 ndl=ndl, inputs={"x": x}, outputs={"y": y},
                 weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
 

@@ -17,7 +17,9 @@
 #   - `# LOOP: N`: run() in the C holds the layer as one loop of N repetitions
 #     (WideNet: per-application LayerNorms selected by the repetition index);
 #   - `# C-ARRAY-BYTES: N` (hashed weights): the C's weight arrays hold exactly N bytes
-#     (the pools and biases; the expansions are computed by create, once).
+#     (the pools and biases; the expansions are computed by create, once, or with
+#     `--share compressed` in `# ARGS:`, never: the linears read the pool in the kernel);
+#   - `# COMPRESSED-BYTES: N`: the report's sharing.hashed_compressed_bytes.
 # A `# ARGS: OPTIONS` line adds OPTIONS to every ndlc command, as in run_golden.sh.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
@@ -84,11 +86,18 @@ if [ -n "$want_c" ]; then
     got=$(awk '/^static _Alignas\(64\) const float [A-Za-z0-9_]+\[[0-9]+\] = \{$/ {
                    n = $5; sub(/.*\[/, "", n); sub(/\].*/, "", n); s += 4 * n } END { print s + 0 }' "$tmp/m.c")
     [ "$got" = "$want_c" ] || fail "the C's weight arrays hold $got bytes, expected $want_c (pools and biases only)"
-    grep -q 'computed by create' "$tmp/m.c" || fail "no hashed weight is computed by create"
-    "$ndlc" "$case_ndl" --share compressed --emit c -o "$tmp/x.c" 2>"$tmp/err"
-    rc=$?
-    [ "$rc" = 1 ] && grep -q -- '--share compressed is not supported yet' "$tmp/err" && [ ! -e "$tmp/x.c" ] ||
-        fail "--share compressed: expected a 'not supported yet' error (exit 1, no output), got exit $rc"
+    case " $args " in
+    *" --share compressed "*)
+        grep -q 'computed by create' "$tmp/m.c" && fail "--share compressed: a hashed weight is expanded by create"
+        grep -q 'ndlrt_linear_hashed_f32(&p' "$tmp/m.c" || fail "--share compressed: no linear reads its pool" ;;
+    *)
+        grep -q 'computed by create' "$tmp/m.c" || fail "no hashed weight is computed by create" ;;
+    esac
+fi
+want_compressed=$(sed -n 's/^# COMPRESSED-BYTES: //p' "$case_ndl")
+if [ -n "$want_compressed" ]; then
+    got=$("$jsonget" "$tmp/r.json" sharing.hashed_compressed_bytes)
+    [ "$got" = "$want_compressed" ] || fail "report: hashed_compressed_bytes $got, expected $want_compressed"
 fi
 tied=$(sed -n 's/^[[:space:]]*tie [^=]*= *\([A-Za-z0-9_.]*\);.*/\1/p' "$case_ndl")
 for key in $tied; do
