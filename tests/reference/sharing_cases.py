@@ -28,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -340,6 +341,45 @@ model RoastCompressed {
     return dict(doc="ROAST-style layers under --share compressed: hashed weights read from the pool in the GEMM",
                 ndl=ndl, inputs={"x": x}, outputs={"y": y},
                 weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
+
+
+@case("fakeroast")
+def _(c):
+    # FakeRoast (the ROAST authors' PyTorch layer): the checkpoint stores the pool together
+    # with the index table IDX and the sign table G; the weight is pool[IDX] * G * scale
+    pool = c.randn(200, scale=0.3)
+    idx = c.ints(0, 200, 24, 32)
+    g = np.where(c.rng.random((24, 32)) < 0.5, -1.0, 1.0).astype(np.float32)
+    b = c.randn(24, scale=0.1)
+    scale = 0.75
+    x = c.randn(3, 32)
+    with torch.no_grad():
+        w = torch.take(T(pool), T(idx)) * T(g) * scale
+        y = F.gelu(F.linear(T(x), w, T(b)))
+    # the expression depends on weights only: fold computes it once at compile time, and the
+    # artefact stores the 24 x 32 weight, smaller than the tables it came from (i64 IDX)
+    stored = 4 * w.numel() + 4 * b.size
+    assert stored < 4 * pool.size + 8 * idx.size + 4 * g.size + 4 * b.size
+    head = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n" % (stored, stored)
+    ndl = head + """
+model Fakeroast {
+  input x: f32[B, 32];
+  output y;
+  weights "fakeroast.w.safetensors";
+
+  param pool: f32[200];
+  param idx: i64[24, 32];              # FakeRoast's IDX
+  param g: f32[24, 32];                # FakeRoast's G (signs)
+  fc = Linear(32, 24, weight = take(pool, idx) * g * 0.75);
+
+  forward {
+    y = gelu(fc(x));
+  }
+}
+"""
+    return dict(doc="FakeRoast-style layer: weight = take(pool, idx) * g * scale from stored tables",
+                ndl=ndl, inputs={"x": x}, outputs={"y": y},
+                weights={"pool": pool, "idx": idx, "g": g, "fc.bias": b})
 
 
 def main():
