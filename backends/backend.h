@@ -85,6 +85,8 @@ typedef struct EmitOptions {
     const char *weights_path;    /* --external-weights: the OUT.weights.safetensors */
     int threads;                 /* --threads: NDLRT_THREADS in the generated kernels */
     SparseMode sparse;           /* --sparse */
+    bool share_compressed;       /* --share compressed: a linear reads its hashed weight
+                                    through the pool (C backend) */
     IrSpanFormatter *span_fmt;   /* NDL locations for comments */
     void *span_ud;
 } EmitOptions;

@@ -644,6 +644,12 @@ static Cv fn_hash_route(Lower *L, const BuiltinFn *fn, Bound *a)
     return emit_op(L, OP_HASH_ROUTE, &ids, 1, at, 2, layer_name(L), a->call);
 }
 
+static Cv fn_recurse(Lower *L, const BuiltinFn *fn, Bound *a)
+{
+    (void)fn;
+    return builtin_recurse(L, a);
+}
+
 static Cv fn_not_yet(Lower *L, const BuiltinFn *fn, Bound *a)
 {
     diag_error(L->diag, a->call, "'%s' is not supported yet", fn->name);
@@ -736,7 +742,7 @@ static const BuiltinFn builtin_fns[] = {
     {"cast", "x dtype", fn_cast, OP_CAST},
     {"hashed", "pool shape seed", fn_hashed, OP_HASHED},
     {"hash_route", "ids E seed", fn_hash_route, OP_HASH_ROUTE},
-    {"recurse", "x body depth max", fn_not_yet, -1},
+    {"recurse", "x body depth max", fn_recurse, -1},
     {"moe", "x scores experts policy shared=None", fn_not_yet, -1},
     {"round", "x", fn_round, 0},
     {"floor", "x", fn_round, 1},

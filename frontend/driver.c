@@ -323,6 +323,7 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
                       .external_weights = opt->external_weights, .weights_path = weights,
                       .threads = opt->threads, .sparse = (SparseMode)opt->sparse,
+                      .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0,
                       .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
     bool ok;
@@ -419,12 +420,10 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
     if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
-    if (opt->share && strcmp(opt->share, "compressed") == 0) {
-        diag_error(d, (Span){0}, "--share compressed is not supported yet (--share materialize "
-                   "expands each 'hashed' weight once, when the model is created)");
-        status = 1;
-        goto done;
-    }
+    bool llvm = opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0);
+    if (opt->share && strcmp(opt->share, "compressed") == 0 && llvm)
+        diag_warn(d, (Span){0}, "--share compressed is not supported by the LLVM backend yet: its 'hashed' "
+                  "weights are expanded when they are used (the C backend reads them from the pool)");
     PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
                       stderr, format_span, (void *)sm)) {

@@ -318,16 +318,39 @@ static cJSON *sharing_json(const Module *m)
     cJSON_AddNumberToObject(sh, "stored_bytes", stored);
     cJSON_AddNumberToObject(sh, "logical_bytes", logical);
     cJSON_AddItemToObject(sh, "groups", groups);
-    /* `hashed` weights (ROAST): what materializing them costs on top of their pools (the
-     * C backend expands each once, in create); computing indices in the kernel would cost
-     * nothing on top */
-    double expanded = 0;
+    /* `hashed` weights (ROAST), the memory each lowering needs on top of the pools:
+     * materialize expands each once, in create; compressed (C backend) expands a tile of
+     * NDLRT_HASHED_TILE = 64 weight rows at a time into the scratch of the linear reading
+     * it (the largest tile counts: the scratch is shared), and only a hashed weight read
+     * by something else than a linear is still expanded whole */
+    double expanded = 0, compressed = 0, tile = 0;
+    bool *by_linear = xcalloc(m->ops.n, sizeof *by_linear), *other = xcalloc(m->ops.n, sizeof *other);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        for (unsigned i = 0; i < op->nin; i++) {
+            ValueId v = ir_operand(m, op, i);
+            if (!v || m->values.v[v].kind != VAL_RESULT) continue;
+            if (op->kind == OP_LINEAR && i == 1) by_linear[m->values.v[v].def] = true;
+            else other[m->values.v[v].def] = true;
+        }
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        if (m->values.v[m->outputs.v[i].value].kind == VAL_RESULT) other[m->values.v[m->outputs.v[i].value].def] = true;
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if ((op->flags & OPF_DEAD) || op->kind != OP_HASHED) continue;
-        expanded += (double)numel1(m, ir_type(m, op->out)) * dtype_info[ir_type(m, op->out)->dtype].size;
+        const TensorType *t = ir_type(m, op->out);
+        double bytes = (double)numel1(m, t) * dtype_info[t->dtype].size;
+        expanded += bytes;
+        if (other[o] || !by_linear[o] || t->rank != 2) compressed += bytes;
+        else if ((double)(t->dims[0] < 64 ? t->dims[0] : 64) * (double)t->dims[1] * 4 > tile)
+            tile = (double)(t->dims[0] < 64 ? t->dims[0] : 64) * (double)t->dims[1] * 4;
     }
+    free(by_linear);
+    free(other);
     cJSON_AddNumberToObject(sh, "hashed_materialized_bytes", expanded);
+    cJSON_AddNumberToObject(sh, "hashed_compressed_bytes", compressed + tile);
     free(used);
     free(uses);
     free(data);

@@ -232,6 +232,9 @@ bool bind_args(Lower *L, const char *callee, const char *sig, const CallArgs *ar
 int bound_index(const Bound *b, const char *name);
 Cv call_builtin_fn(Lower *L, const BuiltinFn *fn, CallArgs *args);
 
+/* ---- recurse.c: recurse(x, body, depth, max), spec 8.3 ------------------------------- */
+Cv builtin_recurse(Lower *L, Bound *a);
+
 /* ---- modules.c: built-in modules --------------------------------------------------- */
 struct BuiltinMod {
     const char *name;

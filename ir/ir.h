@@ -70,6 +70,8 @@ typedef struct Symbol {      /* a run-time size introduced by an input declarati
     const char *name;
     int64_t bound;           /* upper bound from `N <= 64`, or 0 for none */
     Span span;
+    bool rows;               /* bound by a recurse_gather at run time (the rows still
+                                recursing), not by an input; after every input symbol */
 } Symbol;
 
 typedef struct TensorType {
@@ -195,6 +197,10 @@ void ir_module_free(Module *m);
 void ir_module_on_free(Module *m, void (*fn)(void *), void *arg);
 
 SymId ir_add_symbol(Module *m, const char *name, int64_t bound, Span span);
+/* A rows symbol of `recurse` (Symbol.rows), bounded by the row count. */
+SymId ir_add_rows_symbol(Module *m, const char *name, int64_t bound, Span span);
+/* Number of symbols bound by inputs plus one: they come first, rows symbols after. */
+SymId ir_input_syms_end(const Module *m);
 ValueId ir_add_input(Module *m, const char *name, const TensorType *t, Span span);
 void ir_add_output(Module *m, const char *name, ValueId v, Span span);
 WeightId ir_add_weight(Module *m, const char *key, const TensorType *t, void *data,

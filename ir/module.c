@@ -53,8 +53,23 @@ void ir_module_on_free(Module *m, void (*fn)(void *), void *arg)
 
 SymId ir_add_symbol(Module *m, const char *name, int64_t bound, Span span)
 {
-    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span}));
+    /* the generated API lists input symbols as s[0..k-1]; rows symbols follow them */
+    if (ir_input_syms_end(m) != m->syms.n) NDLC_ICE("input symbol '%s' after a rows symbol", name);
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, false}));
     return m->syms.n - 1;
+}
+
+SymId ir_add_rows_symbol(Module *m, const char *name, int64_t bound, Span span)
+{
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, true}));
+    return m->syms.n - 1;
+}
+
+SymId ir_input_syms_end(const Module *m)
+{
+    SymId k = 1;
+    while (k < m->syms.n && !m->syms.v[k].rows) k++;
+    return k;
 }
 
 static ValueId add_value(Module *m, Value v)

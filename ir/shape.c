@@ -42,6 +42,7 @@ typedef bool ShapeFn(Sh *s, TensorType *out);
 static const char *op_name(OpKind k)
 {
     const char *n = op_info[k].name;
+    if (k == OP_RECURSE_GATHER || k == OP_RECURSE_SCATTER) return "recurse"; /* spec 8.3's steps */
     return strncmp(n, "reduce_", 7) == 0 ? n + 7 : n;
 }
 
@@ -803,6 +804,55 @@ static bool shape_hash_route(Sh *s, TensorType *out)
     return true;
 }
 
+/* The rows symbol of a recurse_gather's SHAPE: its first dim, exactly one rows symbol. */
+static bool rows_dim(Sh *s, Dim d)
+{
+    if (d >= 0) return false;
+    const DimExpr *e = ir_dim_expr(s->m, d);
+    return e->coef == 1 && e->nsym == 1 && e->sym[0] < s->m->syms.n && s->m->syms.v[e->sym[0]].rows;
+}
+
+/* Rows of x [T, ...] and of the depth vector [T] agree, the step is an integer scalar,
+ * and the trailing dims of rows (if given) are x's. */
+static bool recurse_operands(Sh *s, const TensorType *x, const TensorType *depth, const TensorType *step,
+                             const TensorType *rows)
+{
+    int64_t mx;
+    if (!need_rank_min(s, x, 1, "input") || !need_index(s, depth, "depth") || !need_index(s, step, "step"))
+        return false;
+    if (s->op->kind == OP_RECURSE_GATHER && (!get_int(s, ATTR_MAX, &mx) || mx < 1))
+        return fail(s, "'%s' needs a positive max", NAME);
+    if (step->rank != 0) return fail(s, "'%s' step must be a scalar, got %s", NAME, dims_str(s, 0, step));
+    if (depth->rank != 1 || depth->dims[0] != x->dims[0])
+        return fail(s, "'recurse' depth must be [%s] (one per row of %s), got %s", dim_str(s, 0, x->dims[0]),
+                    dims_str(s, 1, x), dims_str(s, 2, depth));
+    if (!rows) return true;
+    bool same = rows->rank == x->rank && rows->dtype == x->dtype && rows_dim(s, rows->dims[0]);
+    for (unsigned i = 1; same && i < x->rank; i++) same = rows->dims[i] == x->dims[i];
+    if (!same)
+        return fail(s, "'recurse' body must map rows %s to rows of the same shape, got %s", type_str(s, 0, x),
+                    type_str(s, 1, rows));
+    return true;
+}
+
+static bool shape_recurse_gather(Sh *s, TensorType *out)
+{
+    const TensorType *x = arg(s, 0, "input"), *depth = x ? arg(s, 1, "depth") : NULL;
+    const TensorType *step = depth ? arg(s, 2, "step") : NULL;
+    if (!step || !shape_attr(s, out)) return false;
+    out->dtype = x->dtype;
+    return recurse_operands(s, x, depth, step, out);
+}
+
+static bool shape_recurse_scatter(Sh *s, TensorType *out)
+{
+    const TensorType *x = arg(s, 0, "input"), *y = x ? arg(s, 1, "rows") : NULL;
+    const TensorType *depth = y ? arg(s, 2, "depth") : NULL, *step = depth ? arg(s, 3, "step") : NULL;
+    if (!step || !recurse_operands(s, x, depth, step, y)) return false;
+    *out = *x;
+    return true;
+}
+
 /* ---- the rule table --------------------------------------------------------------------- */
 
 static ShapeFn *const shape_rules[] = {
@@ -953,6 +1003,8 @@ static int64_t flops_take(const Module *m, const Op *op) { return 0; }
 static int64_t flops_kron(const Module *m, const Op *op) { return out_numel(m, op); }
 static int64_t flops_hashed(const Module *m, const Op *op) { return out_numel(m, op); }
 static int64_t flops_hash_route(const Module *m, const Op *op) { return flops_zero(m, op); }
+static int64_t flops_recurse_gather(const Module *m, const Op *op) { return flops_zero(m, op); }
+static int64_t flops_recurse_scatter(const Module *m, const Op *op) { return flops_zero(m, op); }
 
 static FlopsFn *const flops_rules[] = {
 #define A(k)

@@ -947,6 +947,68 @@ static bool interp_hash_route(Interp *ip, const Op *op, const Tensor *const *in,
     return true;
 }
 
+/* Spec 8.3 recurse, one step: rows t of x with depth[t] > step are compacted (gather),
+ * run through the body, and written back in the same order (scatter). */
+static bool interp_recurse_gather(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *x = in[0], *depth = in[1];
+    ICHECK(x->rank >= 1 && depth->rank == 1 && depth->dims[0] == x->dims[0] && in[2]->rank == 0);
+    int64_t it = load_int(in[2], 0);
+    ICHECK(out->rank == x->rank && out->dtype == x->dtype);
+    size_t rowbytes = (size_t)prod(x->dims, 1, x->rank) * dsize(x->dtype);
+    int64_t r = 0;
+    for (int64_t t = 0; t < x->dims[0]; t++) {
+        if (load_int(depth, t) <= it) continue;
+        ICHECK(r < out->dims[0]);
+        memcpy((char *)out->data + (size_t)r++ * rowbytes, (const char *)x->data + (size_t)t * rowbytes, rowbytes);
+    }
+    ICHECK(r == out->dims[0]);
+    return true;
+}
+
+static bool interp_recurse_scatter(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *x = in[0], *y = in[1], *depth = in[2];
+    ICHECK(same_dims(x, out) && x->rank >= 1 && depth->rank == 1 && depth->dims[0] == x->dims[0]);
+    ICHECK(in[3]->rank == 0);
+    int64_t it = load_int(in[3], 0);
+    ICHECK(y->rank == x->rank && y->dtype == x->dtype);
+    size_t rowbytes = (size_t)prod(x->dims, 1, x->rank) * dsize(x->dtype);
+    memcpy(out->data, x->data, (size_t)x->dims[0] * rowbytes);
+    int64_t r = 0;
+    for (int64_t t = 0; t < x->dims[0]; t++) {
+        if (load_int(depth, t) <= it) continue;
+        ICHECK(r < y->dims[0]);
+        memcpy((char *)out->data + (size_t)t * rowbytes, (const char *)y->data + (size_t)r++ * rowbytes, rowbytes);
+    }
+    ICHECK(r == y->dims[0]);
+    return true;
+}
+
+static bool valid_sym_dim(const Module *m, Dim d);
+
+/* Before a recurse_gather's result is allocated: checks every depth against 0..MAX (a
+ * run-time error, spec 8.3) and binds the rows symbol to the rows still recursing. */
+static bool bind_rows(Interp *ip, const Op *op, const Tensor *depth, const Tensor *step)
+{
+    const Module *m = ip->m;
+    Dim d = ir_type(m, op->out)->dims[0];
+    if (d >= 0 || !valid_sym_dim(m, d) || ir_dim_expr(m, d)->nsym != 1 ||
+        !m->syms.v[ir_dim_expr(m, d)->sym[0]].rows || (depth->dtype != DT_I32 && depth->dtype != DT_I64) ||
+        (step->dtype != DT_I32 && step->dtype != DT_I64) || step->rank != 0)
+        return fail(ip, "internal error: recurse_gather without a rows symbol");
+    int64_t it = load_int(step, 0), mx = ir_op_int(m, op, ATTR_MAX), r = 0;
+    for (int64_t t = 0, n = tensor_numel(depth); t < n; t++) {
+        int64_t k = load_int(depth, t);
+        if (k < 0 || k > mx)
+            return fail(ip, "recurse: depth %lld of row %lld is outside 0..%lld", (long long)k, (long long)t,
+                        (long long)mx);
+        r += k > it;
+    }
+    ip->symvals[ir_dim_expr(m, d)->sym[0]] = r;
+    return true;
+}
+
 static InterpFn *const kernels[] = {
 #define A(k)
 #define NOATTR
@@ -1204,6 +1266,7 @@ static bool count_uses(Interp *ip)
 static bool exec_op(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
 {
     if ((unsigned)op->kind >= OP_COUNT) return fail(ip, "internal error: op of unknown kind");
+    if (op->kind == OP_RECURSE_GATHER && (!in[1] || !in[2] || !bind_rows(ip, op, in[1], in[2]))) return false;
     if (!make_tensor(ip, ir_type(ip->m, op->out), out)) return false;
     if (!kernels[op->kind](ip, op, in, out)) {
         tensor_free(out);

@@ -39,7 +39,7 @@ typedef enum NdlrtStatus {
     NDLRT_EARG = 2,         /* a NULL pointer or negative size */
     NDLRT_ESIZE = 3,        /* a size above its declared bound (N <= 64) or inconsistent */
     NDLRT_EWEIGHTS = 4,     /* the weight file is missing, malformed or does not match */
-    NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take) */
+    NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take, recurse depth) */
     NDLRT_ENOWEIGHTS = 6,   /* built with external weights but created without a path */
     NDLRT_STATUS_COUNT
 } NdlrtStatus;
@@ -245,6 +245,18 @@ NDLRT_API int ndlrt_take_f32(int64_t nidx, const void *idx, int idx_i64, int64_t
 /* spec 8.3 / 8.4 */
 NDLRT_API void ndlrt_hashed_f32(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed,
                                 float *y);
+/* --share compressed: y[m, n] = x[m, k] . W[n, k]^T (+ epilogue, bias per n) where W is
+ * hashed(pool, [n, k], seed), computed NDLRT_HASHED_TILE rows at a time in scratch. */
+#define NDLRT_HASHED_TILE 64
+typedef struct NdlrtLinearHashed {
+    int64_t m, n, k;
+    const float *pool;
+    int64_t n_pool;
+    uint32_t seed;
+    NdlrtEpilogue ep;
+} NdlrtLinearHashed;
+NDLRT_API size_t ndlrt_linear_hashed_scratch_floats(int64_t m, int64_t n, int64_t k);
+NDLRT_API void ndlrt_linear_hashed_f32(const NdlrtLinearHashed *p, const float *x, float *y, float *scratch);
 NDLRT_API void ndlrt_hash_route(int64_t n, const void *ids, int ids_i64, int64_t experts,
                                 uint32_t seed, int64_t *y);
 

@@ -60,6 +60,9 @@ void emitc_layer(EmitC *e, OpId o);
 void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len);
 /* Operands of op o's group as the layer function takes them (in order), and the group's
  * stored result. Returns the count. */
+/* --share compressed: the OP_HASHED whose result linear op reads as its weight, which
+ * its layer reads through the pool instead of an expansion; 0 otherwise. */
+OpId emitc_compressed_weight(const EmitC *e, const Op *op);
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result);
 
 #endif

@@ -78,11 +78,25 @@ static Epi group_epilogue(const EmitC *e, OpId o)
     return ep;
 }
 
+OpId emitc_compressed_weight(const EmitC *e, const Op *op)
+{
+    const Module *m = e->m;
+    if (!e->o->share_compressed || op->kind != OP_LINEAR) return 0;
+    const Value *w = ir_value(m, ir_operand(m, op, 1));
+    if (w->kind != VAL_RESULT) return 0;
+    const Op *h = ir_op(m, w->def);
+    if (h->kind != OP_HASHED || (h->flags & OPF_DEAD) || h->group || w->type.dtype != DT_F32) return 0;
+    ValueId pool = ir_operand(m, h, 0);
+    return e->plan.v[plan_root(&e->plan, pool)].kind == ST_WEIGHT && ir_type(m, pool)->dtype == DT_F32 ? w->def : 0;
+}
+
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result)
 {
     const Op *op = &e->m->ops.v[o];
     unsigned n = 0;
     for (unsigned i = 0; i < op->nin && n < max; i++) vals[n++] = ir_operand(e->m, op, i);
+    OpId hashed = emitc_compressed_weight(e, op);
+    if (hashed) vals[1] = ir_operand(e->m, ir_op(e->m, hashed), 0); /* the pool, read in the kernel */
     OpId mem[8];
     unsigned nm = group_members(e, o, mem, 8);
     Epi ep = group_epilogue(e, o);
@@ -179,7 +193,8 @@ static const char *prod(const EmitC *e, const TensorType *t, unsigned from, unsi
     return buf;
 }
 
-static void signature(EmitC *e, OpId o, const char *what)
+/* The function header of op o's layer; s_decl declares the symbol sizes parameter. */
+static void signature_s(EmitC *e, OpId o, const char *what, const char *s_decl)
 {
     const Module *m = e->m;
     const Op *op = &m->ops.v[o];
@@ -191,7 +206,7 @@ static void signature(EmitC *e, OpId o, const char *what)
       ir_format_type(m, ir_type(m, res), t, sizeof t));
     if (what && what[0]) P(" (%s)", what);
     if (loc[0]) P(", %s", loc);
-    P(" */\nstatic int %s(const int64_t *s", e->fn_name[o]);
+    P(" */\nstatic int %s(%s", e->fn_name[o], s_decl);
     for (unsigned i = 0; i < n; i++) {
         DType dt = vals[i] ? ir_type(m, vals[i])->dtype : DT_F32;
         bool packed = i == 1 && (op->kind == OP_LINEAR || op->kind == OP_CONV2D);
@@ -201,6 +216,8 @@ static void signature(EmitC *e, OpId o, const char *what)
     for (unsigned i = 0; i < n; i++)
         if (!vals[i]) P("    (void)a%u; /* absent optional operand: NULL */\n", i);
 }
+
+static void signature(EmitC *e, OpId o, const char *what) { signature_s(e, o, what, "const int64_t *s"); }
 
 static void end_fn(EmitC *e) { P("    return 0;\n}\n\n"); }
 
@@ -518,6 +535,19 @@ static void layer_linear(EmitC *e, OpId o)
         layer_sparse(e, o, sparse_weight(e, op));
         return;
     }
+    OpId hashed = emitc_compressed_weight(e, op);
+    if (hashed) {
+        const Op *h = &m->ops.v[hashed];
+        char np[256];
+        const TensorType *pool = ir_type(m, ir_operand(m, h, 0));
+        signature(e, o, "hashed weight computed in the kernel, --share compressed");
+        epilogue_init(e, o, ir_operand(m, op, 2) != 0);
+        P("    const NdlrtLinearHashed p = {%s, %" PRId64 ", %" PRId64 ", a1, %s, %" PRId64 "u, ep};\n", rows, w->dims[0],
+          w->dims[1], prod(e, pool, 0, pool->rank, np, sizeof np), ir_op_int(m, h, ATTR_SEED));
+        P("    ndlrt_linear_hashed_f32(&p, a0, y, scratch);\n");
+        end_fn(e);
+        return;
+    }
     signature(e, o, packed ? "weights packed at compile time" : "weights packed at run time");
     epilogue_init(e, o, ir_operand(m, op, 2) != 0);
     if (packed) {
@@ -806,6 +836,44 @@ static void layer_hash_route(EmitC *e, OpId o)
     end_fn(e);
 }
 
+/* Spec 8.3 recurse, one step: every depth is checked (a run-time error, never an
+ * out-of-bounds access), the rows still recursing are compacted and their count is the
+ * rows symbol, so the body's layers run on those rows only. Writes s (run's own array).
+ * The step is an operand (a2), so every step calls the same function. */
+static void layer_recurse_gather(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    const DimExpr *rows = ir_dim_expr(m, ir_type(m, op->out)->dims[0]);
+    char row[256];
+    prod(e, x, 1, x->rank, row, sizeof row);
+    signature_s(e, o, "", "int64_t *s");
+    P("    const int64_t row = %s;\n    int64_t r = 0;\n", row);
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a1[t] < 0 || a1[t] > %" PRId64 ") return NDLRT_EINDEX; /* depth outside 0..max */\n",
+      ir_op_int(m, op, ATTR_MAX));
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a1[t] > a2[0]) memcpy(y + r++ * row, a0 + t * row, (size_t)row * sizeof *y);\n");
+    P("    s[%u] = r;\n", rows->sym[0] - 1);
+    end_fn(e);
+}
+
+static void layer_recurse_scatter(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    char row[256];
+    prod(e, x, 1, x->rank, row, sizeof row);
+    signature(e, o, "");
+    P("    const int64_t row = %s;\n    int64_t r = 0;\n", row);
+    P("    memcpy(y, a0, (size_t)(%" PRId64 " * row) * sizeof *y);\n", x->dims[0]);
+    P("    for (int64_t t = 0; t < %" PRId64 "; t++)\n", x->dims[0]);
+    P("        if (a2[t] > a3[0]) memcpy(y + t * row, a1 + r++ * row, (size_t)row * sizeof *y);\n");
+    end_fn(e);
+}
+
 /* A reshape that needs its own storage (never: views are aliases) - kept for the table. */
 static void layer_reshape(EmitC *e, OpId o)
 {
@@ -831,6 +899,7 @@ static EmitLayerFn *const layer_fns[OP_COUNT] = {
     [OP_PERMUTE] = layer_permute, [OP_SLICE] = layer_slice, [OP_CONCAT] = layer_concat,
     [OP_EMBEDDING] = layer_gather, [OP_TAKE] = layer_gather, [OP_KRON] = layer_kron,
     [OP_HASHED] = layer_hashed, [OP_HASH_ROUTE] = layer_hash_route,
+    [OP_RECURSE_GATHER] = layer_recurse_gather, [OP_RECURSE_SCATTER] = layer_recurse_scatter,
 };
 
 void emitc_layer(EmitC *e, OpId o)
@@ -853,7 +922,10 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len)
         const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *w = ir_type(m, ir_operand(m, op, 1));
         char rows[256];
         prod(e, x, 0, x->rank - 1, rows, sizeof rows);
-        if (sparse_weight(e, op))
+        if (emitc_compressed_weight(e, op))
+            snprintf(buf, len, "ndlrt_linear_hashed_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0],
+                     w->dims[1]);
+        else if (sparse_weight(e, op))
             snprintf(buf, len, "ndlrt_sparse_linear_scratch_floats(%s, %" PRId64 ", %" PRId64 ")", rows, w->dims[0],
                      w->dims[1]);
         else if (weight_is_packed(e, op))

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * gather.c - embedding (F.embedding), take (torch.take: flat, negative indices count from
- * the end), hashed random parameter sharing (spec 8.3) and hash routing (spec 8.4).
+ * the end), hashed random parameter sharing (spec 8.3: expanded, or read by a linear
+ * without expanding it, on the GEMM core of gemm.c) and hash routing (spec 8.4).
  * An index out of range returns NDLRT_EINDEX (the output may then be partly written).
  */
 #include "../ndlrt.h"
@@ -49,20 +50,51 @@ NDLRT_API int ndlrt_take_f32(int64_t nidx, const void *idx, int idx_i64, int64_t
 }
 
 /* W[i] = s(i) * pool[h(i) mod n_pool], h(i) = fmix32(u ^ seed),
- * s(i) = (fmix32(u ^ seed ^ 0x9E3779B9) & 1) ? -1 : 1, u the low 32 bits of i.
- * An empty pool gives zeros (the compiler rejects it before this runs). */
-NDLRT_API void ndlrt_hashed_f32(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed,
-                                float *y)
+ * s(i) = (fmix32(u ^ seed ^ 0x9E3779B9) & 1) ? -1 : 1, u the low 32 bits of i, for the n
+ * flat indices first .. first+n-1 of W, into y[0..n-1]. An empty pool gives zeros (the
+ * compiler rejects it before this runs). */
+static void gath_hashed_range(int64_t first, int64_t n, const float *pool, int64_t n_pool, uint32_t seed,
+                              float *y)
 {
-    for (int64_t i = 0; i < n_out; i++) {
-        uint32_t u = (uint32_t)(uint64_t)i;
-        if (n_pool <= 0) {
-            y[i] = 0.0f;
-            continue;
-        }
+    if (n_pool <= 0) {
+        memset(y, 0, (size_t)n * sizeof *y);
+        return;
+    }
+    for (int64_t i = 0; i < n; i++) {
+        uint32_t u = (uint32_t)(uint64_t)(first + i);
         uint32_t h = gath_fmix32(u ^ seed);
         float sign = (gath_fmix32(u ^ seed ^ 0x9E3779B9u) & 1u) ? -1.0f : 1.0f;
         y[i] = sign * pool[(uint64_t)h % (uint64_t)n_pool];
+    }
+}
+
+NDLRT_API void ndlrt_hashed_f32(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed,
+                                float *y)
+{
+    gath_hashed_range(0, n_out, pool, n_pool, seed, y);
+}
+
+NDLRT_API size_t ndlrt_linear_hashed_scratch_floats(int64_t m, int64_t n, int64_t k)
+{
+    int64_t tile = n < NDLRT_HASHED_TILE ? n : NDLRT_HASHED_TILE;
+    return (size_t)(tile * k) + ndlrt_gemm_scratch_floats(m, tile, k, 0, 0);
+}
+
+/* --share compressed: NDLRT_HASHED_TILE rows of W at a time are expanded into scratch
+ * (cache-resident) and multiplied by the GEMM core; W itself never exists. */
+NDLRT_API void ndlrt_linear_hashed_f32(const NdlrtLinearHashed *p, const float *x, float *y, float *scratch)
+{
+    int64_t tile = p->n < NDLRT_HASHED_TILE ? p->n : NDLRT_HASHED_TILE;
+    float *w = scratch, *gemm_scratch = scratch + tile * p->k;
+    for (int64_t j0 = 0; j0 < p->n; j0 += tile) {
+        int64_t nb = p->n - j0 < tile ? p->n - j0 : tile;
+        gath_hashed_range(j0 * p->k, nb * p->k, p->pool, p->n_pool, p->seed, w);
+        NdlrtEpilogue ep = p->ep;
+        if (ep.bias) ep.bias += j0;
+        if (ep.residual) ep.residual += j0;
+        NdlrtGemm g = {.m = p->m, .n = nb, .k = p->k, .a = x, .a_rs = p->k, .a_cs = 1, .b = w, .b_rs = 1,
+                       .b_cs = p->k, .c = y + j0, .c_rs = p->n, .ep = ep};
+        ndlrt_gemm_f32(&g, gemm_scratch);
     }
 }
 

@@ -291,9 +291,11 @@ reduce_mean  (^|[^A-Za-z0-9_])mean\(
 reduce_max   (^|[^A-Za-z0-9_])max\(
 reduce_min   (^|[^A-Za-z0-9_])min\(
 slice        [A-Za-z_][A-Za-z0-9_]*\[[^]]*:
+recurse_gather  (^|[^A-Za-z0-9_])recurse\(
+recurse_scatter (^|[^A-Za-z0-9_])recurse\(
 EOF
-    # the code lines of the goldens, comments dropped
-    sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl >"$tmp/code"
+    # the code lines of the goldens, comments dropped (recurse's steps: tests/recurse)
+    sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl ../recurse/*.ndl >"$tmp/code"
     awk -v ops="$tmp/stdout" -v code="$tmp/code" '
         FILENAME == ARGV[1] { spell[$1] = $2; next }   # the table: op, then its regex
         END {

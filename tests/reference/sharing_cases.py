@@ -14,6 +14,10 @@ compares with ndlc's `--report` (section "sharing"):
                          application of the shared layer, and both ends of a tie, counted
     # C-ARRAY-BYTES: N   (hashed cases) the bytes of the weight arrays the generated C
                          embeds: the pool and the biases, never the expanded weights
+    # COMPRESSED-BYTES: N (--share compressed) the report's hashed_compressed_bytes: the
+                         scratch of the largest tile of 64 weight rows expanded at a time
+    # LOOP: N            run() of the generated C holds the shared layer as a loop of N
+                         repetitions (per-application weights selected by the index)
 The hashed (ROAST) case computes the weights with the spec's hash written in Python
 (golden.ref_hashed: MurmurHash3's fmix32 in uint32 arithmetic).
 """
@@ -24,6 +28,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 sys.path.insert(0, HERE)
 
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 import torch.nn as nn  # noqa: E402
 import torch.nn.functional as F  # noqa: E402
@@ -208,6 +213,64 @@ model GptTied {
                 ndl=ndl, inputs={"ids": ids}, weights=weights, outputs={"logits": y})
 
 
+class WideNet(nn.Module):
+    """WideNet (Xue et al. 2022) without its MoE: one attention and one FFN shared by every
+    layer, each layer with its own two LayerNorms (pre-LN)."""
+
+    def __init__(self, d, heads, hidden, layers):
+        super().__init__()
+        self.attn = nn.MultiheadAttention(d, heads, batch_first=True)
+        self.fc1 = nn.Linear(d, hidden)
+        self.fc2 = nn.Linear(hidden, d)
+        self.ln1 = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
+        self.ln2 = nn.ModuleList(nn.LayerNorm(d) for _ in range(layers))
+
+    def forward(self, x):
+        for ln1, ln2 in zip(self.ln1, self.ln2):
+            a = ln1(x)
+            x = x + self.attn(a, a, a, need_weights=False)[0]
+            x = x + self.fc2(F.gelu(self.fc1(ln2(x))))
+        return x
+
+
+@case("widenet")
+def _(c):
+    m = randomize_(WideNet(16, 2, 32, 6), c)
+    x = c.randn(2, 5, 16)
+    with torch.no_grad():
+        y = m(T(x))
+    shared = nbytes(m.attn.parameters()) + nbytes(m.fc1.parameters()) + nbytes(m.fc2.parameters())
+    stored = nbytes(m.parameters())
+    logical = stored + 5 * shared
+    # the 6 layers are one loop; the first reads the model input, so 5 repetitions match
+    head = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n# LOOP: 5\n" % (stored, logical)
+    ndl = head + """
+model WideNet {
+  input x: f32[B, 5, 16];
+  output y;
+  weights "widenet.w.safetensors";
+
+  attn = MultiheadAttention(16, 2);          # shared by all 6 layers
+  fc1  = Linear(16, 32);
+  fc2  = Linear(32, 16);
+  ln1  = [LayerNorm(16) for i in 0..6];      # one pair of LayerNorms per layer
+  ln2  = [LayerNorm(16) for i in 0..6];
+
+  forward {
+    let h = x;
+    for i in 0..6 {
+      let a = ln1[i](h);
+      h = h + attn(a, a, a);
+      h = h + fc2(gelu(fc1(ln2[i](h))));
+    }
+    y = h;
+  }
+}
+"""
+    return dict(doc="WideNet-style encoder: shared attention and FFN, per-layer LayerNorms, kept as a loop",
+                ndl=ndl, inputs={"x": x}, weights=state_dict_np(m), outputs={"y": y})
+
+
 @case("roast_linear")
 def _(c):
     # ROAST / random parameter sharing: two Linear layers whose weights are hashed views of
@@ -241,6 +304,82 @@ model RoastLinear {
     return dict(doc="ROAST-style linear layers: weights hashed from one shared pool (spec 8.3 hash)",
                 ndl=ndl, inputs={"x": x}, outputs={"y": y},
                 weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
+
+
+@case("roast_compressed")
+def _(c):
+    # the same construct under --share compressed: the linears read the pool in the kernel,
+    # 64 weight rows at a time (fc1's 150 rows: tiles of 64, 64 and 22), with the ReLU, the
+    # bias and the residual in the GEMM epilogue
+    pool = c.randn(375, scale=0.3)  # 1/16 of fc1's 150 x 40 weight
+    b1, b2 = c.randn(150, scale=0.1), c.randn(40, scale=0.1)
+    w1 = ref_hashed(pool, (150, 40), 2718281828)
+    w2 = ref_hashed(pool, (40, 150), 99)
+    x = c.randn(5, 40)
+    with torch.no_grad():
+        y = T(x) + F.linear(F.relu(F.linear(T(x), T(w1), T(b1))), T(w2), T(b2))
+    stored = 4 * (pool.size + b1.size + b2.size)
+    logical = stored + 4 * pool.size
+    tile = max(min(150, 64) * 40, min(40, 64) * 150) * 4  # scratch for the largest tile
+    head = ("# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n# C-ARRAY-BYTES: %d\n# COMPRESSED-BYTES: %d\n"
+            "# ARGS: --share compressed\n" % (stored, logical, stored, tile))
+    ndl = head + """
+model RoastCompressed {
+  input x: f32[B, 40];
+  output y;
+  weights "roast_compressed.w.safetensors";
+
+  param pool: f32[375];
+  fc1 = Linear(40, 150, weight = hashed(pool, [150, 40], 2718281828));
+  fc2 = Linear(150, 40, weight = hashed(pool, [40, 150], 99));
+
+  forward {
+    y = x + fc2(relu(fc1(x)));
+  }
+}
+"""
+    return dict(doc="ROAST-style layers under --share compressed: hashed weights read from the pool in the GEMM",
+                ndl=ndl, inputs={"x": x}, outputs={"y": y},
+                weights={"pool": pool, "fc1.bias": b1, "fc2.bias": b2})
+
+
+@case("fakeroast")
+def _(c):
+    # FakeRoast (the ROAST authors' PyTorch layer): the checkpoint stores the pool together
+    # with the index table IDX and the sign table G; the weight is pool[IDX] * G * scale
+    pool = c.randn(200, scale=0.3)
+    idx = c.ints(0, 200, 24, 32)
+    g = np.where(c.rng.random((24, 32)) < 0.5, -1.0, 1.0).astype(np.float32)
+    b = c.randn(24, scale=0.1)
+    scale = 0.75
+    x = c.randn(3, 32)
+    with torch.no_grad():
+        w = torch.take(T(pool), T(idx)) * T(g) * scale
+        y = F.gelu(F.linear(T(x), w, T(b)))
+    # the expression depends on weights only: fold computes it once at compile time, and the
+    # artefact stores the 24 x 32 weight, smaller than the tables it came from (i64 IDX)
+    stored = 4 * w.numel() + 4 * b.size
+    assert stored < 4 * pool.size + 8 * idx.size + 4 * g.size + 4 * b.size
+    head = "# STORED-BYTES: %d\n# LOGICAL-BYTES: %d\n" % (stored, stored)
+    ndl = head + """
+model Fakeroast {
+  input x: f32[B, 32];
+  output y;
+  weights "fakeroast.w.safetensors";
+
+  param pool: f32[200];
+  param idx: i64[24, 32];              # FakeRoast's IDX
+  param g: f32[24, 32];                # FakeRoast's G (signs)
+  fc = Linear(32, 24, weight = take(pool, idx) * g * 0.75);
+
+  forward {
+    y = gelu(fc(x));
+  }
+}
+"""
+    return dict(doc="FakeRoast-style layer: weight = take(pool, idx) * g * scale from stored tables",
+                ndl=ndl, inputs={"x": x}, outputs={"y": y},
+                weights={"pool": pool, "idx": idx, "g": g, "fc.bias": b})
 
 
 def main():

@@ -14,8 +14,12 @@
 #     one loop in run(); and the object file ($CC -O2 -c) for depth 12 is less than 5%
 #     larger than for depth 2 (code does not grow with the recursion count);
 #   - a model with `tie a = b;`: the tied tensor appears in the C as one array;
+#   - `# LOOP: N`: run() in the C holds the layer as one loop of N repetitions
+#     (WideNet: per-application LayerNorms selected by the repetition index);
 #   - `# C-ARRAY-BYTES: N` (hashed weights): the C's weight arrays hold exactly N bytes
-#     (the pools and biases; the expansions are computed by create, once).
+#     (the pools and biases; the expansions are computed by create, once, or with
+#     `--share compressed` in `# ARGS:`, never: the linears read the pool in the kernel);
+#   - `# COMPRESSED-BYTES: N`: the report's sharing.hashed_compressed_bytes.
 # A `# ARGS: OPTIONS` line adds OPTIONS to every ndlc command, as in run_golden.sh.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
@@ -24,6 +28,7 @@ ndlc=$1 jsonget=$2 case_ndl=$3
 want_stored=$(sed -n 's/^# STORED-BYTES: //p' "$case_ndl")
 want_logical=$(sed -n 's/^# LOGICAL-BYTES: //p' "$case_ndl")
 want_c=$(sed -n 's/^# C-ARRAY-BYTES: //p' "$case_ndl")
+want_loop=$(sed -n 's/^# LOOP: //p' "$case_ndl")
 args=$(sed -n 's/^# ARGS: //p' "$case_ndl" | head -n 1)
 [ -n "$want_stored" ] && [ -n "$want_logical" ] || { echo "check_sharing.sh: no byte counts in $case_ndl" >&2; exit 2; }
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/sharing.XXXXXX") || exit 1
@@ -56,6 +61,9 @@ arrays "$tmp/m.c" >"$tmp/arrays"
 dups=$(cut -d' ' -f2- "$tmp/arrays" | sort | uniq -d | wc -l)
 [ "$dups" = 0 ] || fail "the C holds $dups weight arrays more than once"
 
+if [ -n "$want_loop" ]; then
+    grep -q "calls repeated $want_loop times" "$tmp/m.c" || fail "the shared layer is not one loop of $want_loop in run()"
+fi
 if grep -q '^[[:space:]]*elastic depth' "$case_ndl"; then
     "$ndlc" "$case_ndl" $args -D depth=1 --emit c -o "$tmp/d1.c" || fail "ndlc -D depth=1 exited with $?"
     "$ndlc" "$case_ndl" $args -D depth=12 --emit c -o "$tmp/d12.c" || fail "ndlc -D depth=12 exited with $?"
@@ -78,11 +86,18 @@ if [ -n "$want_c" ]; then
     got=$(awk '/^static _Alignas\(64\) const float [A-Za-z0-9_]+\[[0-9]+\] = \{$/ {
                    n = $5; sub(/.*\[/, "", n); sub(/\].*/, "", n); s += 4 * n } END { print s + 0 }' "$tmp/m.c")
     [ "$got" = "$want_c" ] || fail "the C's weight arrays hold $got bytes, expected $want_c (pools and biases only)"
-    grep -q 'computed by create' "$tmp/m.c" || fail "no hashed weight is computed by create"
-    "$ndlc" "$case_ndl" --share compressed --emit c -o "$tmp/x.c" 2>"$tmp/err"
-    rc=$?
-    [ "$rc" = 1 ] && grep -q -- '--share compressed is not supported yet' "$tmp/err" && [ ! -e "$tmp/x.c" ] ||
-        fail "--share compressed: expected a 'not supported yet' error (exit 1, no output), got exit $rc"
+    case " $args " in
+    *" --share compressed "*)
+        grep -q 'computed by create' "$tmp/m.c" && fail "--share compressed: a hashed weight is expanded by create"
+        grep -q 'ndlrt_linear_hashed_f32(&p' "$tmp/m.c" || fail "--share compressed: no linear reads its pool" ;;
+    *)
+        grep -q 'computed by create' "$tmp/m.c" || fail "no hashed weight is computed by create" ;;
+    esac
+fi
+want_compressed=$(sed -n 's/^# COMPRESSED-BYTES: //p' "$case_ndl")
+if [ -n "$want_compressed" ]; then
+    got=$("$jsonget" "$tmp/r.json" sharing.hashed_compressed_bytes)
+    [ "$got" = "$want_compressed" ] || fail "report: hashed_compressed_bytes $got, expected $want_compressed"
 fi
 tied=$(sed -n 's/^[[:space:]]*tie [^=]*= *\([A-Za-z0-9_.]*\);.*/\1/p' "$case_ndl")
 for key in $tied; do

@@ -616,6 +616,37 @@ static void test_gather(T *t)
     CHECK_STR(t->err, "take: index -7 is out of range for a tensor of 6 elements");
 }
 
+/* recurse's steps (spec 8.3): row t doubled depth[t] times; a depth outside 0..max fails
+ * before any row is read. */
+static void test_recurse(T *t)
+{
+    Tensor y[1], xin[2];
+    fresh(t);
+    ValueId x = in(t, "x", "f32[4,2]"), depth = in(t, "depth", "i64[4]");
+    Dim r = ir_dim_symbol(t->m, ir_add_rows_symbol(t->m, "R", 4, (Span){0}));
+    ValueId cur = x;
+    for (int64_t step = 0; step < 2; step++) {
+        ValueId sv = cst(t, "i64[]", IL(step));
+        ValueId g = op(t, OP_RECURSE_GATHER, V(cur, depth, sv),
+                       AT(ir_attr_ints(t->m, ATTR_SHAPE, (int64_t[]){r, 2}, 2), I(ATTR_MAX, 2)));
+        ValueId twice = op(t, OP_ADD, V(g, g), NOATTRS);
+        cur = op(t, OP_RECURSE_SCATTER, V(cur, twice, depth, sv), NOATTRS);
+    }
+    out(t, "y", cur);
+    xin[0] = tens(DT_F32, "[4,2]", FL(1, 2, 3, 4, 5, 6, 7, 8));
+    xin[1] = tens(DT_I64, "[4]", IL(2, 0, 1, 2));
+    CHECK(run(t, xin, y));
+    EXPECT_F32(&y[0], "[4,2]", 4, 8, 3, 4, 10, 12, 28, 32);
+    xin[1] = tens(DT_I64, "[4]", IL(0, 0, 0, 0)); /* no row recurses: empty steps */
+    CHECK(run(t, xin, y));
+    EXPECT_F32(&y[0], "[4,2]", 1, 2, 3, 4, 5, 6, 7, 8);
+    xin[1] = tens(DT_I64, "[4]", IL(0, 3, 1, 1));
+    y[0].data = (void *)&y; /* must be reset */
+    CHECK(!run(t, xin, y));
+    CHECK_STR(t->err, "recurse: depth 3 of row 1 is outside 0..2");
+    CHECK(y[0].data == NULL);
+}
+
 /* The spec 8.3 formula, written out independently of interp.c. */
 static uint32_t spec_fmix32(uint32_t h)
 {
@@ -751,6 +782,7 @@ int main(void)
     test_movement(&t);
     test_gather(&t);
     test_hashing(&t);
+    test_recurse(&t);
     test_inputs(&t);
     test_liveness(&t);
     for (int k = 0; k < OP_COUNT; k++)

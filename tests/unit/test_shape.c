@@ -352,6 +352,34 @@ static void test_types(T *t)
         }
 }
 
+/* recurse's steps (spec 8.3), in a module of their own: rows symbols follow every input
+ * symbol, so none may be declared after them. */
+static void test_recurse(T *t)
+{
+    Module *outer = t->m;
+    t->m = ir_module_new("recurse");
+    ValueId x = in(t, "f32[12,16]"), d64 = in(t, "i64[12]"), d32 = in(t, "i32[12]"), step = in(t, "i64[]");
+    Dim r = ir_dim_symbol(t->m, ir_add_rows_symbol(t->m, "R", 12, (Span){0}));
+    Attr rows = ir_attr_ints(t->m, ATTR_SHAPE, (int64_t[]){r, 16}, 2);
+    ValueId g = build(t, OP_RECURSE_GATHER, V(x, d64, step), AT(rows, I(ATTR_MAX, 3)));
+    CHECK_STR(type_of(t, g), "f32[R,16]");
+    CHECK_STR(type_of(t, build(t, OP_RECURSE_SCATTER, V(x, g, d32, step), NOATTRS)), "f32[12,16]");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_GATHER, V(x, in(t, "i64[11]"), step), AT(rows, I(ATTR_MAX, 3)))),
+              "'recurse' depth must be [12] (one per row of [12,16]), got [11]");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_GATHER, V(x, d64, d64), AT(rows, I(ATTR_MAX, 3)))),
+              "'recurse' step must be a scalar, got [12]");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_GATHER, V(x, d64, step), AT(rows, I(ATTR_MAX, 0)))),
+              "'recurse' needs a positive max");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_GATHER, V(x, d64, step), AT(shape_of(t, "f32[12,16]"), I(ATTR_MAX, 3)))),
+              "'recurse' body must map rows f32[12,16] to rows of the same shape, got f32[12,16]");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_SCATTER, V(x, x, d64, step), NOATTRS)),
+              "'recurse' body must map rows f32[12,16] to rows of the same shape, got f32[12,16]");
+    CHECK_STR(err_of(t, build(t, OP_RECURSE_SCATTER, V(x, g, in(t, "f32[12]"), step), NOATTRS)),
+              "'recurse' expects i32 or i64 depth, got f32[12]");
+    ir_module_free(t->m);
+    t->m = outer;
+}
+
 /* ---- invalid cases: the exact user-facing message ------------------------------------------ */
 
 static void test_errors(T *t)
@@ -510,6 +538,7 @@ int main(void)
     T t = {0};
     t.m = ir_module_new("shapes");
     test_broadcast(&t);
+    test_recurse(&t);
     test_types(&t);
     test_errors(&t);
     test_flops(&t);
