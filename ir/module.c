@@ -52,8 +52,21 @@ void ir_module_on_free(Module *m, void (*fn)(void *), void *arg)
 
 SymId ir_add_symbol(Module *m, const char *name, int64_t bound, Span span)
 {
-    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span}));
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, false, 0}));
     return m->syms.n - 1;
+}
+
+SymId ir_add_dynamic_symbol(Module *m, const char *name, Dim max, Span span)
+{
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), 0, span, true, max}));
+    return m->syms.n - 1;
+}
+
+SymId ir_api_symbols(const Module *m)
+{
+    SymId n = 1;
+    while (n < m->syms.n && !m->syms.v[n].dynamic) n++;
+    return n;
 }
 
 static ValueId add_value(Module *m, Value v)

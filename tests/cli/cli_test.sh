@@ -291,6 +291,10 @@ reduce_mean  (^|[^A-Za-z0-9_])mean\(
 reduce_max   (^|[^A-Za-z0-9_])max\(
 reduce_min   (^|[^A-Za-z0-9_])min\(
 slice        [A-Za-z_][A-Za-z0-9_]*\[[^]]*:
+moe_route    (^|[^A-Za-z0-9_])(topk|threshold)\(
+moe_assign   (^|[^A-Za-z0-9_])assign\(
+moe_gather   (^|[^A-Za-z0-9_])moe\(
+moe_scatter  (^|[^A-Za-z0-9_])moe\(
 EOF
     # the code lines of the goldens, comments dropped
     sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl >"$tmp/code"
