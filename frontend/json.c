@@ -207,7 +207,9 @@ static size_t plan_arena_bytes(const Module *m, cJSON *mp)
     int64_t *sym = xcalloc(m->syms.n + 1, sizeof *sym);
     cJSON *at = mp ? cJSON_AddObjectToObject(mp, "at_sizes") : NULL;
     for (SymId k = 1; k < m->syms.n; k++) {
-        sym[k] = m->syms.v[k].bound > 0 ? m->syms.v[k].bound : 1;
+        /* a moe row count at its maximum, which the backends plan for */
+        sym[k] = m->syms.v[k].dynamic ? ir_dim_eval(m, m->syms.v[k].max, sym)
+                 : m->syms.v[k].bound > 0 ? m->syms.v[k].bound : 1;
         if (at) cJSON_AddNumberToObject(at, m->syms.v[k].name, (double)sym[k]);
     }
     size_t arena, unplanned;
@@ -418,6 +420,47 @@ static cJSON *removals_json(const Module *m)
             cJSON_AddStringToObject(c, "reason", r->why[k]);
             cJSON_AddItemToArray(kept, c);
         }
+/* Per moe layer (spec 8.4): its routing op, experts and policy, and how many experts a
+ * token activates (top-k: k; threshold: 1 to max_k, data-dependent; assign: 1), plus the
+ * shared experts, which every token runs. Experts are the moe_gather ops of its gates. */
+static cJSON *moe_json(const Module *m)
+{
+    cJSON *list = cJSON_CreateArray();
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || (op->kind != OP_MOE_ROUTE && op->kind != OP_MOE_ASSIGN)) continue;
+        cJSON *j = cJSON_CreateObject();
+        cJSON_AddNumberToObject(j, "index", cJSON_GetArraySize(list));
+        cJSON_AddStringToObject(j, "layer", op->name ? op->name : "");
+        cJSON *experts = cJSON_AddArrayToObject(j, "experts");
+        for (OpId g = o + 1; g < m->ops.n; g++) {
+            const Op *go = &m->ops.v[g];
+            if (go->flags & OPF_DEAD) continue;
+            if (go->kind == OP_MOE_GATHER && ir_operand(m, go, 1) == op->out)
+                cJSON_AddItemToArray(experts, cJSON_CreateString(go->name ? go->name : ""));
+        }
+        int64_t e = ir_type(m, op->out)->dims[1], lo = 1, hi = 1;
+        cJSON_AddNumberToObject(j, "num_experts", (double)e);
+        cJSON *pol = cJSON_AddObjectToObject(j, "policy");
+        if (op->kind == OP_MOE_ASSIGN) {
+            cJSON_AddStringToObject(pol, "kind", "assign");
+        } else if (ir_op_int(m, op, ATTR_POLICY) == 0) {
+            lo = hi = ir_op_int(m, op, ATTR_K);
+            cJSON_AddStringToObject(pol, "kind", "topk");
+            cJSON_AddNumberToObject(pol, "k", (double)hi);
+            cJSON_AddBoolToObject(pol, "renorm", ir_op_int(m, op, ATTR_RENORM) != 0);
+            cJSON_AddBoolToObject(pol, "softmax", ir_op_int(m, op, ATTR_SOFTMAX) != 0);
+        } else {
+            hi = ir_op_int(m, op, ATTR_K);
+            cJSON_AddStringToObject(pol, "kind", "threshold");
+            cJSON_AddNumberToObject(pol, "p", ir_op_float(m, op, ATTR_P));
+            cJSON_AddNumberToObject(pol, "max_k", (double)hi);
+        }
+        cJSON *act = cJSON_AddObjectToObject(j, "active_experts_per_token");
+        cJSON_AddNumberToObject(act, "min", (double)lo);
+        cJSON_AddNumberToObject(act, "max", (double)hi);
+        if (lo == hi) cJSON_AddNumberToObject(act, "expected", (double)lo);
+        else cJSON_AddNullToObject(act, "expected"); /* depends on the scores */
         cJSON_AddItemToArray(list, j);
     }
     return list;
@@ -477,6 +520,7 @@ char *json_report(const Module *m, int sparse)
     cJSON *pruning = cJSON_AddObjectToObject(root, "pruning");
     cJSON_AddItemToObject(pruning, "layers", removals_json(m));
     cJSON_AddItemToObject(root, "sharing", sharing_json(m));
+    cJSON_AddItemToObject(root, "moe", moe_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
     size_t arena = plan_arena_bytes(m, mp);

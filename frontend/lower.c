@@ -34,7 +34,7 @@ const char *cv_kind_name(const Lower *L, const Cv *v)
         [CV_DIM] = "a symbolic size", [CV_LIST] = "a list", [CV_TUPLE] = "a tuple",
         [CV_TENSOR] = "a tensor", [CV_INST] = "a module instance",
         [CV_MODSPEC] = "a module constructor", [CV_FUNC] = "a function",
-        [CV_DTYPE] = "a dtype",
+        [CV_DTYPE] = "a dtype", [CV_POLICY] = "a routing policy",
     };
     (void)L;
     return names[v->kind];
@@ -1537,6 +1537,7 @@ Module *lower_model(const Ast *ast, const SourceMgr *sm, uint32_t file, const Op
     vec_free(L.params);
     vec_free(L.ties);
     vec_free(L.ignored_keys);
+    vec_free(L.moe_rows);
     arena_free(L.arena);
     if (!ok) {
         ir_module_free(L.m);

@@ -26,12 +26,14 @@ typedef enum CvKind {
     CV_MODSPEC,   /* Module(args) not yet bound to a name (no path yet) */
     CV_FUNC,      /* a built-in function used as a callee */
     CV_DTYPE,     /* a dtype keyword used as a value: cast(x, i64) */
+    CV_POLICY,    /* a routing policy of moe: topk(2), threshold(0.9, 4), assign(idx) */
 } CvKind;
 
 typedef struct Inst Inst;
 typedef struct ModSpec ModSpec;
 typedef struct BuiltinFn BuiltinFn;
 typedef struct BuiltinMod BuiltinMod;
+typedef struct MoePolicy MoePolicy;
 
 typedef struct Cv {
     CvKind kind;
@@ -46,6 +48,7 @@ typedef struct Cv {
         Inst *inst;
         ModSpec *spec;
         const BuiltinFn *fn;
+        const MoePolicy *policy;
         struct { struct Cv *v; uint32_t n; } list;  /* CV_LIST, CV_TUPLE */
     } u;
 } Cv;
@@ -128,6 +131,12 @@ typedef struct TieDecl {
     Span span;
 } TieDecl;
 
+typedef struct MoeRows {     /* the dynamic row-count symbol of one expert (moe.c) */
+    const Inst *expert;
+    Dim tokens;              /* T of the moe calls it serves */
+    Dim rows;
+} MoeRows;
+
 typedef struct Lower {
     Module *m;
     Diag *diag;
@@ -147,6 +156,8 @@ typedef struct Lower {
     uint64_t work;           /* unrolled statements + ops: a bound against runaway input */
     Scope *model_scope;
     const char *cur_path;    /* path of the instance whose forward runs (op names) */
+    VEC(MoeRows) moe_rows;   /* one symbol per expert and token count, shared by the moe
+                                calls of a pool, so that their expert bodies are equal */
 } Lower;
 
 #define LOWER_MAX_DEPTH 100      /* expression nesting within one body or forward */
@@ -234,6 +245,11 @@ Cv call_builtin_fn(Lower *L, const BuiltinFn *fn, CallArgs *args);
 
 /* ---- recurse.c: recurse(x, body, depth, max), spec 8.3 ------------------------------- */
 Cv builtin_recurse(Lower *L, Bound *a);
+/* ---- moe.c: mixture of experts (spec 8.4) -------------------------------------------- */
+Cv builtin_moe(Lower *L, const BuiltinFn *fn, Bound *a);
+Cv builtin_topk(Lower *L, const BuiltinFn *fn, Bound *a);
+Cv builtin_threshold(Lower *L, const BuiltinFn *fn, Bound *a);
+Cv builtin_assign(Lower *L, const BuiltinFn *fn, Bound *a);
 
 /* ---- modules.c: built-in modules --------------------------------------------------- */
 struct BuiltinMod {

@@ -130,7 +130,7 @@ Cv builtin_recurse(Lower *L, Bound *a)
     }
     char name[32];
     snprintf(name, sizeof name, "rows%u", L->m->syms.n);
-    SymId r = ir_add_rows_symbol(L->m, name, xt.dims[0], a->call);
+    SymId r = ir_add_dynamic_symbol(L->m, name, xt.dims[0], a->call);
     int64_t shape[IR_MAX_RANK];
     shape[0] = ir_dim_symbol(L->m, r);
     for (unsigned i = 1; i < xt.rank; i++) shape[i] = xt.dims[i];

@@ -70,8 +70,12 @@ typedef struct Symbol {      /* a run-time size introduced by an input declarati
     const char *name;
     int64_t bound;           /* upper bound from `N <= 64`, or 0 for none */
     Span span;
-    bool rows;               /* bound by a recurse_gather at run time (the rows still
-                                recursing), not by an input; after every input symbol */
+    /* A row count known only while the model runs (spec 8.4: the tokens routed to one
+     * expert), set by each moe_gather whose ROWS it is, never by an input. It is at most
+     * `max`, a dim over input symbols, at which workspaces are sized. Dynamic symbols
+     * come after every input symbol and are not part of the generated API. */
+    bool dynamic;
+    Dim max;
 } Symbol;
 
 typedef struct TensorType {
@@ -197,10 +201,10 @@ void ir_module_free(Module *m);
 void ir_module_on_free(Module *m, void (*fn)(void *), void *arg);
 
 SymId ir_add_symbol(Module *m, const char *name, int64_t bound, Span span);
-/* A rows symbol of `recurse` (Symbol.rows), bounded by the row count. */
-SymId ir_add_rows_symbol(Module *m, const char *name, int64_t bound, Span span);
-/* Number of symbols bound by inputs plus one: they come first, rows symbols after. */
-SymId ir_input_syms_end(const Module *m);
+/* A dynamic symbol (see Symbol): a run-time row count of at most max. */
+SymId ir_add_dynamic_symbol(Module *m, const char *name, Dim max, Span span);
+/* Symbols 1 .. n-1 that inputs bind (the generated API's sizes): dynamic ones follow. */
+SymId ir_api_symbols(const Module *m);
 ValueId ir_add_input(Module *m, const char *name, const TensorType *t, Span span);
 void ir_add_output(Module *m, const char *name, ValueId v, Span span);
 WeightId ir_add_weight(Module *m, const char *key, const TensorType *t, void *data,

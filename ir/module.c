@@ -53,23 +53,21 @@ void ir_module_on_free(Module *m, void (*fn)(void *), void *arg)
 
 SymId ir_add_symbol(Module *m, const char *name, int64_t bound, Span span)
 {
-    /* the generated API lists input symbols as s[0..k-1]; rows symbols follow them */
-    if (ir_input_syms_end(m) != m->syms.n) NDLC_ICE("input symbol '%s' after a rows symbol", name);
-    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, false}));
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, false, 0}));
     return m->syms.n - 1;
 }
 
-SymId ir_add_rows_symbol(Module *m, const char *name, int64_t bound, Span span)
+SymId ir_add_dynamic_symbol(Module *m, const char *name, Dim max, Span span)
 {
-    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), bound, span, true}));
+    vec_push(m->syms, ((Symbol){arena_strdup(m->arena, name), 0, span, true, max}));
     return m->syms.n - 1;
 }
 
-SymId ir_input_syms_end(const Module *m)
+SymId ir_api_symbols(const Module *m)
 {
-    SymId k = 1;
-    while (k < m->syms.n && !m->syms.v[k].rows) k++;
-    return k;
+    SymId n = 1;
+    while (n < m->syms.n && !m->syms.v[n].dynamic) n++;
+    return n;
 }
 
 static ValueId add_value(Module *m, Value v)

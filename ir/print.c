@@ -57,6 +57,10 @@ void ir_print(const Module *m, FILE *out, IrSpanFormatter *fmt, void *ud)
     for (SymId s = 1; s < m->syms.n; s++) {
         fprintf(out, "  symbol %s", m->syms.v[s].name);
         if (m->syms.v[s].bound) fprintf(out, " <= %lld", (long long)m->syms.v[s].bound);
+        if (m->syms.v[s].dynamic) {
+            char b[64];
+            fprintf(out, " (rows at run time, at most %s)", ir_format_dim(m, m->syms.v[s].max, b, sizeof b));
+        }
         fputc('\n', out);
     }
     /* values that are not op results, then ops in order */

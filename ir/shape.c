@@ -804,12 +804,12 @@ static bool shape_hash_route(Sh *s, TensorType *out)
     return true;
 }
 
-/* The rows symbol of a recurse_gather's SHAPE: its first dim, exactly one rows symbol. */
-static bool rows_dim(Sh *s, Dim d)
+/* Is d one dynamic symbol (a moe row count, a recurse rows symbol)? */
+static bool dynamic_rows(const Module *m, Dim d)
 {
     if (d >= 0) return false;
-    const DimExpr *e = ir_dim_expr(s->m, d);
-    return e->coef == 1 && e->nsym == 1 && e->sym[0] < s->m->syms.n && s->m->syms.v[e->sym[0]].rows;
+    const DimExpr *x = ir_dim_expr(m, d);
+    return x->coef == 1 && x->nsym == 1 && x->sym[0] < m->syms.n && m->syms.v[x->sym[0]].dynamic;
 }
 
 /* Rows of x [T, ...] and of the depth vector [T] agree, the step is an integer scalar,
@@ -827,7 +827,7 @@ static bool recurse_operands(Sh *s, const TensorType *x, const TensorType *depth
         return fail(s, "'recurse' depth must be [%s] (one per row of %s), got %s", dim_str(s, 0, x->dims[0]),
                     dims_str(s, 1, x), dims_str(s, 2, depth));
     if (!rows) return true;
-    bool same = rows->rank == x->rank && rows->dtype == x->dtype && rows_dim(s, rows->dims[0]);
+    bool same = rows->rank == x->rank && rows->dtype == x->dtype && dynamic_rows(s->m, rows->dims[0]);
     for (unsigned i = 1; same && i < x->rank; i++) same = rows->dims[i] == x->dims[i];
     if (!same)
         return fail(s, "'recurse' body must map rows %s to rows of the same shape, got %s", type_str(s, 0, x),
@@ -850,6 +850,91 @@ static bool shape_recurse_scatter(Sh *s, TensorType *out)
     const TensorType *depth = y ? arg(s, 2, "depth") : NULL, *step = depth ? arg(s, 3, "step") : NULL;
     if (!step || !recurse_operands(s, x, depth, step, y)) return false;
     *out = *x;
+/* Gate matrix of moe ops: f32[T, E] with a concrete E >= 1. */
+static bool need_gates(Sh *s, const TensorType *g, const char *role)
+{
+    if (g->dtype != DT_F32 || g->rank != 2 || g->dims[1] < 1)
+        return fail(s, "'%s' expects %s f32[T,E] with a compile-time E >= 1, got %s", NAME, role,
+                    type_str(s, 0, g));
+    return true;
+}
+
+static bool get_expert(Sh *s, const TensorType *gates, int64_t *e)
+{
+    if (!get_int(s, ATTR_EXPERT, e)) return false;
+    if (*e < 0 || *e >= gates->dims[1])
+        return fail(s, "'%s' expert %lld is outside 0..%lld", NAME, (long long)*e,
+                    (long long)gates->dims[1] - 1);
+    return true;
+}
+
+static bool shape_moe_route(Sh *s, TensorType *out)
+{
+    const TensorType *sc = arg(s, 0, "scores");
+    int64_t policy, k, renorm, softmax;
+    double p;
+    if (!sc || !get_int(s, ATTR_POLICY, &policy) || !get_int(s, ATTR_K, &k) ||
+        !get_float(s, ATTR_P, &p) || !get_flag(s, ATTR_RENORM, &renorm) ||
+        !get_flag(s, ATTR_SOFTMAX, &softmax) || !need_gates(s, sc, "scores"))
+        return false;
+    if (policy != 0 && policy != 1)
+        return fail(s, "'%s' policy must be 0 (top-k) or 1 (threshold), got %lld", NAME,
+                    (long long)policy);
+    if (k < 1 || k > sc->dims[1])
+        return fail(s, "'%s' k must be in 1..%lld (the number of experts), got %lld", NAME,
+                    (long long)sc->dims[1], (long long)k);
+    if (policy == 1 && !(p > 0 && p <= 1))
+        return fail(s, "'%s' threshold must be in (0, 1], got %g", NAME, p);
+    *out = *sc;
+    return true;
+}
+
+static bool shape_moe_assign(Sh *s, TensorType *out)
+{
+    const TensorType *idx = arg(s, 0, "idx");
+    int64_t num;
+    if (!idx || !need_index(s, idx, "idx") || !get_int(s, ATTR_NUM, &num)) return false;
+    if (idx->rank != 1)
+        return fail(s, "'%s' expects idx of rank 1 [T], got %s", NAME, type_str(s, 0, idx));
+    if (num < 1)
+        return fail(s, "'%s' number of experts must be positive, got %lld", NAME, (long long)num);
+    Dim dims[2] = {idx->dims[0], num};
+    *out = ir_type_make(DT_F32, 2, dims);
+    return true;
+}
+
+static bool shape_moe_gather(Sh *s, TensorType *out)
+{
+    const TensorType *x = arg(s, 0, "input"), *g = arg(s, 1, "gates");
+    int64_t e, rows;
+    if (!x || !g || !need_gates(s, g, "gates") || !get_expert(s, g, &e) ||
+        !get_int(s, ATTR_ROWS, &rows))
+        return false;
+    if (x->dtype != DT_F32 || x->rank != 2 || x->dims[0] != g->dims[0])
+        return fail(s, "'%s' expects an input f32[T,d] with T of the gates %s, got %s", NAME,
+                    dims_str(s, 0, g), type_str(s, 1, x));
+    if (!dynamic_rows(s->m, rows) ||
+        s->m->syms.v[ir_dim_expr(s->m, rows)->sym[0]].max != x->dims[0])
+        return fail(s, "'%s' rows must be a dynamic symbol of at most %s rows", NAME,
+                    dim_str(s, 0, x->dims[0]));
+    Dim dims[2] = {rows, x->dims[1]};
+    *out = ir_type_make(DT_F32, 2, dims);
+    return true;
+}
+
+static bool shape_moe_scatter(Sh *s, TensorType *out)
+{
+    const TensorType *acc = opt(s, 0), *y = arg(s, 1, "expert output"), *g = arg(s, 2, "gates");
+    int64_t e;
+    if (!y || !g || !need_gates(s, g, "gates") || !get_expert(s, g, &e)) return false;
+    if (y->dtype != DT_F32 || y->rank != 2 || !dynamic_rows(s->m, y->dims[0]))
+        return fail(s, "'%s' expects an expert output f32[R,n] over the expert's rows, got %s",
+                    NAME, type_str(s, 0, y));
+    Dim dims[2] = {g->dims[0], y->dims[1]};
+    *out = ir_type_make(DT_F32, 2, dims);
+    if (acc && !ir_type_equal(acc, out))
+        return fail(s, "'%s' expects an accumulator %s, got %s", NAME, type_str(s, 0, out),
+                    type_str(s, 1, acc));
     return true;
 }
 
@@ -1005,6 +1090,14 @@ static int64_t flops_hashed(const Module *m, const Op *op) { return out_numel(m,
 static int64_t flops_hash_route(const Module *m, const Op *op) { return flops_zero(m, op); }
 static int64_t flops_recurse_gather(const Module *m, const Op *op) { return flops_zero(m, op); }
 static int64_t flops_recurse_scatter(const Module *m, const Op *op) { return flops_zero(m, op); }
+/* routing: softmax (5) plus a selection pass (1) per score; the gate scans move data */
+static int64_t flops_moe_route(const Module *m, const Op *op) { return per_elem(m, op, 6); }
+static int64_t flops_moe_assign(const Module *m, const Op *op) { return flops_zero(m, op); }
+static int64_t flops_moe_gather(const Module *m, const Op *op) { return flops_zero(m, op); }
+static int64_t flops_moe_scatter(const Module *m, const Op *op)
+{
+    return sat_mul(2, numel1(m, in_type(m, op, 1)));
+}
 
 static FlopsFn *const flops_rules[] = {
 #define A(k)

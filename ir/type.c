@@ -123,7 +123,8 @@ int64_t ir_dim_upper(const Module *m, Dim d)
     const DimExpr *e = ir_dim_expr(m, d);
     int64_t v = e->coef;
     for (unsigned i = 0; i < e->nsym; i++) {
-        int64_t b = m->syms.v[e->sym[i]].bound;
+        const Symbol *sy = &m->syms.v[e->sym[i]];
+        int64_t b = sy->dynamic ? ir_dim_upper(m, sy->max) : sy->bound; /* a row count: at most max */
         if (b <= 0 || mul_overflows(v, b, &v)) return -1;
     }
     return v;

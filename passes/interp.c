@@ -961,6 +961,102 @@ static bool interp_recurse_gather(Interp *ip, const Op *op, const Tensor *const 
         if (load_int(depth, t) <= it) continue;
         ICHECK(r < out->dims[0]);
         memcpy((char *)out->data + (size_t)r++ * rowbytes, (const char *)x->data + (size_t)t * rowbytes, rowbytes);
+static bool valid_sym_dim(const Module *m, Dim d);
+
+/* ---- mixture of experts (spec 8.4) --------------------------------------------------------- */
+
+/* Routing of one token: the selected experts' combine weights into g[0..E-1] (0 elsewhere).
+ * Experts are ranked by descending probability, the lower index first among equals. */
+static void route_token(const float *score, int64_t E, int64_t policy, int64_t k, double p,
+                        bool renorm, bool softmax, float *prob, bool *taken, float *g)
+{
+    if (softmax) {
+        float mx = -INFINITY;
+        for (int64_t e = 0; e < E; e++)
+            if (score[e] > mx || isnan(score[e])) mx = score[e];
+        double sum = 0;
+        for (int64_t e = 0; e < E; e++) sum += expf(score[e] - mx);
+        for (int64_t e = 0; e < E; e++) prob[e] = (float)(expf(score[e] - mx) / sum);
+    } else {
+        for (int64_t e = 0; e < E; e++) prob[e] = score[e];
+    }
+    for (int64_t e = 0; e < E; e++) taken[e] = false, g[e] = 0;
+    double cum = 0, wsum = 0;
+    for (int64_t n = 0; n < k; n++) {
+        int64_t best = -1;
+        for (int64_t e = 0; e < E; e++)
+            if (!taken[e] && (best < 0 || prob[e] > prob[best])) best = e;
+        taken[best] = true;
+        wsum += prob[best];
+        cum += prob[best];
+        if (policy == 1 && cum >= p) break;
+    }
+    for (int64_t e = 0; e < E; e++)
+        if (taken[e]) g[e] = renorm || policy == 1 ? (float)(prob[e] / wsum) : prob[e];
+}
+
+static bool interp_moe_route(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *sc = in[0];
+    ICHECK(sc->dtype == DT_F32 && out->dtype == DT_F32 && same_dims(sc, out) && sc->rank == 2);
+    int64_t T = sc->dims[0], E = sc->dims[1], k = ir_op_int(ip->m, op, ATTR_K);
+    ICHECK(k >= 1 && k <= E);
+    float *prob = xmalloc((size_t)E * sizeof *prob);
+    bool *taken = xmalloc((size_t)E * sizeof *taken);
+    for (int64_t t = 0; t < T; t++)
+        route_token((const float *)sc->data + t * E, E, ir_op_int(ip->m, op, ATTR_POLICY), k,
+                    ir_op_float(ip->m, op, ATTR_P), ir_op_int(ip->m, op, ATTR_RENORM) != 0,
+                    ir_op_int(ip->m, op, ATTR_SOFTMAX) != 0, prob, taken, (float *)out->data + t * E);
+    free(prob);
+    free(taken);
+    return true;
+}
+
+static bool interp_moe_assign(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *idx = in[0];
+    int64_t E = ir_op_int(ip->m, op, ATTR_NUM);
+    ICHECK((idx->dtype == DT_I32 || idx->dtype == DT_I64) && idx->rank == 1);
+    ICHECK(out->rank == 2 && out->dims[0] == idx->dims[0] && out->dims[1] == E);
+    for (int64_t t = 0; t < idx->dims[0]; t++) {
+        int64_t e = load_int(idx, t);
+        if (e < 0 || e >= E)
+            return fail(ip, "moe: expert index %lld of token %lld is outside 0..%lld",
+                        (long long)e, (long long)t, (long long)E - 1);
+        ((float *)out->data)[t * E + e] = 1.0f;
+    }
+    return true;
+}
+
+/* The dynamic symbol a moe_gather sets, before its result is allocated. */
+static bool set_gather_rows(Interp *ip, const Op *op, const Tensor *gates)
+{
+    const Module *m = ip->m;
+    Dim rows = ir_op_int(m, op, ATTR_ROWS);
+    int64_t e = ir_op_int(m, op, ATTR_EXPERT);
+    ICHECK(valid_sym_dim(m, rows) && ir_dim_expr(m, rows)->nsym == 1);
+    SymId sym = ir_dim_expr(m, rows)->sym[0];
+    ICHECK(sym < m->syms.n && m->syms.v[sym].dynamic);
+    ICHECK(gates->dtype == DT_F32 && gates->rank == 2 && e >= 0 && e < gates->dims[1]);
+    int64_t n = 0;
+    for (int64_t t = 0; t < gates->dims[0]; t++)
+        n += ((const float *)gates->data)[t * gates->dims[1] + e] != 0;
+    ip->symvals[sym] = n;
+    return true;
+}
+
+static bool interp_moe_gather(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *x = in[0], *g = in[1];
+    int64_t e = ir_op_int(ip->m, op, ATTR_EXPERT);
+    ICHECK(x->dtype == DT_F32 && x->rank == 2 && g->rank == 2 && x->dims[0] == g->dims[0]);
+    ICHECK(out->rank == 2 && out->dims[1] == x->dims[1] && e >= 0 && e < g->dims[1]);
+    int64_t d = x->dims[1], r = 0;
+    for (int64_t t = 0; t < x->dims[0]; t++) {
+        if (((const float *)g->data)[t * g->dims[1] + e] == 0) continue;
+        ICHECK(r < out->dims[0]);
+        memcpy((float *)out->data + r * d, (const float *)x->data + t * d, (size_t)d * sizeof(float));
+        r++;
     }
     ICHECK(r == out->dims[0]);
     return true;
@@ -980,6 +1076,21 @@ static bool interp_recurse_scatter(Interp *ip, const Op *op, const Tensor *const
         if (load_int(depth, t) <= it) continue;
         ICHECK(r < y->dims[0]);
         memcpy((char *)out->data + (size_t)t * rowbytes, (const char *)y->data + (size_t)r++ * rowbytes, rowbytes);
+static bool interp_moe_scatter(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *acc = in[0], *y = in[1], *g = in[2];
+    int64_t e = ir_op_int(ip->m, op, ATTR_EXPERT);
+    ICHECK(y->rank == 2 && g->rank == 2 && out->rank == 2 && out->dims[0] == g->dims[0]);
+    ICHECK(out->dims[1] == y->dims[1] && e >= 0 && e < g->dims[1] && (!acc || same_dims(acc, out)));
+    int64_t n = y->dims[1], r = 0;
+    float *o = out->data;
+    if (acc && tensor_numel(out) > 0) memcpy(o, acc->data, (size_t)tensor_numel(out) * sizeof(float));
+    for (int64_t t = 0; t < g->dims[0]; t++) {
+        float w = ((const float *)g->data)[t * g->dims[1] + e];
+        if (w == 0) continue;
+        ICHECK(r < y->dims[0]);
+        for (int64_t j = 0; j < n; j++) o[t * n + j] += w * ((const float *)y->data)[r * n + j];
+        r++;
     }
     ICHECK(r == y->dims[0]);
     return true;
@@ -994,7 +1105,7 @@ static bool bind_rows(Interp *ip, const Op *op, const Tensor *depth, const Tenso
     const Module *m = ip->m;
     Dim d = ir_type(m, op->out)->dims[0];
     if (d >= 0 || !valid_sym_dim(m, d) || ir_dim_expr(m, d)->nsym != 1 ||
-        !m->syms.v[ir_dim_expr(m, d)->sym[0]].rows || (depth->dtype != DT_I32 && depth->dtype != DT_I64) ||
+        !m->syms.v[ir_dim_expr(m, d)->sym[0]].dynamic || (depth->dtype != DT_I32 && depth->dtype != DT_I64) ||
         (step->dtype != DT_I32 && step->dtype != DT_I64) || step->rank != 0)
         return fail(ip, "internal error: recurse_gather without a rows symbol");
     int64_t it = load_int(step, 0), mx = ir_op_int(m, op, ATTR_MAX), r = 0;
@@ -1267,6 +1378,7 @@ static bool exec_op(Interp *ip, const Op *op, const Tensor *const *in, Tensor *o
 {
     if ((unsigned)op->kind >= OP_COUNT) return fail(ip, "internal error: op of unknown kind");
     if (op->kind == OP_RECURSE_GATHER && (!in[1] || !in[2] || !bind_rows(ip, op, in[1], in[2]))) return false;
+    if (op->kind == OP_MOE_GATHER && (!in[1] || !set_gather_rows(ip, op, in[1]))) return false;
     if (!make_tensor(ip, ir_type(ip->m, op->out), out)) return false;
     if (!kernels[op->kind](ip, op, in, out)) {
         tensor_free(out);

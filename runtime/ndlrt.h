@@ -259,6 +259,18 @@ NDLRT_API size_t ndlrt_linear_hashed_scratch_floats(int64_t m, int64_t n, int64_
 NDLRT_API void ndlrt_linear_hashed_f32(const NdlrtLinearHashed *p, const float *x, float *y, float *scratch);
 NDLRT_API void ndlrt_hash_route(int64_t n, const void *ids, int ids_i64, int64_t experts,
                                 uint32_t seed, int64_t *y);
+/* spec 8.4 mixture of experts (kernels/moe.c): gates[T,E] is the combine weight of each
+ * selected (token, expert), 0 elsewhere; expert e's rows are the tokens with a nonzero gate.
+ * route needs 2*E floats of scratch; assign returns NDLRT_EINDEX for an index outside 0..E-1. */
+NDLRT_API void ndlrt_moe_route_f32(int64_t T, int64_t E, const float *scores, int threshold,
+                                   int64_t k, float p, int renorm, int softmax, float *gates,
+                                   float *scratch);
+NDLRT_API int ndlrt_moe_assign(int64_t T, int64_t E, const void *idx, int idx_i64, float *gates);
+NDLRT_API int64_t ndlrt_moe_rows(int64_t T, int64_t E, int64_t e, const float *gates);
+NDLRT_API void ndlrt_moe_gather_f32(int64_t T, int64_t d, int64_t E, int64_t e, const float *x,
+                                    const float *gates, float *y);
+NDLRT_API void ndlrt_moe_scatter_f32(int64_t T, int64_t n, int64_t E, int64_t e, const float *acc,
+                                     const float *ye, const float *gates, float *y);
 
 /* ---- (3) the model descriptor (exe driver, bindings) --------------------------------------- */
 

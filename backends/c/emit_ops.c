@@ -883,6 +883,62 @@ static void layer_reshape(EmitC *e, OpId o)
     end_fn(e);
 }
 
+/* ---- mixture of experts (spec 8.4) ---------------------------------------------------------- */
+
+static void layer_moe_route(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *g = ir_type(m, op->out);
+    char d[64];
+    signature(e, o, "");
+    P("    ndlrt_moe_route_f32(%s, %" PRId64 ", a0, %d, %" PRId64 ", %s, %d, %d, y, scratch);\n", D(e, g->dims[0], d),
+      g->dims[1], (int)ir_op_int(m, op, ATTR_POLICY), ir_op_int(m, op, ATTR_K), F(ir_op_float(m, op, ATTR_P)),
+      (int)ir_op_int(m, op, ATTR_RENORM), (int)ir_op_int(m, op, ATTR_SOFTMAX));
+    end_fn(e);
+}
+
+static void layer_moe_assign(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *g = ir_type(m, op->out);
+    char d[64];
+    signature(e, o, "");
+    P("    return ndlrt_moe_assign(%s, %" PRId64 ", a0, %d, y);\n}\n\n", D(e, g->dims[0], d), g->dims[1],
+      ir_type(m, ir_operand(m, op, 0))->dtype == DT_I64);
+}
+
+/* Also stores the expert's row count in its dynamic symbol, which every layer of the
+ * expert reads from s[] (run's s is not const when the model has such symbols). */
+static void layer_moe_gather(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *g = ir_type(m, ir_operand(m, op, 1));
+    SymId rows = ir_dim_expr(m, ir_op_int(m, op, ATTR_ROWS))->sym[0];
+    int64_t ex = ir_op_int(m, op, ATTR_EXPERT);
+    char d[64];
+    signature(e, o, "the expert's rows");
+    P("    ((int64_t *)s)[%u] = ndlrt_moe_rows(%s, %" PRId64 ", %" PRId64 ", a1);\n", rows - 1, D(e, x->dims[0], d),
+      g->dims[1], ex);
+    P("    ndlrt_moe_gather_f32(%s, %" PRId64 ", %" PRId64 ", %" PRId64 ", a0, a1, y);\n", D(e, x->dims[0], d), x->dims[1],
+      g->dims[1], ex);
+    end_fn(e);
+}
+
+static void layer_moe_scatter(EmitC *e, OpId o)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *y = ir_type(m, op->out), *g = ir_type(m, ir_operand(m, op, 2));
+    char d[64];
+    signature(e, o, "weighted add of the expert's rows");
+    P("    ndlrt_moe_scatter_f32(%s, %" PRId64 ", %" PRId64 ", %" PRId64 ", a0, a1, a2, y);\n", D(e, y->dims[0], d),
+      y->dims[1], g->dims[1], ir_op_int(m, op, ATTR_EXPERT));
+    end_fn(e);
+}
+
 typedef void EmitLayerFn(EmitC *e, OpId o);
 
 static EmitLayerFn *const layer_fns[OP_COUNT] = {
@@ -900,6 +956,8 @@ static EmitLayerFn *const layer_fns[OP_COUNT] = {
     [OP_EMBEDDING] = layer_gather, [OP_TAKE] = layer_gather, [OP_KRON] = layer_kron,
     [OP_HASHED] = layer_hashed, [OP_HASH_ROUTE] = layer_hash_route,
     [OP_RECURSE_GATHER] = layer_recurse_gather, [OP_RECURSE_SCATTER] = layer_recurse_scatter,
+    [OP_MOE_ROUTE] = layer_moe_route, [OP_MOE_ASSIGN] = layer_moe_assign,
+    [OP_MOE_GATHER] = layer_moe_gather, [OP_MOE_SCATTER] = layer_moe_scatter,
 };
 
 void emitc_layer(EmitC *e, OpId o)
@@ -959,6 +1017,7 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len)
         break;
     }
     case OP_MATMUL: matmul_scratch(e, op, buf, len); break;
+    case OP_MOE_ROUTE: snprintf(buf, len, "%" PRId64, 2 * ir_type(m, op->out)->dims[1]); break;
     case OP_ATTENTION: attention_scratch(e, op, buf, len); break;
     case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN: {
         uint32_t nd;

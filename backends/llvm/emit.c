@@ -191,6 +191,7 @@ static const char *op_fn(OpKind k)
     case OP_EMBEDDING: case OP_TAKE: return "ndlll_op_gather";
     case OP_KRON: return "ndlll_op_kron";
     case OP_HASHED: case OP_HASH_ROUTE: return "ndlll_op_hash";
+    case OP_MOE_ROUTE: case OP_MOE_ASSIGN: case OP_MOE_GATHER: case OP_MOE_SCATTER: return "ndlll_op_moe";
     default: return NULL;
     }
 }
@@ -316,7 +317,12 @@ static void build_program(EmitL *e)
 
     int64_t h[NDLLL_H_WORDS] = {0};
     h[NDLLL_H_MAGIC] = NDLLL_MAGIC;
-    h[NDLLL_H_NSYMS] = m->syms.n - 1;
+    SymId napi = ir_api_symbols(m);
+    if (m->syms.n - 1 > NDLLL_MAX_SYMS)
+        snprintf(e->err, sizeof e->err, "the LLVM backend supports at most %d sizes (symbols and experts' row counts), this model has %u",
+                 NDLLL_MAX_SYMS, m->syms.n - 1);
+    h[NDLLL_H_NSYMS] = napi - 1;
+    h[NDLLL_H_NDYN] = m->syms.n - napi;
     h[NDLLL_H_NSLOTS] = e->plan.nslots;
     h[NDLLL_H_NLAYERS] = starts.n;
     h[NDLLL_H_NINPUTS] = m->inputs.n;
@@ -336,7 +342,9 @@ static void build_program(EmitL *e)
     h[NDLLL_H_OUTPUTS] = at;
     at += 2 * (int64_t)m->outputs.n;
     h[NDLLL_H_BOUNDS] = at;
-    at += m->syms.n - 1;
+    at += napi - 1;
+    h[NDLLL_H_DYNMAX] = at;
+    at += m->syms.n - napi;
     h[NDLLL_H_WEIGHTS] = at;
     for (int i = 0; i < NDLLL_H_WORDS; i++) put(e, h[i]);
     for (uint32_t k = 0; k < m->dimexprs.n; k++) {
@@ -352,7 +360,8 @@ static void build_program(EmitL *e)
         put(e, outrows[i]);
         put(e, e->plan.output_copy[i]);
     }
-    for (SymId k = 1; k < m->syms.n; k++) put(e, m->syms.v[k].bound);
+    for (SymId k = 1; k < napi; k++) put(e, m->syms.v[k].bound);
+    for (SymId k = napi; k < m->syms.n; k++) put(e, m->syms.v[k].max);
     for (uint32_t i = 0; i < e->w.n; i++) {
         put(e, st_dtype(e->w.v[i].dtype));
         put(e, (int64_t)e->w.v[i].count);
@@ -801,7 +810,7 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
         e.vd = LLVMVoidTypeInContext(e.ctx);
 
         char *P = emitc_prefix(m);
-        Api a = {.nsym = m->syms.n - 1};
+        Api a = {.nsym = ir_api_symbols(m) - 1};
         a.prog = const_bytes(&e, "ndlll_program", e.prog.v, e.prog.n * sizeof(int64_t), 8, false);
         LLVMValueRef *wv = xcalloc(e.w.n + 1, sizeof *wv), *nv = xcalloc(e.w.n + 1, sizeof *nv);
         for (uint32_t i = 0; i < e.w.n; i++) {

@@ -61,8 +61,15 @@ enum {
                              is not computed in place and is copied at the end of run */
     NDLLL_H_BOUNDS,       /* offset of nsyms bounds (0: unbounded) */
     NDLLL_H_WEIGHTS,      /* offset of nweights triples {safetensors dtype, elements, bytes} */
+    NDLLL_H_NDYN,         /* dynamic symbols (moe row counts), s[nsyms .. nsyms+ndyn): set by
+                             the moe_gather layers while the model runs */
+    NDLLL_H_DYNMAX,       /* offset of ndyn dims (IR encoding): each one's maximum, over the
+                             run-time symbols, at which the workspace is planned */
     NDLLL_H_WORDS
 };
+
+/* symbols of a run, run-time and dynamic ones together (the executor's stack arrays) */
+#define NDLLL_MAX_SYMS 256
 
 /* a dim table entry: coef, nsym, then up to 4 symbol indices (0-based into s[]) */
 enum { NDLLL_DIM_COEF, NDLLL_DIM_NSYM, NDLLL_DIM_SYM0, NDLLL_DIM_WORDS = NDLLL_DIM_SYM0 + 4 };

@@ -293,9 +293,13 @@ reduce_min   (^|[^A-Za-z0-9_])min\(
 slice        [A-Za-z_][A-Za-z0-9_]*\[[^]]*:
 recurse_gather  (^|[^A-Za-z0-9_])recurse\(
 recurse_scatter (^|[^A-Za-z0-9_])recurse\(
+moe_route    (^|[^A-Za-z0-9_])(topk|threshold)\(
+moe_assign   (^|[^A-Za-z0-9_])assign\(
+moe_gather   (^|[^A-Za-z0-9_])moe\(
+moe_scatter  (^|[^A-Za-z0-9_])moe\(
 EOF
-    # the code lines of the goldens, comments dropped (recurse's steps: tests/recurse)
-    sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl ../recurse/*.ndl >"$tmp/code"
+    # the code lines of the goldens, comments dropped (recurse and moe ops: tests/recurse, tests/moe)
+    sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl ../recurse/*.ndl ../moe/*.ndl >"$tmp/code"
     awk -v ops="$tmp/stdout" -v code="$tmp/code" '
         FILENAME == ARGV[1] { spell[$1] = $2; next }   # the table: op, then its regex
         END {

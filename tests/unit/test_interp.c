@@ -623,7 +623,7 @@ static void test_recurse(T *t)
     Tensor y[1], xin[2];
     fresh(t);
     ValueId x = in(t, "x", "f32[4,2]"), depth = in(t, "depth", "i64[4]");
-    Dim r = ir_dim_symbol(t->m, ir_add_rows_symbol(t->m, "R", 4, (Span){0}));
+    Dim r = ir_dim_symbol(t->m, ir_add_dynamic_symbol(t->m, "R", 4, (Span){0}));
     ValueId cur = x;
     for (int64_t step = 0; step < 2; step++) {
         ValueId sv = cst(t, "i64[]", IL(step));
@@ -688,6 +688,51 @@ static void test_hashing(T *t)
     CHECK(run(t, &it, y));
     EXPECT_I64(&y[0], "[4]", 4, 0, 1, 1);
     EXPECT_I64(&y[1], "[2]", 1, 1); /* only the low 32 bits of an id count */
+}
+
+/* ---- mixture of experts (spec 8.4) --------------------------------------------------------------- */
+
+static void test_moe(T *t)
+{
+    Tensor y[3];
+    fresh(t);
+    ValueId x = in(t, "x", "f32[3,2]"), sc = in(t, "s", "f32[3,3]");
+    /* softmax = false: the selected scores are the weights; among equal scores the lower
+     * expert index is taken; a selected weight of exactly 0 adds nothing and is skipped */
+    ValueId raw = op(t, OP_MOE_ROUTE, V(sc),
+                     AT(I(ATTR_POLICY, 0), I(ATTR_K, 2), F(ATTR_P, 0), I(ATTR_RENORM, 0), I(ATTR_SOFTMAX, 0)));
+    Dim rows = ir_dim_symbol(t->m, ir_add_dynamic_symbol(t->m, "R", 3, (Span){0}));
+    ValueId xe = op(t, OP_MOE_GATHER, V(x, raw), AT(I(ATTR_EXPERT, 1), I(ATTR_ROWS, rows)));
+    out(t, "g", raw);
+    out(t, "y", op(t, OP_MOE_SCATTER, V(0, xe, raw), AT(I(ATTR_EXPERT, 1))));
+    out(t, "r", op(t, OP_MOE_ROUTE, V(sc),
+                   AT(I(ATTR_POLICY, 0), I(ATTR_K, 2), F(ATTR_P, 0), I(ATTR_RENORM, 1), I(ATTR_SOFTMAX, 0))));
+    Tensor ins[2] = {tens(DT_F32, "[3,2]", FL(1, 2, 3, 4, 5, 6)),
+                     tens(DT_F32, "[3,3]", FL(1, 3, 2, 5, 4, 4, 0, 0, 1))};
+    CHECK(run(t, ins, y));
+    EXPECT_F32(&y[0], "[3,3]", 0, 3, 2, 5, 4, 0, 0, 0, 1);
+    EXPECT_F32(&y[1], "[3,2]", 3, 6, 12, 16, 0, 0); /* expert 1 (identity) on tokens 0, 1 */
+    EXPECT_F32(&y[2], "[3,3]", 0, 0.6f, 0.4f, 5.0f / 9, 4.0f / 9, 0, 0, 0, 1);
+
+    /* threshold 0.7 over softmax([ln 6, ln 3, ln 1]) = [0.6, 0.3, 0.1]: two experts, renormalized */
+    fresh(t);
+    sc = in(t, "s", "f32[1,3]");
+    out(t, "g", op(t, OP_MOE_ROUTE, V(sc),
+                   AT(I(ATTR_POLICY, 1), I(ATTR_K, 3), F(ATTR_P, 0.7), I(ATTR_RENORM, 1), I(ATTR_SOFTMAX, 1))));
+    ins[0] = tens(DT_F32, "[1,3]", FL(logf(6), logf(3), 0));
+    CHECK(run(t, ins, y));
+    EXPECT_F32(&y[0], "[1,3]", 2.0f / 3, 1.0f / 3, 0);
+
+    /* assign: one-hot gates; an index outside 0..E-1 is a run-time error */
+    fresh(t);
+    ValueId idx = in(t, "i", "i64[3]");
+    out(t, "g", op(t, OP_MOE_ASSIGN, V(idx), AT(I(ATTR_NUM, 3))));
+    ins[0] = tens(DT_I64, "[3]", IL(2, 0, 2));
+    CHECK(run(t, ins, y));
+    EXPECT_F32(&y[0], "[3,3]", 0, 0, 1, 1, 0, 0, 0, 0, 1);
+    ins[0] = tens(DT_I64, "[3]", IL(2, 0, 3));
+    CHECK(!run(t, ins, y));
+    CHECK_STR(t->err, "moe: expert index 3 of token 2 is outside 0..2");
 }
 
 /* ---- input checking, symbols, liveness --------------------------------------------------------
@@ -769,6 +814,7 @@ int main(void)
 {
     T t = {0};
     test_unary(&t);
+    test_moe(&t);
     test_binary(&t);
     test_cast(&t);
     test_softmax(&t);

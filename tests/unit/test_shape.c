@@ -344,6 +344,24 @@ static void test_types(T *t)
     CHECK_STR(type_of(t, build(t, OP_HASH_ROUTE, V(in(t, "i32[B,T]")),
                                AT(I(ATTR_NUM, 8), I(ATTR_SEED, 0)))),
               "i64[B,T]");
+    /* mixture of experts: gates [T,E]; an expert's rows are a dynamic symbol R <= T */
+    Attr topk2[5] = {I(ATTR_POLICY, 0), I(ATTR_K, 2), F(ATTR_P, 0), I(ATTR_RENORM, 1), I(ATTR_SOFTMAX, 1)};
+    CHECK_STR(type_of(t, build(t, OP_MOE_ROUTE, V(in(t, "f32[T,4]")), topk2, 5)), "f32[T,4]");
+    CHECK_STR(type_of(t, build(t, OP_MOE_ASSIGN, V(in(t, "i32[T]")), AT(I(ATTR_NUM, 4)))), "f32[T,4]");
+    ValueId mx = in(t, "f32[T,16]"), mg = in(t, "f32[T,4]");
+    Dim rows = ir_dim_symbol(t->m, ir_add_dynamic_symbol(t->m, "R", ir_type(t->m, mx)->dims[0], (Span){0}));
+    ValueId xe = build(t, OP_MOE_GATHER, V(mx, mg), AT(I(ATTR_EXPERT, 3), I(ATTR_ROWS, rows)));
+    CHECK_STR(type_of(t, xe), "f32[R,16]");
+    CHECK_STR(type_of(t, build(t, OP_MOE_SCATTER, V(0, xe, mg), AT(I(ATTR_EXPERT, 3)))), "f32[T,16]");
+    CHECK_STR(err_of(t, build(t, OP_MOE_GATHER, V(mx, mg), AT(I(ATTR_EXPERT, 4), I(ATTR_ROWS, rows)))),
+              "'moe_gather' expert 4 is outside 0..3");
+    CHECK_STR(err_of(t, build(t, OP_MOE_GATHER, V(mx, mg), AT(I(ATTR_EXPERT, 0), I(ATTR_ROWS, 5)))),
+              "'moe_gather' rows must be a dynamic symbol of at most T rows");
+    CHECK_STR(err_of(t, build(t, OP_MOE_SCATTER, V(mx, mx, mg), AT(I(ATTR_EXPERT, 0)))),
+              "'moe_scatter' expects an expert output f32[R,n] over the expert's rows, got f32[T,16]");
+    topk2[1] = I(ATTR_K, 5);
+    CHECK_STR(err_of(t, build(t, OP_MOE_ROUTE, V(in(t, "f32[T,4]")), topk2, 5)),
+              "'moe_route' k must be in 1..4 (the number of experts), got 5");
 
     for (int kind = 0; kind < OP_COUNT; kind++)
         if (!t->covered[kind]) {
@@ -359,7 +377,7 @@ static void test_recurse(T *t)
     Module *outer = t->m;
     t->m = ir_module_new("recurse");
     ValueId x = in(t, "f32[12,16]"), d64 = in(t, "i64[12]"), d32 = in(t, "i32[12]"), step = in(t, "i64[]");
-    Dim r = ir_dim_symbol(t->m, ir_add_rows_symbol(t->m, "R", 12, (Span){0}));
+    Dim r = ir_dim_symbol(t->m, ir_add_dynamic_symbol(t->m, "R", 12, (Span){0}));
     Attr rows = ir_attr_ints(t->m, ATTR_SHAPE, (int64_t[]){r, 16}, 2);
     ValueId g = build(t, OP_RECURSE_GATHER, V(x, d64, step), AT(rows, I(ATTR_MAX, 3)));
     CHECK_STR(type_of(t, g), "f32[R,16]");

@@ -612,6 +612,34 @@ int ndlll_op_hash(const Cx *c, const Layer *l, float *scratch)
     return 0;
 }
 
+/* Mixture of experts (spec 8.4, runtime/kernels/moe.c). A gather stores its expert's row
+ * count in the dynamic symbol the expert's layers read: c->s is the run's own copy of the
+ * sizes (run_syms), not the caller's array. */
+int ndlll_op_moe(const Cx *c, const Layer *l, float *scratch)
+{
+    switch (l->op) {
+    case NDLLL_OP_MOE_ROUTE:
+        ndlrt_moe_route_f32(dim_of(c, YR, 0), dim_of(c, YR, 1), X(0), (int)attr_int(l, NDLLL_ATTR_POLICY),
+                            attr_int(l, NDLLL_ATTR_K), attr_float(l, NDLLL_ATTR_P), (int)attr_int(l, NDLLL_ATTR_RENORM),
+                            (int)attr_int(l, NDLLL_ATTR_SOFTMAX), Y, scratch);
+        return 0;
+    case NDLLL_OP_MOE_ASSIGN:
+        return ndlrt_moe_assign(dim_of(c, YR, 0), dim_of(c, YR, 1), X(0), dtype_of(c, l->rows[0]) == NDLLL_DT_I64, Y);
+    case NDLLL_OP_MOE_GATHER: {
+        int64_t xr = l->rows[0], gr = l->rows[1], ex = attr_int(l, NDLLL_ATTR_EXPERT);
+        int64_t d = attr_int(l, NDLLL_ATTR_ROWS);
+        const int64_t *e = c->prog + c->prog[NDLLL_H_DIMS] + (-d - 1) * NDLLL_DIM_WORDS;
+        ((int64_t *)c->s)[e[NDLLL_DIM_SYM0]] = ndlrt_moe_rows(dim_of(c, xr, 0), dim_of(c, gr, 1), ex, X(1));
+        ndlrt_moe_gather_f32(dim_of(c, xr, 0), dim_of(c, xr, 1), dim_of(c, gr, 1), ex, X(0), X(1), Y);
+        return 0;
+    }
+    default:
+        ndlrt_moe_scatter_f32(dim_of(c, YR, 0), dim_of(c, YR, 1), dim_of(c, l->rows[2], 1),
+                              attr_int(l, NDLLL_ATTR_EXPERT), X(0), X(1), X(2), Y);
+        return 0;
+    }
+}
+
 #undef X
 #undef Y
 #undef YR
@@ -661,6 +689,7 @@ static size_t layer_scratch(const Cx *c, const Layer *l)
         const int64_t *dims = attr(l, NDLLL_ATTR_DIMS, &nd);
         return reduce_contiguous(dims, nd) ? 0 : (size_t)numel(c, l->rows[0]);
     }
+    case NDLLL_OP_MOE_ROUTE: return 2 * (size_t)dim_of(c, l->rows[l->nt - 1], 1);
     default: return 0;
     }
 }
@@ -696,12 +725,18 @@ static size_t plan(const int64_t *prog, const int64_t *s, size_t *off)
     return total;
 }
 
-/* Symbols must be >= 0 and within their bounds. */
-static int check_syms(const int64_t *prog, const int64_t *s)
+/* Symbols must be >= 0 and within their bounds. Copies them into sv[NDLLL_MAX_SYMS] and
+ * appends the dynamic ones (moe row counts) at their maxima, for the plan. */
+static int check_syms(const int64_t *prog, const int64_t *s, int64_t *sv)
 {
-    const int64_t *bounds = prog + prog[NDLLL_H_BOUNDS];
-    for (int64_t k = 0; k < prog[NDLLL_H_NSYMS]; k++)
+    const int64_t *bounds = prog + prog[NDLLL_H_BOUNDS], *dynmax = prog + prog[NDLLL_H_DYNMAX];
+    int64_t n = prog[NDLLL_H_NSYMS];
+    if (n + prog[NDLLL_H_NDYN] > NDLLL_MAX_SYMS) return NDLRT_ESIZE;
+    for (int64_t k = 0; k < n; k++) {
         if (s[k] < 0 || (bounds[k] && s[k] > bounds[k])) return NDLRT_ESIZE;
+        sv[k] = s[k];
+    }
+    for (int64_t k = 0; k < prog[NDLLL_H_NDYN]; k++) sv[n + k] = dimv(prog, sv, dynmax[k]);
     return 0;
 }
 
@@ -724,9 +759,10 @@ enum { MAX_SLOTS = 4096 };
 int ndlll_reserve(const int64_t *prog, void *model, const int64_t *s)
 {
     size_t off[MAX_SLOTS + 1];
+    int64_t sv[NDLLL_MAX_SYMS];
     if (!model) return NDLRT_EARG;
-    int rc = check_syms(prog, s);
-    return rc ? rc : grow(model, plan(prog, s, off));
+    int rc = check_syms(prog, s, sv);
+    return rc ? rc : grow(model, plan(prog, sv, off));
 }
 
 static int load_weights(const int64_t *prog, const char *const *names, NdlllModel *m, const char *path)
@@ -793,12 +829,13 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
         if (!in[i]) return NDLRT_EARG;
     for (int64_t i = 0; i < prog[NDLLL_H_NOUTPUTS]; i++)
         if (!out[i]) return NDLRT_EARG;
-    int rc = check_syms(prog, s);
+    int64_t sv[NDLLL_MAX_SYMS];
+    int rc = check_syms(prog, s, sv);
     if (rc) return rc;
     size_t off[MAX_SLOTS + 1];
-    rc = grow(m, plan(prog, s, off));
+    rc = grow(m, plan(prog, sv, off));
     if (rc) return rc;
-    Cx c = {prog, s, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off};
+    Cx c = {prog, sv, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off};
     float *scratch = (float *)(m->ws + off[prog[NDLLL_H_NSLOTS]]);
     for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
         Layer l = layer_at(prog, k);
@@ -807,24 +844,26 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
     }
     const int64_t *outs = prog + prog[NDLLL_H_OUTPUTS];
     for (int64_t i = 0; i < prog[NDLLL_H_NOUTPUTS]; i++)
-        if (outs[2 * i + 1]) memcpy(out[i], ptr_of(&c, outs[2 * i]), row_bytes(prog, s, outs[2 * i]));
+        if (outs[2 * i + 1]) memcpy(out[i], ptr_of(&c, outs[2 * i]), row_bytes(prog, sv, outs[2 * i]));
     return NDLRT_OK;
 }
 
 int ndlll_dims(const int64_t *prog, int64_t output, const int64_t *s, int64_t *dims)
 {
-    if (check_syms(prog, s)) return 0;
+    int64_t sv[NDLLL_MAX_SYMS];
+    if (check_syms(prog, s, sv)) return 0;
     const int64_t *w = row_of(prog, prog[prog[NDLLL_H_OUTPUTS] + 2 * output]);
     if (dims)
-        for (int64_t i = 0; i < w[NDLLL_ROW_RANK]; i++) dims[i] = dimv(prog, s, w[NDLLL_ROW_DIMS + i]);
+        for (int64_t i = 0; i < w[NDLLL_ROW_RANK]; i++) dims[i] = dimv(prog, sv, w[NDLLL_ROW_DIMS + i]);
     return (int)w[NDLLL_ROW_RANK];
 }
 
 size_t ndlll_workspace_bytes(const int64_t *prog, const int64_t *s)
 {
     size_t off[MAX_SLOTS + 1];
-    if (check_syms(prog, s) || prog[NDLLL_H_NSLOTS] > MAX_SLOTS) return 0;
-    return plan(prog, s, off);
+    int64_t sv[NDLLL_MAX_SYMS];
+    if (check_syms(prog, s, sv) || prog[NDLLL_H_NSLOTS] > MAX_SLOTS) return 0;
+    return plan(prog, sv, off);
 }
 
 void ndlll_destroy(void *model)

@@ -34,7 +34,7 @@ typedef struct NdlllCx NdlllCx;        /* a run: symbols, pointers, workspace */
 typedef struct NdlllLayer NdlllLayer;  /* a decoded layer record */
 int ndlll_layer(int op, const NdlllCx *c, const NdlllLayer *l, float *scratch);
 #define NDLLL_OPS(X) X(unary) X(binary) X(cast) X(softmax) X(reduce) X(argmax) X(norm) X(matmul) \
-    X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash)
+    X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash) X(moe)
 #define NDLLL_OP_DECL(name) int ndlll_op_##name(const NdlllCx *c, const NdlllLayer *l, float *scratch);
 NDLLL_OPS(NDLLL_OP_DECL)
 #undef NDLLL_OP_DECL

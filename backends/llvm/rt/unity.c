@@ -18,6 +18,7 @@
 #include "../../../runtime/kernels/move.c"
 #include "../../../runtime/kernels/gather.c"
 #include "../../../runtime/kernels/sparse.c"
+#include "../../../runtime/kernels/moe.c"
 #include "../../../runtime/safetensors.c"
 #include "../../../runtime/driver.c"
 #include "exec.c"

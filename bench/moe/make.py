@@ -1,0 +1,85 @@
+#!/usr/bin/python3
+# SPDX-License-Identifier: MIT
+"""make.py OUT - the files of the MoE benchmark (issue 8) in OUT.
+
+One MoE layer, T = 64 tokens of d = 512, experts 512 -> 2048 -> 512 with GELU, a linear
+router, top-2 (Mixtral's renormalized weights), with E = 8 and E = 32 experts:
+    moe<E>.safetensors        weights (gate.weight, experts.N.fc1/fc2.*)
+    moe<E>.in.safetensors     x [64, 512]
+    moe<E>.out.safetensors    PyTorch's output, each expert on its tokens (the reference)
+    moe<E>.onnx               the layer as torch.onnx.export writes a MoE: every expert on
+                              every token, masked by the gate matrix (dense)
+"""
+import os
+import sys
+
+import numpy as np
+import torch
+import torch.nn as nn
+import torch.nn.functional as F
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "tests", "reference"))
+import st  # noqa: E402
+
+D, H, T, K = 512, 2048, 64, 2
+
+
+class FFN(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Linear(D, H)
+        self.fc2 = nn.Linear(H, D)
+
+    def forward(self, x):
+        return self.fc2(F.gelu(self.fc1(x)))
+
+
+class Moe(nn.Module):
+    def __init__(self, e):
+        super().__init__()
+        self.gate = nn.Linear(D, e, bias=False)
+        self.experts = nn.ModuleList([FFN() for _ in range(e)])
+
+    def gates(self, x):
+        p = F.softmax(self.gate(x), dim=-1)
+        w, idx = torch.topk(p, K, dim=-1)
+        w = w / w.sum(-1, keepdim=True)
+        return torch.zeros_like(p).scatter(1, idx, w)
+
+    def sparse(self, x):
+        """Each expert on its tokens (Hugging Face's Mixtral loop): the reference."""
+        g = self.gates(x)
+        y = torch.zeros_like(x)
+        for e, ex in enumerate(self.experts):
+            tok = torch.nonzero(g[:, e]).flatten()
+            if len(tok):
+                y.index_add_(0, tok, g[tok, e, None] * ex(x[tok]))
+        return y
+
+    def forward(self, x):
+        """Dense, as exported graphs compute it: every expert on every token, masked."""
+        g = self.gates(x)
+        return sum(g[:, e:e + 1] * ex(x) for e, ex in enumerate(self.experts))
+
+
+def main():
+    out = sys.argv[1]
+    os.makedirs(out, exist_ok=True)
+    torch.manual_seed(8)
+    for e in (8, 32):
+        m = Moe(e).eval()
+        x = torch.randn(T, D)
+        with torch.no_grad():
+            y = m.sparse(x)
+            assert torch.allclose(y, m(x), atol=1e-4)
+        st.save(os.path.join(out, "moe%d.safetensors" % e),
+                {k: v.detach().numpy().copy() for k, v in m.state_dict().items()})
+        st.save(os.path.join(out, "moe%d.in.safetensors" % e), {"x": x.numpy()})
+        st.save(os.path.join(out, "moe%d.out.safetensors" % e), {"y": y.numpy()})
+        torch.onnx.export(m, (x,), os.path.join(out, "moe%d.onnx" % e), input_names=["x"],
+                          output_names=["y"], opset_version=17)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,90 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+# bench/moe/run.sh - issue 8's MoE targets, in one run, one thread everywhere:
+#   moe8 (8 experts 512 -> 2048 -> 512 GELU, top-2, 64 tokens) against the same layer computed
+#   densely by ndlc (-D k=8: every expert on every token) and against ONNX Runtime on the
+#   PyTorch-exported model (dense, masked: how exported graphs run a MoE); moe32 (E = 32,
+#   top-2) against moe8. Targets: dense / moe8 >= 3, ORT / moe8 >= 2, moe32 / moe8 <= 1.3.
+#
+#   bench/moe/run.sh [--ndlc PATH] [--repeat N] [--rounds R] [--out DIR]
+#
+# Files come from make.py (PyTorch, only when missing); each ndlc executable's output is
+# checked against PyTorch's (tests' stcmp tolerance) before it is timed. ndlc times are the
+# executable's --repeat median; ORT's the median of N session.run calls (bench/node_modules,
+# as bench/run.sh installs it). Each round times every case once in turn; the table shows the
+# median over rounds. Exit status 1 if a check fails.
+set -euo pipefail
+HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+ROOT=$(cd "$HERE/../.." && pwd)
+PY=${PYTHON:-/usr/bin/python3}
+OUT=$HERE/out
+NDLC=$ROOT/build/ndlc
+STCMP=$ROOT/build/tests/harness/stcmp
+REPEAT=50
+ROUNDS=3
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --ndlc) NDLC=$2; shift 2 ;;
+    --out) OUT=$2; shift 2 ;;
+    --repeat) REPEAT=$2; shift 2 ;;
+    --rounds) ROUNDS=$2; shift 2 ;;
+    *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
+  esac
+done
+mkdir -p "$OUT"
+[ -f "$OUT/moe32.onnx" ] || "$PY" "$HERE/make.py" "$OUT"
+
+# build NAME NDL [OPTION]: the executable OUT/NAME of NDL.ndl, run once on the input
+build() {
+  # external weights: cc need not compile 270 MB of float literals (E = 32)
+  "$NDLC" "$HERE/$2.ndl" --weights "$OUT/$2.safetensors" --external-weights --threads 1 -o "$OUT/$1" ${3:+$3}
+  "$OUT/$1" "$OUT/$2.in.safetensors" "$OUT/$1.ndlc.safetensors"
+}
+build moe8 moe8
+build moe32 moe32
+build dense8 moe8 "-D k=8"   # another function (all 8 weights): timed, not compared
+for e in 8 32; do
+  "$STCMP" "$OUT/moe$e.ndlc.safetensors" "$OUT/moe$e.out.safetensors" >&2
+done
+
+ndlc_ms() { "$OUT/$1" "$OUT/$2.in.safetensors" "$OUT/$1.ndlc.safetensors" --repeat "$REPEAT" |
+            sed -n 's/.*median_ms=\([0-9.]*\).*/\1/p'; }
+ORT_JS='
+const ort = require(process.argv[1] + "/node_modules/onnxruntime-node");
+(async () => {
+  const s = await ort.InferenceSession.create(process.argv[2], {intraOpNumThreads: 1,
+    interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all"});
+  const x = new ort.Tensor("float32", new Float32Array(64 * 512).fill(0.1), [64, 512]);
+  const n = parseInt(process.argv[3], 10), t = [];
+  for (let i = 0; i < 3; i++) await s.run({x});
+  for (let i = 0; i < n; i++) {
+    const a = process.hrtime.bigint();
+    await s.run({x});
+    t.push(Number(process.hrtime.bigint() - a) / 1e6);
+  }
+  t.sort((p, q) => p - q);
+  console.log(t[Math.floor(n / 2)].toFixed(3));
+})();'
+have_ort=1
+node -e "require('$ROOT/bench/node_modules/onnxruntime-node')" >/dev/null 2>&1 || have_ort=0
+ort_ms() { node -e "$ORT_JS" "$ROOT/bench" "$OUT/$1.onnx" "$REPEAT"; }
+
+declare -A T
+for r in $(seq "$ROUNDS"); do
+  T[moe8]+="$(ndlc_ms moe8 moe8) "
+  T[moe32]+="$(ndlc_ms moe32 moe32) "
+  T[dense8]+="$(ndlc_ms dense8 moe8) "
+  [ $have_ort = 0 ] || T[ort8]+="$(ort_ms moe8) "
+done
+med() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
+m8=$(med "${T[moe8]}"); m32=$(med "${T[moe32]}"); d8=$(med "${T[dense8]}")
+printf '| case | median ms | vs ndlc moe8 | target |\n|---|---|---|---|\n'
+printf '| ndlc moe8 (top-2 of 8, 64 tokens) | %s | 1 | |\n' "$m8"
+printf '| ndlc dense8 (every expert on every token) | %s | %.2fx slower | >= 3x |\n' "$d8" "$(echo "$d8 / $m8" | bc -l)"
+if [ $have_ort = 1 ]; then
+  o8=$(med "${T[ort8]}")
+  printf '| ONNX Runtime, exported moe8 (dense, masked) | %s | %.2fx slower | >= 2x |\n' "$o8" "$(echo "$o8 / $m8" | bc -l)"
+else
+  printf '| ONNX Runtime | not run: no bench/node_modules/onnxruntime-node (bench/run.sh installs it) | | |\n'
+fi
+printf '| ndlc moe32 (top-2 of 32) | %s | %.2fx | <= 1.3x |\n' "$m32" "$(echo "$m32 / $m8" | bc -l)"
