@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "frontend.h"
 #include "json.h"
 #include "subnets.h"
@@ -500,7 +501,10 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
         if (file) status = compile(opt, sm, file, d);
         else diag_file_error(d, opt->input, "%s", err);
     }
-    /* no stale or partial artefact survives a failure (as GCC) */
-    if (status != 0 && opt->output) unlink(opt->output);
+    /* no stale or partial artefact survives a failure (as GCC), but only a regular file is
+     * removed: `-o /dev/null` (as root) must not delete the device */
+    struct stat out_st;
+    if (status != 0 && opt->output && lstat(opt->output, &out_st) == 0 && S_ISREG(out_st.st_mode))
+        unlink(opt->output);
     return status;
 }
