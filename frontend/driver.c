@@ -425,7 +425,8 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
         status = 1;
         goto done;
     }
-    PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL};
+    PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL,
+                      .hyper_init = opt->hyper && strcmp(opt->hyper, "init") == 0};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
                       stderr, format_span, (void *)sm)) {
         status = 1;

@@ -375,6 +375,35 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
     return list;
 }
 
+/* Predicted weights (spec 8.5): per weight, its expression's size and what each --hyper
+ * mode stores for it (init: its share of the parameters it is computed from, a parameter
+ * read by k weights counting 1/k in each); init_minus_fold_bytes < 0: init saves bytes. */
+static cJSON *hyper_json(const Module *m)
+{
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "mode", m->hyper_init ? "init" : "fold");
+    cJSON *list = cJSON_AddArrayToObject(h, "weights");
+    double fold = 0, init = 0;
+    for (uint32_t i = 0; i < m->predicted.n; i++) {
+        const PredictedWeight *p = &m->predicted.v[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->name);
+        cJSON_AddNumberToObject(o, "expression_ops", p->ops);
+        cJSON_AddNumberToObject(o, "expression_flops", (double)p->flops);
+        cJSON_AddNumberToObject(o, "fold_bytes", (double)p->bytes);
+        cJSON_AddNumberToObject(o, "init_bytes", p->init_bytes);
+        cJSON_AddNumberToObject(o, "init_minus_fold_bytes", p->init_bytes - (double)p->bytes);
+        cJSON_AddItemToArray(list, o);
+        fold += (double)p->bytes;
+        init += p->init_bytes;
+    }
+    cJSON_AddNumberToObject(h, "fold_bytes", fold);
+    init = round(init); /* the shares add up to whole parameters */
+    cJSON_AddNumberToObject(h, "init_bytes", init);
+    cJSON_AddNumberToObject(h, "init_minus_fold_bytes", init - fold);
+    return h;
+}
+
 char *json_report(const Module *m, int sparse)
 {
     cJSON *root = cJSON_CreateObject();
@@ -427,6 +456,7 @@ char *json_report(const Module *m, int sparse)
     cJSON_AddItemToObject(sp, "layers", sparse_layers_json(m, (SparseMode)sparse));
     cJSON_AddItemToObject(root, "sparsity", sp);
     cJSON_AddItemToObject(root, "sharing", sharing_json(m));
+    cJSON_AddItemToObject(root, "hyper", hyper_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
     size_t arena = plan_arena_bytes(m, mp);

@@ -41,6 +41,7 @@ void ir_module_free(Module *m)
     vec_free(m->inputs);
     vec_free(m->outputs);
     vec_free(m->deps);
+    vec_free(m->predicted);
     arena_free(m->arena);
     free(m);
 }
