@@ -455,6 +455,9 @@ static void write_struct(EmitC *e)
         if (e->plan.v[v].kind == ST_INIT)
             fprintf(f, "    %s *init%u; /* computed by create (a predicted or hashed weight) */\n",
                     emitc_ctype(ir_type(e->m, v)->dtype), e->plan.v[v].index);
+    for (ValueId v = 1; v < e->m->values.n; v++)
+        if (e->init_pack[v]) fprintf(f, "    float *initpack%u; /* init%u packed for its linear */\n", e->init_pack[v] - 1,
+                                     e->plan.v[v].index);
     fprintf(f, "};\n\n");
 }
 
@@ -501,6 +504,8 @@ static void write_operands(EmitC *e, OpId head, const ValueId *vals, unsigned nv
                       (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
                       packed_weight_of(e, head) >= 0;
         if (packed) fprintf(e->c, ", m->%s", stored_weight(e, &e->cw.v[packed_weight_of(e, head)])->name);
+        else if (a == 1 && emitc_init_pack_of(e, &m->ops.v[head]))
+            fprintf(e->c, ", m->initpack%u", emitc_init_pack_of(e, &m->ops.v[head]) - 1);
         else fprintf(e->c, ", %s", vals[a] ? emitc_ptr(e, vals[a], ptr, sizeof ptr) : "NULL");
     }
 }
@@ -630,6 +635,16 @@ static void write_init_values(EmitC *e)
         write_operands(e, o, vals, nv);
         fprintf(f, ", m->init%u, scratch)) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
                 e->plan.v[res].index, e->prefix);
+        if (e->init_pack[res]) { /* a linear's weight: packed once, here */
+            const TensorType *t = ir_type(m, res);
+            unsigned k = e->init_pack[res] - 1;
+            fprintf(f, "    m->initpack%u = (float *)malloc(ndlrt_linear_packed_floats(%" PRId64 ", %" PRId64 ") * sizeof(float) + 1);\n",
+                    k, t->dims[0], t->dims[1]);
+            fprintf(f, "    if (!m->initpack%u) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
+                    k, e->prefix);
+            fprintf(f, "    ndlrt_linear_pack(%" PRId64 ", %" PRId64 ", m->init%u, m->initpack%u);\n", t->dims[0], t->dims[1],
+                    e->plan.v[res].index, k);
+        }
     }
     fprintf(f, "    free(scratch);\n");
 }
@@ -966,6 +981,8 @@ static void write_api_rest(EmitC *e)
     fprintf(f, "void %s_destroy(%s *m)\n{\n    if (!m) return;\n    free(m->ws_block);\n", P, P);
     if (e->o->external_weights) fprintf(f, "    free(m->weights);\n");
     for (uint32_t k = 0; k < e->plan.ninit; k++) fprintf(f, "    free(m->init%u);\n", k);
+    for (ValueId v = 1; v < e->m->values.n; v++)
+        if (e->init_pack[v]) fprintf(f, "    free(m->initpack%u);\n", e->init_pack[v] - 1);
     fprintf(f, "    free(m);\n}\n\n");
     fprintf(f, "const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", P);
 }
@@ -1050,11 +1067,27 @@ static void name_layers(EmitC *e)
     }
 }
 
+/* Init buffers read as a linear's weight (predicted weights under --hyper init): create
+ * packs each once, as the compiler packs a constant weight (see EmitC.init_pack). */
+static uint32_t *init_packs(const Module *m, const Plan *p)
+{
+    uint32_t *pack = xcalloc(m->values.n, sizeof *pack), n = 0;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->kind != OP_LINEAR || p->v[op->out].kind == ST_INIT) continue;
+        ValueId w = ir_operand(m, op, 1), root = plan_root(p, w);
+        if (p->v[root].kind == ST_INIT && !pack[root] && ir_type_equal(ir_type(m, root), ir_type(m, w)))
+            pack[root] = ++n; /* a view of another shape is packed by run, as before */
+    }
+    return pack;
+}
+
 bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err, size_t errlen)
 {
     EmitC e = {.m = m, .o = o, .c = c};
     e.prefix = c_ident(m->name);
     plan_build_with_init(m, &e.plan);
+    e.init_pack = init_packs(m, &e.plan);
     name_layers(&e);
     add_raw_weights(&e);
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
@@ -1098,6 +1131,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
     for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
     free(e.fn_name);
     free(e.same_fn);
+    free(e.init_pack);
     for (uint32_t i = 0; i < e.cw.n; i++) {
         free((char *)e.cw.v[i].name);
         free(e.cw.v[i].data);
