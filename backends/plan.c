@@ -45,11 +45,15 @@ static double ref_bytes(const Module *m, ValueId v)
     return n;
 }
 
-/* A `hashed` expansion of a stored pool to a concrete shape depends on no input: create
- * computes it once, instead of every run (--share materialize, spec 8.3). */
+/* Values that depend on no input, which create computes once instead of every run: an
+ * init op of --hyper init (a parameter expression, spec 8.5; views of them stay views),
+ * and a `hashed` expansion of a stored pool to a concrete shape (--share materialize,
+ * spec 8.3). */
 static bool expands_once(const Module *m, const Plan *p, const Op *op)
 {
-    if (op->kind != OP_HASHED || op->group) return false;
+    if (op->group) return false;
+    if (op->flags & OPF_INIT) return !(op_info[op->kind].flags & OPF_VIEW);
+    if (op->kind != OP_HASHED) return false;
     ValueId pool = ir_operand(m, op, 0);
     if (p->v[plan_root(p, pool)].kind != ST_WEIGHT) return false;
     const TensorType *t = ir_type(m, op->out);

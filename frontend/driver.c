@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <sys/stat.h>
 #include "frontend.h"
 #include "json.h"
 #include "subnets.h"
@@ -424,7 +425,8 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     if (opt->share && strcmp(opt->share, "compressed") == 0 && llvm)
         diag_warn(d, (Span){0}, "--share compressed is not supported by the LLVM backend yet: its 'hashed' "
                   "weights are expanded when they are used (the C backend reads them from the pool)");
-    PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL};
+    PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL,
+                      .hyper_init = opt->hyper && strcmp(opt->hyper, "init") == 0};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
                       stderr, format_span, (void *)sm)) {
         status = 1;
@@ -500,7 +502,10 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
         if (file) status = compile(opt, sm, file, d);
         else diag_file_error(d, opt->input, "%s", err);
     }
-    /* no stale or partial artefact survives a failure (as GCC) */
-    if (status != 0 && opt->output) unlink(opt->output);
+    /* no stale or partial artefact survives a failure (as GCC), but only a regular file is
+     * removed: `-o /dev/null` (as root) must not delete the device */
+    struct stat out_st;
+    if (status != 0 && opt->output && lstat(opt->output, &out_st) == 0 && S_ISREG(out_st.st_mode))
+        unlink(opt->output);
     return status;
 }

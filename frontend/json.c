@@ -420,6 +420,11 @@ static cJSON *removals_json(const Module *m)
             cJSON_AddStringToObject(c, "reason", r->why[k]);
             cJSON_AddItemToArray(kept, c);
         }
+        cJSON_AddItemToArray(list, j);
+    }
+    return list;
+}
+
 /* Per moe layer (spec 8.4): its routing op, experts and policy, and how many experts a
  * token activates (top-k: k; threshold: 1 to max_k, data-dependent; assign: 1), plus the
  * shared experts, which every token runs. Experts are the moe_gather ops of its gates. */
@@ -464,6 +469,35 @@ static cJSON *moe_json(const Module *m)
         cJSON_AddItemToArray(list, j);
     }
     return list;
+}
+
+/* Predicted weights (spec 8.5): per weight, its expression's size and what each --hyper
+ * mode stores for it (init: its share of the parameters it is computed from, a parameter
+ * read by k weights counting 1/k in each); init_minus_fold_bytes < 0: init saves bytes. */
+static cJSON *hyper_json(const Module *m)
+{
+    cJSON *h = cJSON_CreateObject();
+    cJSON_AddStringToObject(h, "mode", m->hyper_init ? "init" : "fold");
+    cJSON *list = cJSON_AddArrayToObject(h, "weights");
+    double fold = 0, init = 0;
+    for (uint32_t i = 0; i < m->predicted.n; i++) {
+        const PredictedWeight *p = &m->predicted.v[i];
+        cJSON *o = cJSON_CreateObject();
+        cJSON_AddStringToObject(o, "name", p->name);
+        cJSON_AddNumberToObject(o, "expression_ops", p->ops);
+        cJSON_AddNumberToObject(o, "expression_flops", (double)p->flops);
+        cJSON_AddNumberToObject(o, "fold_bytes", (double)p->bytes);
+        cJSON_AddNumberToObject(o, "init_bytes", p->init_bytes);
+        cJSON_AddNumberToObject(o, "init_minus_fold_bytes", p->init_bytes - (double)p->bytes);
+        cJSON_AddItemToArray(list, o);
+        fold += (double)p->bytes;
+        init += p->init_bytes;
+    }
+    cJSON_AddNumberToObject(h, "fold_bytes", fold);
+    init = round(init); /* the shares add up to whole parameters */
+    cJSON_AddNumberToObject(h, "init_bytes", init);
+    cJSON_AddNumberToObject(h, "init_minus_fold_bytes", init - fold);
+    return h;
 }
 
 char *json_report(const Module *m, int sparse)
@@ -521,6 +555,7 @@ char *json_report(const Module *m, int sparse)
     cJSON_AddItemToObject(pruning, "layers", removals_json(m));
     cJSON_AddItemToObject(root, "sharing", sharing_json(m));
     cJSON_AddItemToObject(root, "moe", moe_json(m));
+    cJSON_AddItemToObject(root, "hyper", hyper_json(m));
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
     size_t arena = plan_arena_bytes(m, mp);

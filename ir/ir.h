@@ -49,6 +49,8 @@ enum {
     OPF_EW2 = 1u << 1,   /* binary elementwise with broadcasting */
     OPF_VIEW = 1u << 2,  /* output is the input's bytes reinterpreted (no data movement) */
     OPF_DEAD = 1u << 8,  /* removed by a pass; skipped by everyone, dropped by ir_compact */
+    OPF_INIT = 1u << 9,  /* init part under --hyper init: depends on weights alone and is
+                            computed once when the model is created (passes/hyper.c) */
 };
 
 #define IR_MAX_RANK 8    /* PyTorch allows more; no model in scope needs more than 6 */
@@ -177,6 +179,17 @@ extern const DTypeInfo dtype_info[DT_COUNT];
 
 typedef struct IrCleanup { void (*fn)(void *); void *arg; } IrCleanup;
 
+typedef struct PredictedWeight { /* a linear/conv2d weight or bias given by a parameter
+                                    expression (spec 8.5), recorded by passes/hyper.c */
+    const char *name;          /* "layers.0.weight" */
+    uint32_t ops;              /* ops of its expression */
+    int64_t flops;             /* to evaluate it */
+    uint64_t bytes;            /* of the predicted tensor: what --hyper fold stores */
+    double init_bytes;         /* its share of the parameters its expression reads: what
+                                  --hyper init stores for it (a parameter read by k predicted
+                                  weights counts 1/k in each, so the shares add up) */
+} PredictedWeight;
+
 typedef struct Module {
     Arena *arena;                   /* names and constant data */
     const char *name;               /* the model's name */
@@ -193,6 +206,8 @@ typedef struct Module {
     VEC(IrCleanup) cleanups;        /* run by ir_module_free (weight buffers, mappings) */
     VEC(const char *) deps;         /* files besides the .ndl read to build it (-MD) */
     VEC(IrRemoval) removals;        /* structured pruning, in layer order (report only) */
+    VEC(PredictedWeight) predicted; /* for --report (passes/hyper.c) */
+    bool hyper_init;                /* the predicted weights are computed by create */
 } Module;
 
 /* ---- module.c: building ------------------------------------------------------- */

@@ -42,6 +42,7 @@ void ir_module_free(Module *m)
     vec_free(m->outputs);
     vec_free(m->deps);
     vec_free(m->removals);
+    vec_free(m->predicted);
     arena_free(m->arena);
     free(m);
 }

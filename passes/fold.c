@@ -6,12 +6,15 @@
  * it and the parameters nothing uses any more. Ops are visited in order, so a chain of
  * parameter expressions (slice -> reshape -> mul ...) folds in one sweep.
  *
- * Size rule: an op is folded only when its result has at most
+ * Every parameter expression (spec 8.5) folds whatever its size, so the artefact stores
+ * the predicted weights (--hyper fold, the default); under --hyper init its ops carry
+ * OPF_INIT (passes/hyper.c) and are left for create. Size rule, for a `hashed` expansion
+ * only (parameter sharing, spec 8.3): it folds when its result has at most
  *     max(total bytes of its operands, FOLD_FREE_BYTES = 1 MiB)
- * bytes, so folding never multiplies the artefact's weight size: a `hashed` expansion,
- * a `kron` or a broadcast to a large shape stays an op (computed from its small operands)
- * while slices, reshapes, masks and per-channel products become plain weights. (The
- * rule is per op: a parameter that is also read directly stays beside its folded form.)
+ * bytes, so a large one stays an op computed from its small pool.
+ * A large rank-2 matmul (a low-rank product `lowrank(u, v)` of predicted factors) is
+ * evaluated with the runtime's GEMM instead of the interpreter's plain loops, so folding
+ * the weights of a GPT-2-sized model takes seconds (fast_matmul).
  * With --share (cx->keep_hashed) no `hashed` expansion folds: the artefact keeps the pool
  * and the backend expands it once when the model is created.
  * Not folded either: results with a symbolic dim, and ops whose evaluation fails (an
@@ -23,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "passes.h"
+#include "../runtime/ndlrt.h"
 
 #define FOLD_FREE_BYTES ((size_t)1 << 20)
 
@@ -44,9 +48,12 @@ static size_t type_bytes(const TensorType *t)
     return n;
 }
 
-/* Can op be evaluated now, and is its result small enough to store (the size rule)? */
+/* Can op be evaluated now, and is its result small enough to store (the size rule, for
+ * `hashed` only: any other op on constants is a parameter expression, which --hyper fold
+ * evaluates whatever its size)? Init ops of --hyper init are left to create. */
 static bool foldable(const Module *m, const Op *op)
 {
+    if (op->flags & OPF_INIT) return false;
     size_t in_bytes = 0;
     for (unsigned i = 0; i < op->nin; i++) {
         ValueId v = ir_operand(m, op, i);
@@ -56,7 +63,7 @@ static bool foldable(const Module *m, const Op *op)
     }
     size_t out_bytes = type_bytes(ir_type(m, op->out));
     if (out_bytes == SIZE_MAX) return false;
-    return out_bytes <= (in_bytes > FOLD_FREE_BYTES ? in_bytes : FOLD_FREE_BYTES);
+    return op->kind != OP_HASHED || out_bytes <= (in_bytes > FOLD_FREE_BYTES ? in_bytes : FOLD_FREE_BYTES);
 }
 
 typedef struct Folded {     /* a constant made by this pass */
@@ -120,6 +127,26 @@ static void name_constants(Module *m, ValueId first, const Folded *folded)
 
 typedef VEC(Folded) FoldedVec;
 
+/* Multiply-adds above which a rank-2 f32 matmul runs on the runtime's GEMM. */
+#define FOLD_GEMM_MACS ((int64_t)1 << 20)
+
+/* c = a . b for rank-2 operands with the optimized kernel; false when op is not such a
+ * matmul or is too small to be worth it (the interpreter then evaluates it). */
+static bool fast_matmul(const Module *m, const Op *op, const Tensor *in, Tensor *out)
+{
+    if (op->kind != OP_MATMUL || in[0].rank != 2 || in[1].rank != 2 || in[0].dtype != DT_F32) return false;
+    int64_t rows = in[0].dims[0], inner = in[0].dims[1], cols = in[1].dims[1];
+    if (rows * inner * cols < FOLD_GEMM_MACS) return false;
+    NdlrtMatmul p = {.batch = 1, .m = rows, .n = cols, .k = inner};
+    float *scratch = xmalloc((ndlrt_matmul_scratch_floats(&p) + 1) * sizeof *scratch);
+    const TensorType *t = ir_type(m, op->out);
+    *out = (Tensor){.dtype = DT_F32, .rank = 2, .dims = {t->dims[0], t->dims[1]}};
+    out->data = xmalloc((size_t)(rows * cols) * sizeof(float) + 1);
+    ndlrt_matmul_f32(&p, in[0].data, in[1].data, out->data, scratch);
+    free(scratch);
+    return true;
+}
+
 /* Evaluates op (foldable) and returns the constant holding its result (described in
  * *folded), or 0. */
 static ValueId fold_op(Module *m, const Op *op, FoldedVec *folded)
@@ -136,7 +163,7 @@ static ValueId fold_op(Module *m, const Op *op, FoldedVec *folded)
         in[i].data = m->weights.v[val->weight].data;
     }
     char err[256];
-    bool ok = interp_eval_op(m, op, in, &out, err, sizeof err);
+    bool ok = fast_matmul(m, op, in, &out) || interp_eval_op(m, op, in, &out, err, sizeof err);
     if (in != fixed) free(in);
     if (!ok) return 0; /* left to fail (or not) at run time */
     TensorType t = *ir_type(m, op->out);

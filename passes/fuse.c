@@ -127,7 +127,8 @@ bool pass_fuse(PassContext *cx)
     }
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = ir_op(m, o);
-        if (!(op->flags & OPF_DEAD) && !op->group && is_head(op)) fuse_head(&f, o);
+        /* init ops (--hyper init) run once in create, each by itself */
+        if (!(op->flags & (OPF_DEAD | OPF_INIT)) && !op->group && is_head(op)) fuse_head(&f, o);
     }
     check_groups(&f);
     free(f.uses);

@@ -51,6 +51,8 @@ typedef struct PassContext {
     void *ud;
     bool keep_hashed;   /* --share given: `hashed` expansions stay ops (never folded), so
                            the artefact stores the pool (spec 8.3) */
+    bool hyper_init;    /* --hyper init: parameter expressions stay ops, computed once by
+                           create (OPF_INIT), instead of being folded (spec 8.5) */
 } PassContext;
 
 typedef bool PassFn(PassContext *cx);
@@ -68,6 +70,11 @@ typedef struct Pass {
 extern const Pass pass_table[];
 extern const unsigned pass_count;
 const Pass *pass_lookup(const char *name);
+
+/* hyper.c: in_init[v] (an array of m->values.n, freed by the caller) says whether value v
+ * depends on parameters and constants alone (not through a `hashed` expansion) and has
+ * a concrete shape: the init part of spec 8.5. */
+bool *hyper_init_part(const Module *m);
 
 /* The default pipeline, in order. */
 extern const char *const pipeline_default[];

@@ -14,7 +14,8 @@ const unsigned pass_count = sizeof pass_table / sizeof pass_table[0];
 
 /* Read top to bottom: the order in which the compiler transforms a model. */
 const char *const pipeline_default[] = {
-    "fold",   /* parameter expressions become plain weights */
+    "hyper",  /* the init part (parameter expressions): shared once, or kept for create */
+    "fold",   /* parameter expressions become plain weights (not --hyper init's) */
     "bnfold", /* needs fold: BatchNorm parameters may be expressions */
     "dce",    /* before prune: every remaining reader of a channel is real */
     "prune",  /* needs bnfold: a pruned conv's BatchNorm shift is then its bias */

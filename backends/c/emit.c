@@ -458,8 +458,11 @@ static void write_struct(EmitC *e)
     for (ValueId v = 1; v < e->m->values.n; v++)
         if (e->plan.v[v].kind == ST_INIT)
             fprintf(f, "    %s *init%u; /* %s */\n", emitc_ctype(ir_type(e->m, v)->dtype), e->plan.v[v].index,
-                    e->fn_name[e->m->values.v[v].def] ? "computed by create (a hashed weight)"
+                    e->fn_name[e->m->values.v[v].def] ? "computed by create (a predicted or hashed weight)"
                                                       : "unused: its linears read the pool (--share compressed)");
+    for (ValueId v = 1; v < e->m->values.n; v++)
+        if (e->init_pack[v]) fprintf(f, "    float *initpack%u; /* init%u packed for its linear */\n", e->init_pack[v] - 1,
+                                     e->plan.v[v].index);
     fprintf(f, "};\n\n");
 }
 
@@ -485,6 +488,38 @@ static void write_bytes_expr(EmitC *e, ValueId v)
         char d[64];
         fprintf(e->c, ", (size_t)%s)", emitc_dim(e, t->dims[i], d, sizeof d));
     }
+}
+
+/* The packed form of head's weight, or -1. */
+static int packed_weight_of(const EmitC *e, OpId head)
+{
+    for (uint32_t i = 0; i < e->cw.n; i++)
+        if (e->cw.v[i].pack && e->cw.v[i].packer == head) return (int)i;
+    return -1;
+}
+
+/* The operand arguments of a call of group head's layer function: a linear or conv2d
+ * weight stored packed is passed in that form. */
+static void write_operands(EmitC *e, OpId head, const ValueId *vals, unsigned nv)
+{
+    const Module *m = e->m;
+    char ptr[128];
+    for (unsigned a = 0; a < nv; a++) {
+        bool packed = a == 1 && vals[a] && e->plan.v[vals[a]].kind == ST_WEIGHT &&
+                      (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
+                      packed_weight_of(e, head) >= 0;
+        if (packed) fprintf(e->c, ", m->%s", stored_weight(e, &e->cw.v[packed_weight_of(e, head)])->name);
+        else if (a == 1 && emitc_init_pack_of(e, &m->ops.v[head]))
+            fprintf(e->c, ", m->initpack%u", emitc_init_pack_of(e, &m->ops.v[head]) - 1);
+        else fprintf(e->c, ", %s", vals[a] ? emitc_ptr(e, vals[a], ptr, sizeof ptr) : "NULL");
+    }
+}
+
+/* Does op o run once, in create (its result is an init buffer)? */
+static bool runs_in_create(const EmitC *e, OpId o)
+{
+    const Op *op = &e->m->ops.v[o];
+    return !(op->flags & OPF_DEAD) && e->fn_name[o] && e->plan.v[op->out].kind == ST_INIT;
 }
 
 static void write_plan(EmitC *e)
@@ -516,7 +551,8 @@ static void write_plan(EmitC *e)
     for (ValueId v = 1; v < m->values.n; v++) free(line[v]);
     free(line);
     for (OpId o = 1; o < m->ops.n; o++) {
-        if (!e->fn_name[o] || e->same_fn[o]) continue; /* the same scratch as the op it shares with */
+        if (!e->fn_name[o] || runs_in_create(e, o)) continue;
+        if (e->same_fn[o] && !runs_in_create(e, e->same_fn[o])) continue; /* the same scratch as the op it shares with */
         char expr[1024];
         emitc_scratch_expr(e, o, expr, sizeof expr);
         if (strcmp(expr, "0") != 0)
@@ -583,26 +619,49 @@ static const char *layer_fn(const EmitC *e, OpId o)
     return e->fn_name[e->same_fn[o] ? e->same_fn[o] : o];
 }
 
-/* In create: the values that depend on weights alone (ST_INIT), each computed once into
- * its own buffer by its layer function. */
+/* In create: the values that depend on weights alone (ST_INIT: predicted weights and
+ * their intermediates under --hyper init, hashed expansions), each computed once into its
+ * own buffer by its layer function, in op order, with one scratch block sized for the
+ * largest of them (their sizes are concrete) and freed at the end. */
 static void write_init_values(EmitC *e)
 {
     FILE *f = e->c;
     const Module *m = e->m;
-    char ptr[128], n[256];
+    char n[256], expr[1024];
+    bool any = false;
     for (OpId o = 1; o < m->ops.n; o++) {
-        const Op *op = &m->ops.v[o];
-        if ((op->flags & OPF_DEAD) || !e->fn_name[o] || e->plan.v[op->out].kind != ST_INIT) continue;
+        if (!runs_in_create(e, o)) continue;
+        if (!any) fprintf(f, "    size_t init_scratch = 0;\n");
+        any = true;
+        emitc_scratch_expr(e, o, expr, sizeof expr);
+        if (strcmp(expr, "0") != 0) fprintf(f, "    init_scratch = ndlc_max(init_scratch, %s);\n", expr);
+    }
+    if (!any) return;
+    fprintf(f, "    float *scratch = (float *)malloc(ndlc_add(ndlc_mul(init_scratch, sizeof(float)), 64));\n");
+    fprintf(f, "    if (!scratch) {\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n", e->prefix);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        if (!runs_in_create(e, o)) continue;
         ValueId vals[16], res;
         unsigned nv = emitc_group_operands(e, o, vals, 16, &res);
         const char *ct = emitc_ctype(ir_type(m, res)->dtype);
         fprintf(f, "    m->init%u = (%s *)malloc((size_t)(%s) * sizeof(%s) + 1);\n", e->plan.v[res].index, ct,
                 emitc_numel(e, res, n, sizeof n), ct);
         fprintf(f, "    if (!m->init%u || %s(NULL", e->plan.v[res].index, layer_fn(e, o));
-        for (unsigned i = 0; i < nv; i++) fprintf(f, ", %s", vals[i] ? emitc_ptr(e, vals[i], ptr, sizeof ptr) : "NULL");
-        fprintf(f, ", m->init%u, NULL)) {\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
+        write_operands(e, o, vals, nv);
+        fprintf(f, ", m->init%u, scratch)) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
                 e->plan.v[res].index, e->prefix);
+        if (e->init_pack[res]) { /* a linear's weight: packed once, here */
+            const TensorType *t = ir_type(m, res);
+            unsigned k = e->init_pack[res] - 1;
+            fprintf(f, "    m->initpack%u = (float *)malloc(ndlrt_linear_packed_floats(%" PRId64 ", %" PRId64 ") * sizeof(float) + 1);\n",
+                    k, t->dims[0], t->dims[1]);
+            fprintf(f, "    if (!m->initpack%u) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
+                    k, e->prefix);
+            fprintf(f, "    ndlrt_linear_pack(%" PRId64 ", %" PRId64 ", m->init%u, m->initpack%u);\n", t->dims[0], t->dims[1],
+                    e->plan.v[res].index, k);
+        }
     }
+    fprintf(f, "    free(scratch);\n");
 }
 
 static void write_create(EmitC *e)
@@ -669,14 +728,6 @@ static void write_create(EmitC *e)
         fprintf(f, "    if (rc2) {\n        %s_destroy(m);\n        return rc2;\n    }\n", P);
     }
     fprintf(f, "    *out = m;\n    return NDLRT_OK;\n}\n\n");
-}
-
-/* The packed form of head's weight, or -1. */
-static int packed_weight_of(const EmitC *e, OpId head)
-{
-    for (uint32_t i = 0; i < e->cw.n; i++)
-        if (e->cw.v[i].pack && e->cw.v[i].packer == head) return (int)i;
-    return -1;
 }
 
 /* ---- shared layers: one function, called in a loop (spec 8.3) ------------------------- */
@@ -971,13 +1022,7 @@ static void write_run(EmitC *e)
         ValueId vals[16], res;
         unsigned nv = emitc_group_operands(e, head, vals, 16, &res);
         fprintf(f, "    rc = %s(s", layer_fn(e, head));
-        for (unsigned a = 0; a < nv; a++) {
-            bool packed = a == 1 && vals[a] && e->plan.v[vals[a]].kind == ST_WEIGHT &&
-                          (m->ops.v[head].kind == OP_LINEAR || m->ops.v[head].kind == OP_CONV2D) &&
-                          packed_weight_of(e, head) >= 0;
-            if (packed) fprintf(f, ", m->%s", stored_weight(e, &e->cw.v[packed_weight_of(e, head)])->name);
-            else fprintf(f, ", %s", vals[a] ? emitc_ptr(e, vals[a], ptr, sizeof ptr) : "NULL");
-        }
+        write_operands(e, head, vals, nv);
         fprintf(f, ", %s, scratch);\n    if (rc) return rc;\n", emitc_ptr(e, res, ptr, sizeof ptr));
         i++;
     }
@@ -1020,6 +1065,8 @@ static void write_api_rest(EmitC *e)
     fprintf(f, "void %s_destroy(%s *m)\n{\n    if (!m) return;\n    free(m->ws_block);\n", P, P);
     if (e->o->external_weights) fprintf(f, "    free(m->weights);\n");
     for (uint32_t k = 0; k < e->plan.ninit; k++) fprintf(f, "    free(m->init%u);\n", k);
+    for (ValueId v = 1; v < e->m->values.n; v++)
+        if (e->init_pack[v]) fprintf(f, "    free(m->initpack%u);\n", e->init_pack[v] - 1);
     fprintf(f, "    free(m);\n}\n\n");
     fprintf(f, "const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", P);
 }
@@ -1129,11 +1176,27 @@ static void name_layers(EmitC *e)
     free(only_compressed);
 }
 
+/* Init buffers read as a linear's weight (predicted weights under --hyper init): create
+ * packs each once, as the compiler packs a constant weight (see EmitC.init_pack). */
+static uint32_t *init_packs(const Module *m, const Plan *p)
+{
+    uint32_t *pack = xcalloc(m->values.n, sizeof *pack), n = 0;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->kind != OP_LINEAR || p->v[op->out].kind == ST_INIT) continue;
+        ValueId w = ir_operand(m, op, 1), root = plan_root(p, w);
+        if (p->v[root].kind == ST_INIT && !pack[root] && ir_type_equal(ir_type(m, root), ir_type(m, w)))
+            pack[root] = ++n; /* a view of another shape is packed by run, as before */
+    }
+    return pack;
+}
+
 bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err, size_t errlen)
 {
     EmitC e = {.m = m, .o = o, .c = c};
     e.prefix = c_ident(m->name);
     plan_build_with_init(m, &e.plan);
+    e.init_pack = init_packs(m, &e.plan);
     name_layers(&e);
     add_raw_weights(&e);
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
@@ -1177,6 +1240,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
     for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
     free(e.fn_name);
     free(e.same_fn);
+    free(e.init_pack);
     for (uint32_t i = 0; i < e.cw.n; i++) {
         free((char *)e.cw.v[i].name);
         free(e.cw.v[i].data);

@@ -32,9 +32,20 @@ typedef struct EmitC {
                                 (a shared layer applied again), which it calls; or 0 */
     VEC(CWeight) cw;
     uint32_t *raw_weight;    /* per IR weight: index into cw + 1 of its raw form, or 0 */
+    uint32_t *init_pack;     /* per value: k + 1 when it is an init buffer (ST_INIT) that a
+                                linear reads as its weight, which create packs into
+                                m->initpack<k> (so run never packs it); else 0 */
     bool uses_act[64];       /* activation helpers needed */
     char err[256];
 } EmitC;
+
+/* The index + 1 of the create-time pack a linear op reads as its weight, or 0. */
+static inline uint32_t emitc_init_pack_of(const EmitC *e, const Op *op)
+{
+    if (op->kind != OP_LINEAR) return 0;
+    ValueId w = ir_operand(e->m, op, 1), root = plan_root(&e->plan, w);
+    return e->init_pack[root] && ir_type_equal(ir_type(e->m, root), ir_type(e->m, w)) ? e->init_pack[root] : 0;
+}
 
 /* C spelling of a dimension: "16", "s[0]", "(3*s[0]*s[1])". */
 const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len);

@@ -270,6 +270,7 @@ static void layer_sparse(EmitC *e, OpId o, const CWeight *c)
 static bool weight_is_packed(const EmitC *e, const Op *op)
 {
     ValueId wv = ir_operand(e->m, op, 1);
+    if (emitc_init_pack_of(e, op)) return true; /* by create */
     if (e->plan.v[wv].kind != ST_WEIGHT) return false;
     OpId o = (OpId)(op - e->m->ops.v);
     for (uint32_t i = 0; i < e->cw.n; i++)

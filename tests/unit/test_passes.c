@@ -351,8 +351,9 @@ static void test_fold_names_outputs(T *t)
 }
 
 /* The size rule: a hashed expansion to 2 MiB from a 16-byte pool stays an op (and so
- * does what uses it); one to 160 bytes folds. A broadcast of two 1 KiB vectors to 1 MiB
- * folds (the free allowance), to 4 MiB does not. */
+ * does what uses it); one to 160 bytes folds. Any other parameter expression folds
+ * whatever its size (--hyper fold, spec 8.5): broadcasts of two vectors to 1 MiB and to
+ * 4 MiB both become constants. */
 static void test_fold_size_rule(T *t)
 {
     fresh(t);
@@ -369,11 +370,12 @@ static void test_fold_size_rule(T *t)
     ValueId col2 = param(t, "col2", f32(DIMS(1024, 1)));
     ValueId row2 = param(t, "row2", f32(DIMS(1, 1024)));
     output(t, "p", op(t, OP_MUL, V(col, row), NOATTRS, NULL));   /* 1 MiB: folds */
-    output(t, "q", op(t, OP_MUL, V(col2, row2), NOATTRS, NULL)); /* 4 MiB: stays */
+    output(t, "q", op(t, OP_MUL, V(col2, row2), NOATTRS, NULL)); /* 4 MiB: folds too */
     CHECK_SAME(t, "fold");
     CHECK_EQ_INT(count_ops(t, OP_HASHED), 1);
     CHECK_EQ_INT(count_ops(t, OP_NEG), 1);
-    CHECK_EQ_INT(count_ops(t, OP_MUL), 1);
+    CHECK_EQ_INT(count_ops(t, OP_MUL), 0);
+    CHECK(named(t, "col2.mul") != 0);
     const Op *h = find_op(t, OP_HASHED, 0);
     CHECK(h && ir_type(t->m, h->out)->dims[0] == 512);
     CHECK(named(t, "small.hashed") != 0);
@@ -749,6 +751,80 @@ static void test_prune_pinned(T *t)
     const IrRemoval *r = removal_of(t, "a");
     CHECK(r && r->nremoved == 0 && r->nkept == 1 && strstr(r->why[0], "conv2d 'g' reads it"));
     CHECK(ir_type(t->m, find_op(t, OP_CONV2D, 0)->out)->dims[1] == 4);
+/* ---- hyper: the init part ------------------------------------------------------------------ */
+
+/* A LoGAH-like weight: the same hypernetwork call (slice, reshape, linear) written twice,
+ * once per low-rank factor, feeding fc's weight. Returns fc's output. */
+static ValueId hyper_model(T *t)
+{
+    fresh(t);
+    ValueId x = input(t, "x", f32(DIMS(2, 4)));
+    ValueId emb = param(t, "emb", f32(DIMS(2, 3)));
+    ValueId hw = param(t, "hyper.weight", f32(DIMS(8, 3))), hb = param(t, "hyper.bias", f32(DIMS(8)));
+    ValueId factor[2];
+    for (int k = 0; k < 2; k++) {
+        Attr sl[] = {INTS(ATTR_BEGIN, 1, 0), INTS(ATTR_END, 2, INT64_MAX), INTS(ATTR_STEP, 1, 1)};
+        ValueId e = op(t, OP_SLICE, V(emb), sl, 3, NULL);
+        Attr rs = INTS(ATTR_SHAPE, 3);
+        e = op(t, OP_RESHAPE, V(e), &rs, 1, NULL);
+        ValueId h = op(t, OP_LINEAR, V(e, hw, hb), NOATTRS, "hyper");
+        Attr rf = INTS(ATTR_SHAPE, 4, 2);
+        factor[k] = op(t, OP_RESHAPE, V(h), &rf, 1, NULL);
+    }
+    Attr pm = INTS(ATTR_PERM, 1, 0);
+    ValueId vt = op(t, OP_PERMUTE, V(factor[1]), &pm, 1, "fc");
+    ValueId w = op(t, OP_MATMUL, V(factor[0], vt), NOATTRS, "fc");
+    ValueId y = op(t, OP_LINEAR, V(x, w, 0), NOATTRS, "fc");
+    output(t, "y", y);
+    return y;
+}
+
+static void test_hyper_common(T *t)
+{
+    hyper_model(t);
+    CHECK_EQ_INT(count_ops(t, OP_LINEAR), 3);
+    CHECK_SAME(t, "hyper");
+    CHECK_EQ_INT(count_ops(t, OP_LINEAR), 2); /* the hypernetwork call once, and fc */
+    CHECK_EQ_INT(count_ops(t, OP_SLICE), 1);
+    CHECK_EQ_INT(t->m->predicted.n, 1);
+    if (t->m->predicted.n == 1) {
+        const PredictedWeight *p = &t->m->predicted.v[0];
+        CHECK_STR(p->name, "fc.weight");
+        CHECK_EQ_INT((int64_t)p->bytes, 4 * 4 * 4);
+        CHECK_EQ_INT(p->ops, 6); /* slice, reshape, linear, reshape (both factors), permute, matmul */
+        CHECK(fabs(p->init_bytes - 4.0 * (6 + 24 + 8)) < 1e-9);
+    }
+    for (OpId o = 1; o < t->m->ops.n; o++) CHECK(!(t->m->ops.v[o].flags & OPF_INIT));
+    CHECK_SAME(t, "fold"); /* everything but fc folds */
+    CHECK_EQ_INT(count_live_ops(t), 1);
+}
+
+static void test_hyper_init(T *t)
+{
+    hyper_model(t);
+    Run before, after;
+    make_inputs(t, &before);
+    CHECK(interp(t, &before));
+    int errors = 0;
+    PassContext cx = {.m = t->m, .error = pass_error, .ud = &errors, .hyper_init = true};
+    CHECK(pass_hyper(&cx));
+    CHECK(t->m->hyper_init);
+    for (OpId o = 1; o < t->m->ops.n; o++) {
+        const Op *op = &t->m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        bool run_part = op->kind == OP_LINEAR && op->name && strcmp(op->name, "fc") == 0;
+        CHECK_EQ_INT(!(op->flags & OPF_INIT), run_part);
+    }
+    run_pass(t, "fold"); /* leaves the init part to create */
+    run_pass(t, "fuse");
+    CHECK_EQ_INT(count_ops(t, OP_MATMUL), 1);
+    CHECK_EQ_INT(count_ops(t, OP_LINEAR), 2);
+    CHECK_EQ_INT(count_values(t, VAL_PARAM), 3);
+    after = before;
+    CHECK(interp(t, &after));
+    CHECK(memcmp(after.out[0].data, before.out[0].data, 2 * 4 * sizeof(float)) == 0);
+    free_run(&after, false);
+    free_run(&before, true);
 }
 
 /* ---- the pipeline -------------------------------------------------------------------------- */
@@ -756,6 +832,7 @@ static void test_prune_pinned(T *t)
 static void test_pipeline(T *t)
 {
     static const char *const want[] = {"fold", "bnfold", "dce", "prune", "fuse"};
+    static const char *const want[] = {"hyper", "fold", "bnfold", "dce", "fuse"};
     CHECK_EQ_INT(pipeline_default_len, 5);
     for (unsigned i = 0; i < 5 && i < pipeline_default_len; i++)
         CHECK_STR(pipeline_default[i], want[i]);
@@ -813,6 +890,8 @@ int main(void)
     test_prune_padding(&t, 0);
     test_prune_all_zero(&t);
     test_prune_pinned(&t);
+    test_hyper_common(&t);
+    test_hyper_init(&t);
     test_pipeline(&t);
     ir_module_free(t.m);
     return check_done();
