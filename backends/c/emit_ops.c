@@ -179,6 +179,11 @@ static const char *prod(const EmitC *e, const TensorType *t, unsigned from, unsi
     return buf;
 }
 
+const char *emitc_prod(const EmitC *e, const TensorType *t, unsigned from, unsigned to, char *buf, size_t len)
+{
+    return prod(e, t, from, to, buf, len);
+}
+
 static void signature(EmitC *e, OpId o, const char *what)
 {
     const Module *m = e->m;
