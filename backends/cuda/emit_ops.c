@@ -157,6 +157,14 @@ static void dims_list(EmitCu *e, const TensorType *t)
     P("}");
 }
 
+/* "{s0, s1, ...}" of rank C expressions ("{0}" for rank 0) */
+static void list(EmitCu *e, char s[][128], unsigned rank)
+{
+    P("{");
+    for (unsigned i = 0; i < rank; i++) P("%s%s", i ? ", " : "", s[i]);
+    P("%s}", rank ? "" : "0");
+}
+
 static void layer_binary(EmitCu *e, OpId o)
 {
     const Module *m = e->c.m;
@@ -169,11 +177,11 @@ static void layer_binary(EmitCu *e, OpId o)
     signature(e, o, "");
     P("    const NdlcuBroadcast p = {%u, ", ty->rank ? ty->rank : 1);
     dims_list(e, ty);
-    P(", {");
-    for (unsigned i = 0; i < ty->rank; i++) P("%s%s", i ? ", " : "", sa[i]);
-    P("%s}, {", ty->rank ? "" : "0");
-    for (unsigned i = 0; i < ty->rank; i++) P("%s%s", i ? ", " : "", sb[i]);
-    P("%s}};\n", ty->rank ? "" : "0");
+    P(", ");
+    list(e, sa, ty->rank);
+    P(", ");
+    list(e, sb, ty->rank);
+    P("};\n");
     int code = op->kind == OP_ADD ? 0 : op->kind == OP_SUB ? 1 : op->kind == OP_MUL ? 2 : 3;
     P("    return ndlcu_binary<%s>(%s, %d /* %s */, &p, a0, a1, y, st);\n}\n\n", emitc_ctype(ty->dtype), numel(e, op->out, n),
       code, op_info[op->kind].name);
@@ -217,11 +225,11 @@ static void copy_struct(EmitCu *e, const TensorType *t, char in_stride[][128], c
     bstrides(e, y, y, ys);
     P("    const NdlcuCopy p = {%u, ", t->rank ? t->rank : 1);
     dims_list(e, t);
-    P(", {");
-    for (unsigned i = 0; i < t->rank; i++) P("%s%s", i ? ", " : "", in_stride[i]);
-    P("%s}, {", t->rank ? "" : "0");
-    for (unsigned i = 0; i < t->rank; i++) P("%s%s", i ? ", " : "", ys[i]);
-    P("%s}, %s, %s};\n", t->rank ? "" : "0", in_off, out_off);
+    P(", ");
+    list(e, in_stride, t->rank);
+    P(", ");
+    list(e, ys, t->rank);
+    P(", %s, %s};\n", in_off, out_off);
 }
 
 /* permuted[i] = x[perm[i]]: strides of x taken in the order of perm */
@@ -465,16 +473,11 @@ static void layer_concat(EmitCu *e, OpId o)
     signature(e, o, "");
     for (unsigned k = 0; k < op->nin; k++) {
         const TensorType *t = ir_type(m, ir_operand(m, op, k));
-        char ts[IR_MAX_RANK][128], ys[IR_MAX_RANK][128];
+        char ts[IR_MAX_RANK][128], off[1400];
         bstrides(e, t, t, ts);
-        bstrides(e, y, y, ys);
-        P("    {\n    const NdlcuCopy p = {%u, ", t->rank);
-        dims_list(e, t);
-        P(", {");
-        for (unsigned i = 0; i < t->rank; i++) P("%s%s", i ? ", " : "", ts[i]);
-        P("}, {");
-        for (unsigned i = 0; i < t->rank; i++) P("%s%s", i ? ", " : "", ys[i]);
-        P("}, 0, (%s) * %s};\n", at, inner);
+        snprintf(off, sizeof off, "(%s) * %s", at, inner);
+        P("    {\n");
+        copy_struct(e, t, ts, "0", y, off);
         P("    int rc = ndlcu_copy(&p, sizeof *a%u, a%u, y, st);\n    if (rc) return rc;\n    }\n", k, k);
         emitcu_prod(e, t, ax, ax + 1, len, sizeof len);
         size_t l = strlen(at);
@@ -514,11 +517,11 @@ static void layer_kron(EmitCu *e, OpId o)
     dims_list(e, y);
     P(", ");
     dims_list(e, b);
-    P(", {");
-    for (unsigned i = 0; i < a->rank; i++) P("%s%s", i ? ", " : "", as[i]);
-    P("}, {");
-    for (unsigned i = 0; i < b->rank; i++) P("%s%s", i ? ", " : "", bs[i]);
-    P("}};\n    return ndlcu_kron(%s, &p, a0, a1, y, st);\n}\n\n", numel(e, op->out, n));
+    P(", ");
+    list(e, as, a->rank);
+    P(", ");
+    list(e, bs, b->rank);
+    P("};\n    return ndlcu_kron(%s, &p, a0, a1, y, st);\n}\n\n", numel(e, op->out, n));
 }
 
 static void layer_hashed(EmitCu *e, OpId o)
