@@ -65,7 +65,8 @@ set +f
 u=1
 while [ $u -le $nunits ]; do
     models=$(wc -l < "$tmp/names$u")
-    if "$nvcc" -arch="$arch" -c -o "$tmp/unit$u.o" -Xcompiler -Wall,-Wextra -Werror all-warnings \
+    # host code at -O0: this checks that the code compiles, and the weight arrays are large
+    if "$nvcc" -arch="$arch" -c -O0 -o "$tmp/unit$u.o" -Xcompiler -Wall,-Wextra -Werror all-warnings \
         "$tmp/unit$u.cu" > "$tmp/nvcc.log" 2>&1; then
         echo "nvcc -arch=$arch: unit $u ($models models) compiles"
     else

@@ -46,13 +46,14 @@ say() { echo "[run.sh $(( $(date +%s) - start ))s] $*"; }
 # ---- ndlc -------------------------------------------------------------------------------
 cmake_build() { # builds build-gpu/ndlc with cmake: no LLVM, no ONNX (fewer libraries to carry)
     gen=; command -v ninja > /dev/null 2>&1 && gen="-G Ninja"
+    mkdir -p "$root/build-gpu"
     cmake -S "$root" -B "$root/build-gpu" $gen -DCMAKE_BUILD_TYPE=Release -DNDLC_WITH_LLVM=OFF \
-        -DNDLC_WITH_ONNX=OFF > "$root/build-gpu.log" 2>&1 &&
-        cmake --build "$root/build-gpu" --target ndlc stcmp -j "$jobs" >> "$root/build-gpu.log" 2>&1
+        -DNDLC_WITH_ONNX=OFF > "$root/build-gpu/build.log" 2>&1 &&
+        cmake --build "$root/build-gpu" --target ndlc stcmp -j "$jobs" >> "$root/build-gpu/build.log" 2>&1
 }
 if [ $prepare = 1 ]; then
     say "preparing build-gpu/ (ndlc without LLVM/ONNX, with libcjson and its header beside it)"
-    cmake_build || { tail -n 20 "$root/build-gpu.log"; exit 1; }
+    cmake_build || { tail -n 20 "$root/build-gpu/build.log"; exit 1; }
     mkdir -p build-gpu/lib build-gpu/include/cjson
     lib=$(ldd build-gpu/ndlc | sed -n 's/.*libcjson[^ ]* => \([^ ]*\) .*/\1/p')
     [ -n "$lib" ] && cp -L "$lib" build-gpu/lib/ && ln -sf "$(basename "$lib")" build-gpu/lib/libcjson.so
@@ -68,7 +69,7 @@ for c in "${NDLC:-}" "$root/build-gpu/ndlc" "$root/build/ndlc"; do
     if usable "$c"; then ndlc=$c; break; fi
 done
 if [ -z "$ndlc" ] && command -v cmake > /dev/null 2>&1 && command -v bison > /dev/null 2>&1; then
-    say "building ndlc with cmake into build-gpu/ (log: build-gpu.log)"
+    say "building ndlc with cmake into build-gpu/ (log: build-gpu/build.log)"
     cmake_build && usable "$root/build-gpu/ndlc" && ndlc=$root/build-gpu/ndlc
 fi
 if [ -z "$ndlc" ]; then
