@@ -763,11 +763,33 @@ template <class Ops, class Params> static __global__ void __launch_bounds__(NDLC
 #endif
 }
 
+/* Few rows against a linear weight (batch-1 inference): a warp per output element in f32 on
+ * CUDA cores, reading both rows coalesced; a 128-row tensor-core tile would be mostly empty. */
+enum { NDLCU_GEMV_MAX_ROWS = 8 };
+
+static __global__ void ndlcu_gemv_k(NdlcuGemm p)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    for (int64_t o = warp; o < p.m * p.n; o += nwarps) {
+        int64_t i = o / p.n, j = o % p.n;
+        const float *ar = p.a + i * p.lda, *br = p.b + j * p.ldb;
+        float s = 0.0f;
+        for (int64_t kk = lane; kk < p.k; kk += 32) s += ar[kk] * br[kk];
+        for (int d = 16; d; d >>= 1) s += __shfl_xor_sync(0xffffffffu, s, d);
+        if (lane == 0) p.c[i * p.ldc + j] = ndlcu_epilogue(p.ep, s, j, i * p.ldc + j);
+    }
+}
+
 static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
 {
     int64_t batch = 1;
     for (int k = 0; k < p->batch_rank; k++) batch *= p->batch_dims[k];
     if (p->m <= 0 || p->n <= 0 || batch <= 0) return NDLRT_OK;
+    if (p->trans_b && batch == 1 && p->m <= NDLCU_GEMV_MAX_ROWS) {
+        ndlcu_gemv_k<<<ndlcu_blocks(p->m * p->n * 32), NDLCU_THREADS, 0, st>>>(*p);
+        return ndlcu_launched();
+    }
     if (batch > 65535 || (p->m + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((p->n + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((p->m + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)batch);
@@ -775,10 +797,34 @@ static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
     return ndlcu_launched();
 }
 
+/* Depthwise convolution (one input and one output channel per group): a thread per output
+ * element, direct; as a GEMM each group would have a single column. */
+static __global__ void ndlcu_depthwise_k(NdlcuConv p)
+{
+    NDLCU_FOR(i, p.n * p.o * p.oh * p.ow) {
+        int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, ch = (i / (p.ow * p.oh)) % p.o, img = i / (p.ow * p.oh * p.o);
+        const float *xs = p.x + (img * p.c + ch) * p.h * p.w, *ws = p.wt + ch * p.kh * p.kw;
+        float acc = 0.0f;
+        for (int64_t r = 0; r < p.kh; r++) {
+            int64_t iy = oy * p.sh - p.ph + r * p.dh;
+            if (iy < 0 || iy >= p.h) continue;
+            for (int64_t q = 0; q < p.kw; q++) {
+                int64_t ix = ox * p.sw - p.pw + q * p.dw;
+                if (ix >= 0 && ix < p.w) acc += xs[iy * p.w + ix] * ws[r * p.kw + q];
+            }
+        }
+        p.y[i] = ndlcu_epilogue(p.ep, acc, ch, i);
+    }
+}
+
 static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
 {
     int64_t rows = p->n * p->oh * p->ow, cols = p->o / p->groups;
     if (rows <= 0 || cols <= 0) return NDLRT_OK;
+    if (p->groups == p->c && p->o == p->c) {
+        ndlcu_depthwise_k<<<ndlcu_blocks(rows * p->o), NDLCU_THREADS, 0, st>>>(*p);
+        return ndlcu_launched();
+    }
     if (p->groups > 65535 || (rows + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((cols + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((rows + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)p->groups);
