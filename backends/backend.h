@@ -120,4 +120,14 @@ bool emitll_available(void);
 bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, const char *out_path,
                    const char *cpu, char *err, size_t errlen);
 
+/* backends/cuda (--target cuda): writes NET.cu (CUDA C: kernels and host code, sm_80+)
+ * and NET.h (the section-10 API over device pointers, plus NET_run_stream). emitcu_check
+ * finds the first op without a CUDA kernel yet (*op, with the reason in why): the driver
+ * reports it at the op's NDL location before anything is written. */
+bool emitcu_check(const Module *m, OpId *op, char *why, size_t len);
+bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, char *err, size_t errlen);
+/* --emit exe --target cuda: the .cu with the runtime's driver, built by nvcc ($NVCC, else
+ * /usr/local/cuda/bin/nvcc or nvcc on PATH) for -arch=$NDLC_CUDA_ARCH (default native). */
+bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_path, char *err, size_t errlen);
+
 #endif

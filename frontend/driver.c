@@ -309,8 +309,82 @@ static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
     return ok;
 }
 
+/* Writes the source and header pair an emitter produces (NET.c/.h, NET.cu/.h) atomically:
+ * both appear, or neither. */
+typedef bool EmitPairFn(const Module *m, const EmitOptions *o, FILE *src, FILE *h, char *err, size_t errlen);
+static bool write_pair(const Module *m, EmitOptions *eo, EmitPairFn *emit, const char *out, const char *suffix, Diag *d)
+{
+    char err[512] = "";
+    char *hpath = with_suffix(out, suffix, ".h");
+    const char *slash = strrchr(hpath, '/');
+    eo->h_name = slash ? slash + 1 : hpath;
+    OutFile c, h;
+    bool ok = out_open(&c, out, d);
+    if (ok && !out_open(&h, hpath, d)) {
+        fclose(c.f);
+        unlink(c.tmp);
+        free(c.tmp);
+        ok = false;
+    } else if (ok) {
+        ok = emit(m, eo, c.f, h.f, err, sizeof err);
+        if (!ok) {
+            diag_file_error(d, out, "%s", err);
+            fclose(c.f);
+            fclose(h.f);
+            unlink(c.tmp);
+            unlink(h.tmp);
+            free(c.tmp);
+            free(h.tmp);
+        } else {
+            ok = out_commit(&c, d);
+            ok = out_commit(&h, d) && ok;
+        }
+    }
+    if (!ok) unlink(hpath);
+    free(hpath);
+    return ok;
+}
+
+/* --target cuda (--emit cuda|exe): NET.cu + NET.h, or an executable built by nvcc. An op
+ * without a CUDA kernel yet is an error at its NDL location, before anything is written. */
+static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
+{
+    if (opt->emit != EMIT_CUDA && opt->emit != EMIT_EXE) {
+        diag_error(d, (Span){0}, "--target cuda produces --emit cuda or exe (--emit %s is for the CPU)",
+                   opt->emit == EMIT_C ? "c" : opt->emit == EMIT_OBJ ? "obj" : "llvm");
+        return false;
+    }
+    if (strcmp(opt->backend, "c") != 0) {
+        diag_error(d, (Span){0}, "--backend %s --target cuda is not supported yet (the CUDA C emitter is "
+                   "--backend c)", opt->backend);
+        return false;
+    }
+    OpId bad;
+    char why[256];
+    if (!emitcu_check(m, &bad, why, sizeof why)) {
+        diag_error(d, m->ops.v[bad].span, "%s", why);
+        return false;
+    }
+    if (opt->external_weights) {
+        diag_error(d, (Span){0}, "--external-weights is not supported on --target cuda yet");
+        return false;
+    }
+    const char *out = opt->output ? opt->output : (opt->emit == EMIT_CUDA ? "a.cu" : "a.out");
+    EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .span_fmt = format_span, .span_ud = (void *)sm};
+    char err[512] = "";
+    bool ok;
+    if (opt->emit == EMIT_EXE) {
+        ok = emitcu_build_exe(m, &eo, out, err, sizeof err);
+        if (!ok) diag_file_error(d, out, "%s", err);
+        return ok;
+    }
+    return write_pair(m, &eo, emitcu_module, out, ".cu", d);
+}
+
 static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
 {
+    if (strcmp(opt->target, "cuda") == 0 || opt->emit == EMIT_CUDA) return emit_cuda(m, opt, sm, d);
     if (strcmp(opt->target, "cpu") == 0 &&
         (opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0)))
         return emit_llvm(m, opt, d);
@@ -332,33 +406,7 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
         ok = emitc_build_exe(m, &eo, out, opt->cpu, err, sizeof err);
         if (!ok) diag_file_error(d, out, "%s", err);
     } else {
-        char *hpath = with_suffix(out, ".c", ".h");
-        const char *slash = strrchr(hpath, '/');
-        eo.h_name = slash ? slash + 1 : hpath;
-        OutFile c, h;
-        ok = out_open(&c, out, d);
-        if (ok && !out_open(&h, hpath, d)) {
-            fclose(c.f);
-            unlink(c.tmp);
-            free(c.tmp);
-            ok = false;
-        } else if (ok) {
-            ok = emitc_module(m, &eo, c.f, h.f, err, sizeof err);
-            if (!ok) {
-                diag_file_error(d, out, "%s", err);
-                fclose(c.f);
-                fclose(h.f);
-                unlink(c.tmp);
-                unlink(h.tmp);
-                free(c.tmp);
-                free(h.tmp);
-            } else {
-                ok = out_commit(&c, d);
-                ok = out_commit(&h, d) && ok;
-            }
-        }
-        if (!ok) unlink(hpath);
-        free(hpath);
+        ok = write_pair(m, &eo, emitc_module, out, ".c", d);
     }
     if (!ok && opt->external_weights) unlink(weights);
     free(weights);
@@ -449,12 +497,13 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     case EMIT_C:
     case EMIT_OBJ:
     case EMIT_LLVM:
+    case EMIT_CUDA:
     case EMIT_EXE: status = emit_native(m, opt, sm, d) ? 0 : 1; break;
     default: {
         static const char *const names[] = {[EMIT_EXE] = "exe", [EMIT_C] = "c", [EMIT_OBJ] = "obj",
                                             [EMIT_LLVM] = "llvm", [EMIT_PTX] = "ptx", [EMIT_CUDA] = "cuda"};
-        diag_error(d, (Span){0}, "--emit %s is not supported yet (this build has the reference "
-                   "interpreter, 'ndlc run', and --emit ir|json|dot)", names[opt->emit]);
+        diag_error(d, (Span){0}, "--emit %s is not supported yet (--target cuda has --emit cuda|exe, the CUDA C "
+                   "emitter)", names[opt->emit]);
         status = 1;
         break;
     }

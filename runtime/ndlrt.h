@@ -41,6 +41,7 @@ typedef enum NdlrtStatus {
     NDLRT_EWEIGHTS = 4,     /* the weight file is missing, malformed or does not match */
     NDLRT_EINDEX = 5,       /* an index input out of range (embedding ids, take, recurse depth) */
     NDLRT_ENOWEIGHTS = 6,   /* built with external weights but created without a path */
+    NDLRT_EDEVICE = 7,      /* the GPU failed (no device, a launch or copy error; --target cuda) */
     NDLRT_STATUS_COUNT
 } NdlrtStatus;
 

@@ -267,22 +267,7 @@ static bool write_weight_file(EmitC *e, char *err, size_t errlen)
  * file already) and inlining eltwise.def where ndlrt.h includes it. */
 static void write_runtime_file(EmitC *e, const char *path)
 {
-    const char *text = embedded_lookup(path);
-    if (!text) NDLC_ICE("runtime file '%s' is not embedded", path);
-    fprintf(e->c, "/* ---- from ndlc's %s ---- */\n", path);
-    for (const char *p = text; *p;) {
-        const char *nl = strchr(p, '\n');
-        size_t n = nl ? (size_t)(nl - p) : strlen(p);
-        if (strncmp(p, "#include \"", 10) == 0) {
-            const char *q = strstr(p, "eltwise.def");
-            if (q && q < p + n) fputs(embedded_lookup("ir/eltwise.def"), e->c);
-        } else if (strncmp(p, "#define _POSIX_C_SOURCE", 23) != 0) {
-            fwrite(p, 1, n, e->c);
-            fputc('\n', e->c);
-        }
-        p += n + (nl ? 1 : 0);
-    }
-    fputc('\n', e->c);
+    if (!embedded_copy(e->c, path)) NDLC_ICE("runtime file '%s' is not embedded", path);
 }
 
 /* The runtime kernel file an op's layer function calls (NULL: emitted inline). */

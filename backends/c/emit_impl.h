@@ -51,6 +51,8 @@ static inline uint32_t emitc_init_pack_of(const EmitC *e, const Op *op)
 const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len);
 enum { EMITC_FLOAT_LEN = 40 };
 const char *emitc_float(float x, char buf[EMITC_FLOAT_LEN]);
+/* Product of dims [from, to) of t as a C expression: "96", "s[0]", "16*s[0]*s[1]". */
+const char *emitc_prod(const EmitC *e, const TensorType *t, unsigned from, unsigned to, char *buf, size_t len);
 /* Number of elements of v's type as a C expression. */
 const char *emitc_numel(const EmitC *e, ValueId v, char *buf, size_t len);
 /* C element type of a dtype: float, int32_t, int64_t, uint8_t. */

@@ -193,6 +193,11 @@ static const char *prod(const EmitC *e, const TensorType *t, unsigned from, unsi
     return buf;
 }
 
+const char *emitc_prod(const EmitC *e, const TensorType *t, unsigned from, unsigned to, char *buf, size_t len)
+{
+    return prod(e, t, from, to, buf, len);
+}
+
 /* The function header of op o's layer; s_decl declares the symbol sizes parameter. */
 static void signature_s(EmitC *e, OpId o, const char *what, const char *s_decl)
 {

@@ -13,6 +13,7 @@ NDLRT_API const char *ndlrt_strerror(int code)
         [NDLRT_EWEIGHTS] = "the weight file is missing, malformed or does not match the model",
         [NDLRT_EINDEX] = "an index is out of range",
         [NDLRT_ENOWEIGHTS] = "the model was built with external weights but created without a path",
+        [NDLRT_EDEVICE] = "the CUDA device failed (no usable GPU, or a kernel launch or copy error)",
     };
     _Static_assert(sizeof msgs / sizeof msgs[0] == NDLRT_STATUS_COUNT, "one message per status");
     if (code < 0 || code >= NDLRT_STATUS_COUNT || !msgs[code]) return "unknown error";

@@ -15,6 +15,8 @@
 #      the file written beside the artefact, which the executable finds by its own name).
 # MODE llvm-exe, llvm-exe-ext: exe and exe-ext through `--backend llvm` (no C compiler;
 #      cc only links the object).
+# MODE cuda-exe: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU to run, see
+#      tests/gpu/run.sh), then run like exe.
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
@@ -25,7 +27,7 @@
 set -u
 
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext]" >&2
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe]" >&2
     exit 2
 fi
 ndlc=$1
@@ -75,11 +77,11 @@ interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe|exe-ext|llvm-exe|llvm-exe-ext)
+exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe)
     ext=
     backend=
     case $mode in *-ext) ext=--external-weights ;; esac
-    case $mode in llvm-*) backend="--backend llvm" ;; esac
+    case $mode in llvm-*) backend="--backend llvm" ;; cuda-*) backend="--target cuda" ;; esac
     run_cmd="$ndlc $case_ndl $args $backend $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
     "$ndlc" "$case_ndl" $args $backend $ext -o "$tmp/net" || fail "ndlc exited with status $?"
     if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi

@@ -1,0 +1,833 @@
+/* SPDX-License-Identifier: MIT
+ * ndlcu.cuh - the CUDA kernels of ndlc's generated CUDA C (--target cuda), copied into
+ * every generated .cu after ndlrt.h (whose status codes, NdlrtAct and NdlrtEpilogue it
+ * uses), so that the artefact needs only the CUDA runtime.
+ *
+ * Each kernel has a host launcher `ndlcu_<op>(..., stream)` that returns 0 or an
+ * NdlrtStatus; launchers never allocate and never synchronize. Pointers are device
+ * pointers; sizes are int64_t. Semantics are those of the CPU kernels in runtime/kernels (PyTorch f32):
+ * NaN propagation in max/min/argmax, sums in double, first maximum wins.
+ * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (wmma,
+ * TF32, sm_80+) with error compensation by default: 3 TF32 products per step (a_hi b_hi
+ * + a_hi b_lo + a_lo b_hi, "3xTF32") keep f32 accuracy within the spec's 1e-4 tolerance;
+ * -DNDLCU_TF32_PASSES=1 trades that for plain TF32 speed.
+ */
+#include <mma.h>
+
+/* this file defines every kernel and a model launches some: unused ones are expected */
+#pragma nv_diag_suppress 177
+
+#ifndef NDLCU_TF32_PASSES
+#define NDLCU_TF32_PASSES 3
+#endif
+
+/* ---- status and launch geometry ------------------------------------------------------ */
+
+static int ndlcu_status(cudaError_t e)
+{
+    return e == cudaSuccess ? NDLRT_OK : e == cudaErrorMemoryAllocation ? NDLRT_ENOMEM : NDLRT_EDEVICE;
+}
+
+/* the status of the last launch (asynchronous faults surface at the next synchronization) */
+static int ndlcu_launched(void) { return ndlcu_status(cudaGetLastError()); }
+
+enum { NDLCU_THREADS = 256 };
+
+/* Blocks for n work items of NDLCU_THREADS each, capped (kernels loop grid-stride). */
+/* The current device can run this code (TF32 tensor cores: compute capability 8.0+). */
+static int ndlcu_device_ok(void)
+{
+    int dev = 0, major = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) != cudaSuccess) {
+        cudaGetLastError();
+        return NDLRT_EDEVICE;
+    }
+    return major >= 8 ? NDLRT_OK : NDLRT_EDEVICE;
+}
+
+static unsigned ndlcu_blocks(int64_t n)
+{
+    int64_t b = (n + NDLCU_THREADS - 1) / NDLCU_THREADS;
+    return (unsigned)(b < 1 ? 1 : b > 65535 * 16 ? 65535 * 16 : b);
+}
+
+#define NDLCU_FOR(i, n) \
+    for (int64_t i = (int64_t)blockIdx.x * blockDim.x + threadIdx.x; i < (n); i += (int64_t)gridDim.x * blockDim.x)
+
+/* ---- elementwise ------------------------------------------------------------------------ */
+
+/* NdlrtAct k applied to x: the expressions of ir/eltwise.def, as in every backend */
+static __device__ __forceinline__ float ndlcu_act(int act, float x)
+{
+    switch (act) {
+#define EW1(K, name, expr) case NDLRT_ACT_##K: return expr;
+#include "../../ir/eltwise.def"
+#undef EW1
+    default: return x;
+    }
+}
+
+/* y = act2(act(v + bias[ch]) + residual[i]) (runtime/ndlrt.h NdlrtEpilogue) */
+static __device__ __forceinline__ float ndlcu_epilogue(const NdlrtEpilogue &ep, float v, int64_t ch, int64_t i)
+{
+    if (ep.bias) v += ep.bias[ch];
+    if (ep.act) v = ndlcu_act(ep.act, v);
+    if (ep.residual) v += ep.residual[i];
+    if (ep.act2) v = ndlcu_act(ep.act2, v);
+    return v;
+}
+
+static __global__ void ndlcu_unary_k(int64_t n, int act, const float *x, float *y)
+{
+    NDLCU_FOR(i, n) y[i] = ndlcu_act(act, x[i]);
+}
+
+static int ndlcu_unary(int64_t n, int act, const float *x, float *y, cudaStream_t st)
+{
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_unary_k<<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(n, act, x, y);
+    return ndlcu_launched();
+}
+
+enum { NDLCU_MAX_RANK = 8 };
+
+/* Broadcasting: output dims and each operand's stride per output axis (0: broadcast). */
+typedef struct NdlcuBroadcast {
+    int rank;
+    int64_t dims[NDLCU_MAX_RANK], sa[NDLCU_MAX_RANK], sb[NDLCU_MAX_RANK];
+} NdlcuBroadcast;
+
+/* integer arithmetic wraps (two's complement, as the C backend's unsigned casts) */
+template <typename T> static __device__ __forceinline__ T ndlcu_binop(int op, T a, T b)
+{
+    typedef typename std::conditional<sizeof(T) == 8, unsigned long long, unsigned>::type U;
+    switch (op) {
+    case 0: return (T)((U)a + (U)b);
+    case 1: return (T)((U)a - (U)b);
+    case 2: return (T)((U)a * (U)b);
+    default: return b ? a / b : 0;
+    }
+}
+template <> __device__ __forceinline__ float ndlcu_binop<float>(int op, float a, float b)
+{
+    return op == 0 ? a + b : op == 1 ? a - b : op == 2 ? a * b : a / b;
+}
+
+template <typename T>
+static __global__ void ndlcu_binary_k(int64_t n, int op, NdlcuBroadcast p, const T *a, const T *b, T *y)
+{
+    NDLCU_FOR(i, n) {
+        int64_t r = i, ia = 0, ib = 0;
+        for (int k = p.rank - 1; k >= 0; k--) {
+            int64_t c = r % p.dims[k];
+            r /= p.dims[k];
+            ia += c * p.sa[k];
+            ib += c * p.sb[k];
+        }
+        y[i] = ndlcu_binop<T>(op, a[ia], b[ib]);
+    }
+}
+
+/* op: 0 add, 1 sub, 2 mul, 3 div */
+template <typename T>
+static int ndlcu_binary(int64_t n, int op, const NdlcuBroadcast *p, const T *a, const T *b, T *y, cudaStream_t st)
+{
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_binary_k<T><<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(n, op, *p, a, b, y);
+    return ndlcu_launched();
+}
+
+/* x.to(dtype): float -> int truncates toward zero; NaN and out-of-range give the minimum
+ * (as the C backend on x86); to bool: nonzero */
+template <typename To, typename From> static __device__ __forceinline__ To ndlcu_convert(From x) { return (To)x; }
+template <> __device__ __forceinline__ int32_t ndlcu_convert<int32_t, float>(float x)
+{
+    return (x != x || x >= 2147483648.0f || x < -2147483648.0f) ? INT32_MIN : (int32_t)x;
+}
+template <> __device__ __forceinline__ int64_t ndlcu_convert<int64_t, float>(float x)
+{
+    return (x != x || x >= 9223372036854775808.0f || x < -9223372036854775808.0f) ? INT64_MIN : (int64_t)x;
+}
+template <> __device__ __forceinline__ int32_t ndlcu_convert<int32_t, int64_t>(int64_t x)
+{
+    return (int32_t)(uint32_t)(uint64_t)x;
+}
+
+template <typename To, typename From> static __global__ void ndlcu_cast_k(int64_t n, const From *x, To *y, int to_bool)
+{
+    NDLCU_FOR(i, n) y[i] = to_bool ? (To)(x[i] != 0) : ndlcu_convert<To, From>(x[i]);
+}
+
+template <typename To, typename From>
+static int ndlcu_cast(int64_t n, const From *x, To *y, int to_bool, cudaStream_t st)
+{
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_cast_k<To, From><<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(n, x, y, to_bool);
+    return ndlcu_launched();
+}
+
+/* ---- data movement: permute, slice, concat, copies -------------------------------------- */
+
+/* out[idx] (at out_off + sum idx[k]*out_stride[k]) = in[in_off + sum idx[k]*in_stride[k]]
+ * over the index space dims: one kernel for permute, slice and each concat operand. */
+typedef struct NdlcuCopy {
+    int rank;
+    int64_t dims[NDLCU_MAX_RANK], in_stride[NDLCU_MAX_RANK], out_stride[NDLCU_MAX_RANK];
+    int64_t in_off, out_off;
+} NdlcuCopy;
+
+template <typename T> static __global__ void ndlcu_copy_k(int64_t n, NdlcuCopy p, const T *x, T *y)
+{
+    NDLCU_FOR(i, n) {
+        int64_t r = i, io = p.in_off, oo = p.out_off;
+        for (int k = p.rank - 1; k >= 0; k--) {
+            int64_t c = r % p.dims[k];
+            r /= p.dims[k];
+            io += c * p.in_stride[k];
+            oo += c * p.out_stride[k];
+        }
+        y[oo] = x[io];
+    }
+}
+
+/* elem: the element size in bytes (1, 4 or 8) */
+static int ndlcu_copy(const NdlcuCopy *p, size_t elem, const void *x, void *y, cudaStream_t st)
+{
+    int64_t n = 1;
+    for (int k = 0; k < p->rank; k++) n *= p->dims[k];
+    if (n <= 0) return NDLRT_OK;
+    unsigned b = ndlcu_blocks(n);
+    if (elem == 8) ndlcu_copy_k<uint64_t><<<b, NDLCU_THREADS, 0, st>>>(n, *p, (const uint64_t *)x, (uint64_t *)y);
+    else if (elem == 4) ndlcu_copy_k<uint32_t><<<b, NDLCU_THREADS, 0, st>>>(n, *p, (const uint32_t *)x, (uint32_t *)y);
+    else ndlcu_copy_k<uint8_t><<<b, NDLCU_THREADS, 0, st>>>(n, *p, (const uint8_t *)x, (uint8_t *)y);
+    return ndlcu_launched();
+}
+
+/* ---- softmax, reductions, argmax over [outer, len, inner] -------------------------------- */
+
+static __device__ __forceinline__ float ndlcu_warp_max(float v)
+{
+    for (int o = 16; o; o >>= 1) {
+        float u = __shfl_xor_sync(0xffffffffu, v, o);
+        v = (u > v || u != u) ? u : v;
+    }
+    return v;
+}
+
+static __device__ __forceinline__ double ndlcu_warp_sum(double v)
+{
+    for (int o = 16; o; o >>= 1) v += __shfl_xor_sync(0xffffffffu, v, o);
+    return v;
+}
+
+/* one warp per (outer, inner) slice; log != 0: log_softmax */
+static __global__ void ndlcu_softmax_k(int64_t outer, int64_t len, int64_t inner, int log, const float *x, float *y)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    for (int64_t s = warp; s < outer * inner; s += nwarps) {
+        const float *xs = x + (s / inner) * len * inner + s % inner;
+        float *ys = y + (s / inner) * len * inner + s % inner;
+        float mx = -INFINITY;
+        for (int64_t j = lane; j < len; j += 32) {
+            float v = xs[j * inner];
+            mx = (v > mx || v != v) ? v : mx;
+        }
+        mx = ndlcu_warp_max(mx);
+        double sum = 0;
+        for (int64_t j = lane; j < len; j += 32) sum += expf(xs[j * inner] - mx);
+        float total = (float)ndlcu_warp_sum(sum);
+        for (int64_t j = lane; j < len; j += 32) {
+            float d = xs[j * inner] - mx;
+            ys[j * inner] = log ? d - logf(total) : expf(d) / total;
+        }
+    }
+}
+
+static int ndlcu_softmax(int64_t outer, int64_t len, int64_t inner, int log, const float *x, float *y, cudaStream_t st)
+{
+    if (outer * inner <= 0 || len <= 0) return NDLRT_OK;
+    ndlcu_softmax_k<<<ndlcu_blocks(outer * inner * 32), NDLCU_THREADS, 0, st>>>(outer, len, inner, log, x, y);
+    return ndlcu_launched();
+}
+
+/* kind: 0 sum, 1 mean, 2 max, 3 min; one thread per output (sums in double) */
+static __global__ void ndlcu_reduce_k(int64_t outer, int64_t len, int64_t inner, int kind, const float *x, float *y)
+{
+    NDLCU_FOR(s, outer * inner) {
+        const float *xs = x + (s / inner) * len * inner + s % inner;
+        if (len == 0) {
+            y[s] = kind == 0 ? 0.0f : NAN; /* mean of nothing is NaN, as in torch */
+        } else if (kind <= 1) {
+            double t = 0;
+            for (int64_t j = 0; j < len; j++) t += xs[j * inner];
+            y[s] = (float)(kind == 1 ? t / (double)len : t);
+        } else {
+            float a = xs[0];
+            for (int64_t j = 1; j < len; j++) {
+                float v = xs[j * inner];
+                bool take = kind == 2 ? v > a : v < a;
+                if (take || v != v) a = v;
+            }
+            y[s] = a;
+        }
+    }
+}
+
+static int ndlcu_reduce(int64_t outer, int64_t len, int64_t inner, int kind, const float *x, float *y, cudaStream_t st)
+{
+    if (outer * inner <= 0) return NDLRT_OK;
+    ndlcu_reduce_k<<<ndlcu_blocks(outer * inner), NDLCU_THREADS, 0, st>>>(outer, len, inner, kind, x, y);
+    return ndlcu_launched();
+}
+
+/* the first maximum, NaN counting as the largest (torch.argmax) */
+static __global__ void ndlcu_argmax_k(int64_t outer, int64_t len, int64_t inner, const float *x, int64_t *y)
+{
+    NDLCU_FOR(s, outer * inner) {
+        const float *xs = x + (s / inner) * len * inner + s % inner;
+        int64_t best = 0;
+        float b = len > 0 ? xs[0] : 0.0f;
+        for (int64_t j = 1; j < len && b == b; j++) {
+            float v = xs[j * inner];
+            if (v > b || v != v) b = v, best = j;
+        }
+        y[s] = best;
+    }
+}
+
+static int ndlcu_argmax(int64_t outer, int64_t len, int64_t inner, const float *x, int64_t *y, cudaStream_t st)
+{
+    if (outer * inner <= 0) return NDLRT_OK;
+    ndlcu_argmax_k<<<ndlcu_blocks(outer * inner), NDLCU_THREADS, 0, st>>>(outer, len, inner, x, y);
+    return ndlcu_launched();
+}
+
+/* ---- normalization ------------------------------------------------------------------------ */
+
+/* layer_norm (rms == 0: mean and biased variance) or rms_norm over rows of d; a warp per row */
+static __global__ void ndlcu_norm_k(int64_t rows, int64_t d, int rms, const float *x, const float *w, const float *b,
+                                    float eps, float *y)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    for (int64_t r = warp; r < rows; r += nwarps) {
+        const float *xr = x + r * d;
+        float *yr = y + r * d;
+        float mean = 0.0f;
+        if (!rms) {
+            double s = 0;
+            for (int64_t j = lane; j < d; j += 32) s += xr[j];
+            mean = (float)(ndlcu_warp_sum(s) / (double)d);
+        }
+        double q = 0;
+        for (int64_t j = lane; j < d; j += 32) q += (double)(xr[j] - mean) * (xr[j] - mean);
+        float inv = 1.0f / sqrtf((float)(ndlcu_warp_sum(q) / (double)d) + eps);
+        for (int64_t j = lane; j < d; j += 32) {
+            float v = (xr[j] - mean) * inv;
+            if (w) v *= w[j];
+            if (b) v += b[j];
+            yr[j] = v;
+        }
+    }
+}
+
+static int ndlcu_norm(int64_t rows, int64_t d, int rms, const float *x, const float *w, const float *b, float eps,
+                      float *y, cudaStream_t st)
+{
+    if (rows <= 0 || d <= 0) return NDLRT_OK;
+    ndlcu_norm_k<<<ndlcu_blocks(rows * 32), NDLCU_THREADS, 0, st>>>(rows, d, rms, x, w, b, eps, y);
+    return ndlcu_launched();
+}
+
+/* eval-mode batch norm, channel axis 1 of [n, c, inner] */
+static __global__ void ndlcu_batch_norm_k(int64_t n, int64_t c, int64_t inner, const float *x, const float *mean,
+                                          const float *var, const float *w, const float *b, float eps, float *y)
+{
+    NDLCU_FOR(i, n * c * inner) {
+        int64_t ch = (i / inner) % c;
+        float s = 1.0f / sqrtf(var[ch] + eps);
+        if (w) s *= w[ch];
+        y[i] = (x[i] - mean[ch]) * s + (b ? b[ch] : 0.0f);
+    }
+}
+
+static int ndlcu_batch_norm(int64_t n, int64_t c, int64_t inner, const float *x, const float *mean, const float *var,
+                            const float *w, const float *b, float eps, float *y, cudaStream_t st)
+{
+    if (n * c * inner <= 0) return NDLRT_OK;
+    ndlcu_batch_norm_k<<<ndlcu_blocks(n * c * inner), NDLCU_THREADS, 0, st>>>(n, c, inner, x, mean, var, w, b, eps, y);
+    return ndlcu_launched();
+}
+
+/* ---- pooling ------------------------------------------------------------------------------ */
+
+typedef struct NdlcuPool {
+    int64_t n, c, h, w, oh, ow, kh, kw, sh, sw, ph, pw;
+    int max;                 /* 1 max (padding is -inf), 0 average (count_include_pad) */
+} NdlcuPool;
+
+static __global__ void ndlcu_pool_k(NdlcuPool p, const float *x, float *y)
+{
+    NDLCU_FOR(i, p.n * p.c * p.oh * p.ow) {
+        int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, nc = i / (p.ow * p.oh);
+        const float *xs = x + nc * p.h * p.w;
+        float acc = p.max ? -INFINITY : 0.0f;
+        for (int64_t r = 0; r < p.kh; r++) {
+            int64_t iy = oy * p.sh - p.ph + r;
+            if (iy < 0 || iy >= p.h) continue;
+            for (int64_t q = 0; q < p.kw; q++) {
+                int64_t ix = ox * p.sw - p.pw + q;
+                if (ix < 0 || ix >= p.w) continue;
+                float v = xs[iy * p.w + ix];
+                if (!p.max) acc += v;
+                else if (v > acc || v != v) acc = v;
+            }
+        }
+        y[i] = p.max ? acc : acc / (float)(p.kh * p.kw);
+    }
+}
+
+static int ndlcu_pool(const NdlcuPool *p, const float *x, float *y, cudaStream_t st)
+{
+    int64_t n = p->n * p->c * p->oh * p->ow;
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_pool_k<<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(*p, x, y);
+    return ndlcu_launched();
+}
+
+/* ---- gathers and hashes ------------------------------------------------------------------------ */
+
+static __device__ __forceinline__ int64_t ndlcu_index(const void *ids, int i64, int64_t i)
+{
+    return i64 ? ((const int64_t *)ids)[i] : (int64_t)((const int32_t *)ids)[i];
+}
+
+/* an index out of range writes zeros and sets *bad (the instance's error word), which the
+ * synchronous run turns into NDLRT_EINDEX */
+static __global__ void ndlcu_embedding_k(int64_t nids, const void *ids, int i64, int64_t rows, int64_t d,
+                                         const float *table, float *y, int *bad)
+{
+    NDLCU_FOR(i, nids * d) {
+        int64_t id = ndlcu_index(ids, i64, i / d);
+        if (id < 0 || id >= rows) {
+            *bad = 1;
+            y[i] = 0.0f;
+        } else {
+            y[i] = table[id * d + i % d];
+        }
+    }
+}
+
+static int ndlcu_embedding(int64_t nids, const void *ids, int i64, int64_t rows, int64_t d, const float *table,
+                           float *y, int *bad, cudaStream_t st)
+{
+    if (nids * d <= 0) return NDLRT_OK;
+    ndlcu_embedding_k<<<ndlcu_blocks(nids * d), NDLCU_THREADS, 0, st>>>(nids, ids, i64, rows, d, table, y, bad);
+    return ndlcu_launched();
+}
+
+/* torch.take: negative indices count from the end */
+static __global__ void ndlcu_take_k(int64_t nidx, const void *idx, int i64, int64_t n, const float *x, float *y,
+                                    int *bad)
+{
+    NDLCU_FOR(i, nidx) {
+        int64_t j = ndlcu_index(idx, i64, i);
+        if (j < 0) j += n;
+        if (j < 0 || j >= n) {
+            *bad = 1;
+            y[i] = 0.0f;
+        } else {
+            y[i] = x[j];
+        }
+    }
+}
+
+static int ndlcu_take(int64_t nidx, const void *idx, int i64, int64_t n, const float *x, float *y, int *bad,
+                      cudaStream_t st)
+{
+    if (nidx <= 0) return NDLRT_OK;
+    ndlcu_take_k<<<ndlcu_blocks(nidx), NDLCU_THREADS, 0, st>>>(nidx, idx, i64, n, x, y, bad);
+    return ndlcu_launched();
+}
+
+/* MurmurHash3's finalizer (runtime/kernels/gather.c, spec 8.3 and 8.4) */
+static __device__ __forceinline__ uint32_t ndlcu_fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+static __global__ void ndlcu_hashed_k(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed, float *y)
+{
+    NDLCU_FOR(i, n_out) {
+        uint32_t u = (uint32_t)(uint64_t)i;
+        float sign = (ndlcu_fmix32(u ^ seed ^ 0x9E3779B9u) & 1u) ? -1.0f : 1.0f;
+        y[i] = n_pool > 0 ? sign * pool[(uint64_t)ndlcu_fmix32(u ^ seed) % (uint64_t)n_pool] : 0.0f;
+    }
+}
+
+static int ndlcu_hashed(int64_t n_out, const float *pool, int64_t n_pool, uint32_t seed, float *y, cudaStream_t st)
+{
+    if (n_out <= 0) return NDLRT_OK;
+    ndlcu_hashed_k<<<ndlcu_blocks(n_out), NDLCU_THREADS, 0, st>>>(n_out, pool, n_pool, seed, y);
+    return ndlcu_launched();
+}
+
+static __global__ void ndlcu_hash_route_k(int64_t n, const void *ids, int i64, int64_t experts, uint32_t seed, int64_t *y)
+{
+    NDLCU_FOR(i, n) {
+        uint32_t u = (uint32_t)(uint64_t)ndlcu_index(ids, i64, i);
+        y[i] = experts > 0 ? (int64_t)((uint64_t)ndlcu_fmix32(u ^ seed) % (uint64_t)experts) : 0;
+    }
+}
+
+static int ndlcu_hash_route(int64_t n, const void *ids, int i64, int64_t experts, uint32_t seed, int64_t *y,
+                            cudaStream_t st)
+{
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_hash_route_k<<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(n, ids, i64, experts, seed, y);
+    return ndlcu_launched();
+}
+
+/* torch.kron of equal-rank operands: y index per axis k is i_k * b_dims[k] + j_k */
+typedef struct NdlcuKron {
+    int rank;
+    int64_t y_dims[NDLCU_MAX_RANK], b_dims[NDLCU_MAX_RANK], a_stride[NDLCU_MAX_RANK], b_stride[NDLCU_MAX_RANK];
+} NdlcuKron;
+
+static __global__ void ndlcu_kron_k(int64_t n, NdlcuKron p, const float *a, const float *b, float *y)
+{
+    NDLCU_FOR(i, n) {
+        int64_t r = i, ia = 0, ib = 0;
+        for (int k = p.rank - 1; k >= 0; k--) {
+            int64_t c = r % p.y_dims[k];
+            r /= p.y_dims[k];
+            ia += c / p.b_dims[k] * p.a_stride[k];
+            ib += c % p.b_dims[k] * p.b_stride[k];
+        }
+        y[i] = a[ia] * b[ib];
+    }
+}
+
+static int ndlcu_kron(int64_t n, const NdlcuKron *p, const float *a, const float *b, float *y, cudaStream_t st)
+{
+    if (n <= 0) return NDLRT_OK;
+    ndlcu_kron_k<<<ndlcu_blocks(n), NDLCU_THREADS, 0, st>>>(n, *p, a, b, y);
+    return ndlcu_launched();
+}
+
+/* ---- attention ------------------------------------------------------------------------------ */
+
+typedef struct NdlcuAttention {
+    int64_t batch, tq, tk, d, dv;
+    int64_t q_stride, k_stride, v_stride, y_stride; /* per batch entry, 0: broadcast */
+    float scale;
+    int causal;
+} NdlcuAttention;
+
+enum { NDLCU_ATT_MAX_DV = 256 };
+
+/* One warp per query row with an online softmax (Milakov & Gimelshein 2018): scores are
+ * never stored; each lane keeps up to 8 output columns (dv <= 256, checked by the emitter). */
+static __global__ void ndlcu_attention_k(NdlcuAttention p, const float *q, const float *k, const float *v, float *y)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    for (int64_t row = warp; row < p.batch * p.tq; row += nwarps) {
+        int64_t b = row / p.tq, i = row % p.tq;
+        const float *qr = q + b * p.q_stride + i * p.d, *kb = k + b * p.k_stride, *vb = v + b * p.v_stride;
+        float acc[NDLCU_ATT_MAX_DV / 32];
+        for (int t = 0; t < NDLCU_ATT_MAX_DV / 32; t++) acc[t] = 0.0f;
+        float mx = -INFINITY, sum = 0.0f;
+        int64_t end = p.causal ? (i + 1 < p.tk ? i + 1 : p.tk) : p.tk;
+        for (int64_t j = 0; j < end; j++) {
+            float s = 0.0f;
+            for (int64_t c = lane; c < p.d; c += 32) s += qr[c] * kb[j * p.d + c];
+            for (int o = 16; o; o >>= 1) s += __shfl_xor_sync(0xffffffffu, s, o);
+            s *= p.scale;
+            float nmx = fmaxf(mx, s), corr = expf(mx - nmx), e = expf(s - nmx);
+            sum = sum * corr + e;
+            for (int t = 0; t < NDLCU_ATT_MAX_DV / 32; t++) {
+                int64_t c = lane + 32 * t;
+                if (c < p.dv) acc[t] = acc[t] * corr + e * vb[j * p.dv + c];
+            }
+            mx = nmx;
+        }
+        float *yr = y + b * p.y_stride + i * p.dv;
+        for (int t = 0; t < NDLCU_ATT_MAX_DV / 32; t++) {
+            int64_t c = lane + 32 * t;
+            if (c < p.dv) yr[c] = end > 0 ? acc[t] / sum : NAN; /* a fully masked row: NaN, as torch */
+        }
+    }
+}
+
+static int ndlcu_attention(const NdlcuAttention *p, const float *q, const float *k, const float *v, float *y,
+                           cudaStream_t st)
+{
+    if (p->batch * p->tq <= 0 || p->dv <= 0) return NDLRT_OK;
+    if (p->dv > NDLCU_ATT_MAX_DV) return NDLRT_ESIZE;
+    ndlcu_attention_k<<<ndlcu_blocks(p->batch * p->tq * 32), NDLCU_THREADS, 0, st>>>(*p, q, k, v, y);
+    return ndlcu_launched();
+}
+
+/* ---- GEMM on tensor cores ---------------------------------------------------------------------- */
+
+enum { NDLCU_GEMM_MAX_BATCH_RANK = 4 };
+
+/* C[z] = A[z] (m x k) B[z] (k x n), then the epilogue (bias by column). A is row-major with
+ * row stride lda; B is row-major k x n (ldb), or with trans_b the n x k layout of a linear
+ * weight [out, in]. The batch z = blockIdx.z runs over batch_dims (row-major, up to 4
+ * axes); each operand advances by its own stride per axis (0: broadcast along it). */
+typedef struct NdlcuGemm {
+    int64_t m, n, k;
+    const float *a;
+    int64_t lda;
+    const float *b;
+    int64_t ldb;
+    int trans_b;
+    float *c;
+    int64_t ldc;
+    int batch_rank;
+    int64_t batch_dims[NDLCU_GEMM_MAX_BATCH_RANK];
+    int64_t stride_a[NDLCU_GEMM_MAX_BATCH_RANK], stride_b[NDLCU_GEMM_MAX_BATCH_RANK];
+    int64_t stride_c[NDLCU_GEMM_MAX_BATCH_RANK];
+    NdlrtEpilogue ep;
+} NdlcuGemm;
+
+/* conv2d as an implicit GEMM per group z: rows (image, oy, ox), columns the group's output
+ * channels, reduction (input channel, r, q); the im2col matrix is never stored. */
+typedef struct NdlcuConv {
+    int64_t n, c, h, w, o, kh, kw, oh, ow, sh, sw, ph, pw, dh, dw, groups;
+    const float *x, *wt;     /* wt: [o, c/groups, kh, kw] as stored */
+    float *y;
+    NdlrtEpilogue ep;        /* bias and residual by output channel / element */
+} NdlcuConv;
+
+/* The operands of one batch entry (make: its offsets, once per block). */
+struct NdlcuGemmOperands {
+    const NdlcuGemm &p;
+    const float *a0, *b0;
+    float *c0;
+    static __device__ NdlcuGemmOperands make(const NdlcuGemm &p, int64_t z)
+    {
+        int64_t oa = 0, ob = 0, oc = 0;
+        for (int k = p.batch_rank - 1; k >= 0; k--) {
+            int64_t c = z % p.batch_dims[k];
+            z /= p.batch_dims[k];
+            oa += c * p.stride_a[k];
+            ob += c * p.stride_b[k];
+            oc += c * p.stride_c[k];
+        }
+        return NdlcuGemmOperands{p, p.a + oa, p.b + ob, p.c + oc};
+    }
+    __device__ int64_t rows() const { return p.m; }
+    __device__ int64_t cols() const { return p.n; }
+    __device__ int64_t depth() const { return p.k; }
+    __device__ float a(int64_t i, int64_t kk) const { return a0[i * p.lda + kk]; }
+    __device__ float b(int64_t kk, int64_t j) const { return p.trans_b ? b0[j * p.ldb + kk] : b0[kk * p.ldb + j]; }
+    __device__ bool b_k_fastest() const { return p.trans_b != 0; }
+    __device__ void store(int64_t i, int64_t j, float v) const
+    {
+        int64_t at = i * p.ldc + j;
+        c0[at] = ndlcu_epilogue(p.ep, v, j, (c0 - p.c) + at);
+    }
+};
+
+struct NdlcuConvOperands {
+    const NdlcuConv &p;
+    int64_t z;
+    static __device__ NdlcuConvOperands make(const NdlcuConv &p, int64_t z) { return NdlcuConvOperands{p, z}; }
+    __device__ int64_t rows() const { return p.n * p.oh * p.ow; }
+    __device__ int64_t cols() const { return p.o / p.groups; }
+    __device__ int64_t depth() const { return p.c / p.groups * p.kh * p.kw; }
+    __device__ float a(int64_t i, int64_t kk) const
+    {
+        int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, img = i / (p.ow * p.oh);
+        int64_t q = kk % p.kw, r = (kk / p.kw) % p.kh, ci = kk / (p.kw * p.kh) + z * (p.c / p.groups);
+        int64_t iy = oy * p.sh - p.ph + r * p.dh, ix = ox * p.sw - p.pw + q * p.dw;
+        if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) return 0.0f;
+        return p.x[((img * p.c + ci) * p.h + iy) * p.w + ix];
+    }
+    __device__ float b(int64_t kk, int64_t j) const { return p.wt[(z * cols() + j) * depth() + kk]; }
+    __device__ bool b_k_fastest() const { return true; }
+    __device__ void store(int64_t i, int64_t j, float v) const
+    {
+        int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, img = i / (p.ow * p.oh), ch = z * cols() + j;
+        int64_t at = ((img * p.o + ch) * p.oh + oy) * p.ow + ox;
+        p.y[at] = ndlcu_epilogue(p.ep, v, ch, at);
+    }
+};
+
+/* Block tile 128 x 128 x 32, 8 warps in 2 x 4, each warp 64 x 32 (4 x 2 wmma 16x16x8
+ * fragments). Tiles are staged global -> registers -> shared memory, the next one loaded
+ * while the current one is multiplied. Out-of-range elements load as zero. */
+enum { NDLCU_BM = 128, NDLCU_BN = 128, NDLCU_BK = 32, NDLCU_APAD = NDLCU_BK + 4, NDLCU_BPAD = NDLCU_BN + 4 };
+enum { NDLCU_GEMM_THREADS = 256 };
+
+template <class Ops>
+static __device__ void ndlcu_load_tile(const Ops &ops, int64_t row0, int64_t col0, int64_t k0, float ra[16], float rb[16])
+{
+    int t = threadIdx.x;
+    int64_t m = ops.rows(), n = ops.cols(), k = ops.depth();
+    for (int e = 0; e < 16; e++) { /* A: k fastest across the warp */
+        int64_t i = row0 + t / NDLCU_BK + e * (NDLCU_GEMM_THREADS / NDLCU_BK), kk = k0 + t % NDLCU_BK;
+        ra[e] = i < m && kk < k ? ops.a(i, kk) : 0.0f;
+    }
+    for (int e = 0; e < 16; e++) { /* B: whichever index is contiguous in memory fastest */
+        int64_t kk, j;
+        if (ops.b_k_fastest()) kk = k0 + t % NDLCU_BK, j = col0 + t / NDLCU_BK + e * (NDLCU_GEMM_THREADS / NDLCU_BK);
+        else kk = k0 + t / NDLCU_BN + e * (NDLCU_GEMM_THREADS / NDLCU_BN), j = col0 + t % NDLCU_BN;
+        rb[e] = kk < k && j < n ? ops.b(kk, j) : 0.0f;
+    }
+}
+
+template <class Ops>
+static __device__ void ndlcu_store_tile(const Ops &ops, float (*as)[NDLCU_APAD], float (*bs)[NDLCU_BPAD],
+                                        const float ra[16], const float rb[16])
+{
+    int t = threadIdx.x;
+    for (int e = 0; e < 16; e++) as[t / NDLCU_BK + e * (NDLCU_GEMM_THREADS / NDLCU_BK)][t % NDLCU_BK] = ra[e];
+    for (int e = 0; e < 16; e++) {
+        if (ops.b_k_fastest()) bs[t % NDLCU_BK][t / NDLCU_BK + e * (NDLCU_GEMM_THREADS / NDLCU_BK)] = rb[e];
+        else bs[t / NDLCU_BN + e * (NDLCU_GEMM_THREADS / NDLCU_BN)][t % NDLCU_BN] = rb[e];
+    }
+}
+
+template <class Ops, class Params> static __global__ void __launch_bounds__(NDLCU_GEMM_THREADS) ndlcu_gemm_k(Params p)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    using namespace nvcuda;
+    const Ops ops = Ops::make(p, (int64_t)blockIdx.z);
+    __shared__ __align__(128) float as[NDLCU_BM][NDLCU_APAD];
+    __shared__ __align__(128) float bs[NDLCU_BK][NDLCU_BPAD];
+    __shared__ __align__(128) float stage[NDLCU_GEMM_THREADS / 32][16 * 16];
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, wr = warp / 4, wc = warp % 4;
+    int64_t row0 = (int64_t)blockIdx.y * NDLCU_BM, col0 = (int64_t)blockIdx.x * NDLCU_BN, k = ops.depth();
+    wmma::fragment<wmma::accumulator, 16, 16, 8, float> acc[4][2];
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) wmma::fill_fragment(acc[i][j], 0.0f);
+    float ra[16], rb[16];
+    ndlcu_load_tile(ops, row0, col0, 0, ra, rb);
+    for (int64_t k0 = 0; k0 < k; k0 += NDLCU_BK) {
+        __syncthreads();
+        ndlcu_store_tile(ops, as, bs, ra, rb);
+        __syncthreads();
+        if (k0 + NDLCU_BK < k) ndlcu_load_tile(ops, row0, col0, k0 + NDLCU_BK, ra, rb);
+        for (int kk = 0; kk < NDLCU_BK; kk += 8) {
+            wmma::fragment<wmma::matrix_a, 16, 16, 8, wmma::precision::tf32, wmma::row_major> ahi[4], alo[4];
+            wmma::fragment<wmma::matrix_b, 16, 16, 8, wmma::precision::tf32, wmma::row_major> bhi[2], blo[2];
+            for (int i = 0; i < 4; i++) {
+                wmma::load_matrix_sync(ahi[i], &as[wr * 64 + i * 16][kk], NDLCU_APAD);
+                for (int e = 0; e < ahi[i].num_elements; e++) {
+                    float v = ahi[i].x[e];
+                    ahi[i].x[e] = wmma::__float_to_tf32(v);
+                    alo[i].x[e] = wmma::__float_to_tf32(v - ahi[i].x[e]);
+                }
+            }
+            for (int j = 0; j < 2; j++) {
+                wmma::load_matrix_sync(bhi[j], &bs[kk][wc * 32 + j * 16], NDLCU_BPAD);
+                for (int e = 0; e < bhi[j].num_elements; e++) {
+                    float v = bhi[j].x[e];
+                    bhi[j].x[e] = wmma::__float_to_tf32(v);
+                    blo[j].x[e] = wmma::__float_to_tf32(v - bhi[j].x[e]);
+                }
+            }
+            for (int i = 0; i < 4; i++)
+                for (int j = 0; j < 2; j++) {
+                    if (NDLCU_TF32_PASSES == 3) { /* small terms first */
+                        wmma::mma_sync(acc[i][j], alo[i], bhi[j], acc[i][j]);
+                        wmma::mma_sync(acc[i][j], ahi[i], blo[j], acc[i][j]);
+                    }
+                    wmma::mma_sync(acc[i][j], ahi[i], bhi[j], acc[i][j]);
+                }
+        }
+    }
+    /* the epilogue: each fragment through the warp's staging tile, bounds-checked */
+    for (int i = 0; i < 4; i++)
+        for (int j = 0; j < 2; j++) {
+            wmma::store_matrix_sync(stage[warp], acc[i][j], 16, wmma::mem_row_major);
+            __syncwarp();
+            for (int e = lane; e < 256; e += 32) {
+                int64_t r = row0 + wr * 64 + i * 16 + e / 16, c = col0 + wc * 32 + j * 16 + e % 16;
+                if (r < ops.rows() && c < ops.cols()) ops.store(r, c, stage[warp][e]);
+            }
+            __syncwarp();
+        }
+#else
+    __trap(); /* built for a GPU without TF32 tensor cores: fail loudly, never a wrong result */
+#endif
+}
+
+/* Few rows against a linear weight (batch-1 inference): a warp per output element in f32 on
+ * CUDA cores, reading both rows coalesced; a 128-row tensor-core tile would be mostly empty. */
+enum { NDLCU_GEMV_MAX_ROWS = 8 };
+
+static __global__ void ndlcu_gemv_k(NdlcuGemm p)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    for (int64_t o = warp; o < p.m * p.n; o += nwarps) {
+        int64_t i = o / p.n, j = o % p.n;
+        const float *ar = p.a + i * p.lda, *br = p.b + j * p.ldb;
+        float s = 0.0f;
+        for (int64_t kk = lane; kk < p.k; kk += 32) s += ar[kk] * br[kk];
+        for (int d = 16; d; d >>= 1) s += __shfl_xor_sync(0xffffffffu, s, d);
+        if (lane == 0) p.c[i * p.ldc + j] = ndlcu_epilogue(p.ep, s, j, i * p.ldc + j);
+    }
+}
+
+static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
+{
+    int64_t batch = 1;
+    for (int k = 0; k < p->batch_rank; k++) batch *= p->batch_dims[k];
+    if (p->m <= 0 || p->n <= 0 || batch <= 0) return NDLRT_OK;
+    if (p->trans_b && batch == 1 && p->m <= NDLCU_GEMV_MAX_ROWS) {
+        ndlcu_gemv_k<<<ndlcu_blocks(p->m * p->n * 32), NDLCU_THREADS, 0, st>>>(*p);
+        return ndlcu_launched();
+    }
+    if (batch > 65535 || (p->m + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
+    dim3 grid((unsigned)((p->n + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((p->m + NDLCU_BM - 1) / NDLCU_BM),
+              (unsigned)batch);
+    ndlcu_gemm_k<NdlcuGemmOperands, NdlcuGemm><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(*p);
+    return ndlcu_launched();
+}
+
+/* Depthwise convolution (one input and one output channel per group): a thread per output
+ * element, direct; as a GEMM each group would have a single column. */
+static __global__ void ndlcu_depthwise_k(NdlcuConv p)
+{
+    NDLCU_FOR(i, p.n * p.o * p.oh * p.ow) {
+        int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, ch = (i / (p.ow * p.oh)) % p.o, img = i / (p.ow * p.oh * p.o);
+        const float *xs = p.x + (img * p.c + ch) * p.h * p.w, *ws = p.wt + ch * p.kh * p.kw;
+        float acc = 0.0f;
+        for (int64_t r = 0; r < p.kh; r++) {
+            int64_t iy = oy * p.sh - p.ph + r * p.dh;
+            if (iy < 0 || iy >= p.h) continue;
+            for (int64_t q = 0; q < p.kw; q++) {
+                int64_t ix = ox * p.sw - p.pw + q * p.dw;
+                if (ix >= 0 && ix < p.w) acc += xs[iy * p.w + ix] * ws[r * p.kw + q];
+            }
+        }
+        p.y[i] = ndlcu_epilogue(p.ep, acc, ch, i);
+    }
+}
+
+static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
+{
+    int64_t rows = p->n * p->oh * p->ow, cols = p->o / p->groups;
+    if (rows <= 0 || cols <= 0) return NDLRT_OK;
+    if (p->groups == p->c && p->o == p->c) {
+        ndlcu_depthwise_k<<<ndlcu_blocks(rows * p->o), NDLCU_THREADS, 0, st>>>(*p);
+        return ndlcu_launched();
+    }
+    if (p->groups > 65535 || (rows + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
+    dim3 grid((unsigned)((cols + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((rows + NDLCU_BM - 1) / NDLCU_BM),
+              (unsigned)p->groups);
+    ndlcu_gemm_k<NdlcuConvOperands, NdlcuConv><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(*p);
+    return ndlcu_launched();
+}

@@ -1,0 +1,208 @@
+#!/bin/sh
+# SPDX-License-Identifier: MIT
+# run.sh - the --target cuda suite ON a machine with an NVIDIA GPU (sm_80+, CUDA toolkit
+# with nvcc and a driver; no network needed). Self-contained and non-interactive:
+#   1. finds or builds ndlc: $NDLC; build-gpu/ndlc (made by `run.sh --prepare` on a build
+#      machine and carried over, with its build-gpu/lib); build/ndlc; else builds one with
+#      cmake (LLVM and ONNX off) or, without cmake, with plain cc from the sources and the
+#      generated grammar/embedding files of a carried build-gpu/ (or build/);
+#   2. builds stcmp with cc;
+#   3. every golden case (tests/*/<stem>.ndl with <stem>.out.safetensors) through
+#      `--emit exe --target cuda`, run on the GPU and compared with stcmp at the spec
+#      tolerance (run_golden.sh cuda-exe; `# TOL:`/`# ARGS:` lines as everywhere), in
+#      parallel; a pass/fail table and totals (cases the CUDA backend refuses with "not
+#      supported on --target cuda yet" are listed as such and do not fail the suite);
+#   4. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
+#      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
+#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there.
+# Dense TF32 peaks (NVIDIA datasheets list TF32 "with sparsity"; dense is half): H100 SXM5
+# and H200 SXM 494.7 TFLOP/s (989.4 sparse), H100 PCIe 378 (756), H100 NVL and H200 NVL
+# 417.5 (835); A100 156 (312). PEAK_TFLOPS=... overrides.
+#
+#   tests/gpu/run.sh [--jobs N] [--filter REGEX]    on the GPU machine (about 2-4 minutes)
+#   tests/gpu/run.sh --prepare                       on a build machine: build-gpu/ to carry
+#
+# Results are also written to $OUT/gpu_results.txt when OUT is set. Exit status: 0 when
+# every emitted golden passes and the GEMM checks pass, 1 otherwise, 2 usage.
+set -u
+here=$(cd "$(dirname "$0")" && pwd)
+root=$(cd "$here/../.." && pwd)
+cd "$root" || exit 1
+jobs=$(nproc 2>/dev/null || echo 4)
+filter=.
+prepare=0
+while [ $# -gt 0 ]; do
+    case $1 in
+    --prepare) prepare=1 ;;
+    --jobs) jobs=$2; shift ;;
+    --filter) filter=$2; shift ;;
+    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX]" >&2; exit 2 ;;
+    esac
+    shift
+done
+start=$(date +%s)
+say() { echo "[run.sh $(( $(date +%s) - start ))s] $*"; }
+
+# ---- ndlc -------------------------------------------------------------------------------
+cmake_build() { # builds build-gpu/ndlc with cmake: no LLVM, no ONNX (fewer libraries to carry)
+    gen=; command -v ninja > /dev/null 2>&1 && gen="-G Ninja"
+    mkdir -p "$root/build-gpu"
+    cmake -S "$root" -B "$root/build-gpu" $gen -DCMAKE_BUILD_TYPE=Release -DNDLC_WITH_LLVM=OFF \
+        -DNDLC_WITH_ONNX=OFF > "$root/build-gpu/build.log" 2>&1 &&
+        cmake --build "$root/build-gpu" --target ndlc stcmp -j "$jobs" >> "$root/build-gpu/build.log" 2>&1
+}
+if [ $prepare = 1 ]; then
+    say "preparing build-gpu/ (ndlc without LLVM/ONNX, with libcjson and its header beside it)"
+    cmake_build || { tail -n 20 "$root/build-gpu/build.log"; exit 1; }
+    mkdir -p build-gpu/lib build-gpu/include/cjson
+    lib=$(ldd build-gpu/ndlc | sed -n 's/.*libcjson[^ ]* => \([^ ]*\) .*/\1/p')
+    [ -n "$lib" ] && cp -L "$lib" build-gpu/lib/ && ln -sf "$(basename "$lib")" build-gpu/lib/libcjson.so
+    cp /usr/include/cjson/cJSON.h build-gpu/include/cjson/ 2>/dev/null
+    say "done: carry build-gpu/ndlc build-gpu/lib build-gpu/include build-gpu/grammar build-gpu/backends"
+    exit 0
+fi
+
+usable() { [ -n "$1" ] && [ -x "$1" ] && "$1" --version > /dev/null 2>&1; }
+export LD_LIBRARY_PATH="$root/build-gpu/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+ndlc=
+for c in "${NDLC:-}" "$root/build-gpu/ndlc" "$root/build/ndlc"; do
+    if usable "$c"; then ndlc=$c; break; fi
+done
+if [ -z "$ndlc" ] && command -v cmake > /dev/null 2>&1 && command -v bison > /dev/null 2>&1; then
+    say "building ndlc with cmake into build-gpu/ (log: build-gpu/build.log)"
+    cmake_build && usable "$root/build-gpu/ndlc" && ndlc=$root/build-gpu/ndlc
+fi
+if [ -z "$ndlc" ]; then
+    gen=
+    for d in build-gpu build; do
+        [ -f "$d/grammar/parser.c" ] && [ -f "$d/backends/embedded_files.c" ] && { gen=$d; break; }
+    done
+    if [ -n "$gen" ]; then
+        say "building ndlc with plain cc from the sources and $gen/'s generated files"
+        mkdir -p build-gpu/cc
+        srcs=$(ls ir/*.c passes/*.c runtime/*.c runtime/kernels/*.c backends/*.c backends/c/*.c backends/cuda/*.c \
+               backends/llvm/none.c frontend/*.c frontend/onnx/disabled.c grammar/*.c | grep -v '^frontend/main.c$')
+        # shellcheck disable=SC2086
+        if cc -std=c11 -O2 -I. -I"$gen/grammar" -Ibuild-gpu/include -DNDLC_VERSION='"gpu"' -o build-gpu/cc/ndlc \
+            frontend/main.c $srcs "$gen/grammar/parser.c" "$gen/grammar/lexer.c" "$gen/backends/embedded_files.c" \
+            -Lbuild-gpu/lib -lcjson -lm > build-gpu/cc/log 2>&1 && usable build-gpu/cc/ndlc; then
+            ndlc=$root/build-gpu/cc/ndlc
+        else
+            tail -n 20 build-gpu/cc/log
+        fi
+    fi
+fi
+if [ -z "$ndlc" ]; then
+    echo "run.sh: no usable ndlc: run 'tests/gpu/run.sh --prepare' on a build machine and carry build-gpu/" >&2
+    exit 1
+fi
+say "ndlc: $ndlc ($("$ndlc" --version))"
+
+# ---- the machine ----------------------------------------------------------------------------
+. "$here/find_nvcc.sh"
+export NVCC="$nvcc"
+say "nvcc: $nvcc ($("$nvcc" --version | tail -n 2 | head -n 1))"
+if ! gpu=$(nvidia-smi --query-gpu=name,memory.total,driver_version,compute_cap --format=csv,noheader 2>/dev/null | head -n 1) ||
+   [ -z "$gpu" ]; then
+    echo "run.sh: no GPU (nvidia-smi finds none): this script runs on a GPU machine" >&2
+    exit 1
+fi
+say "GPU: $gpu"
+export NDLC_CUDA_ARCH=${NDLC_CUDA_ARCH:-native}
+work=$(mktemp -d "${TMPDIR:-/tmp}/ndlc_gpu.XXXXXX") || exit 1
+trap 'rm -rf "$work"' EXIT
+cc -std=c11 -O2 -I. -o "$work/stcmp" tests/harness/stcmp.c runtime/safetensors.c -lm || exit 1
+
+# ---- the goldens ---------------------------------------------------------------------------------
+cases=$(for f in tests/*/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c"; done |
+        grep -E -e "$filter")
+ncases=$(echo "$cases" | grep -c .)
+say "$ncases golden cases on the GPU, $jobs at a time"
+mkdir -p "$work/res"
+export ndlc work root
+echo "$cases" | xargs -P "$jobs" -I{} sh -c '
+    c={}; key=$(echo "$c" | tr / _); t0=$(date +%s)
+    timeout 300 sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "$c" cuda-exe > "$work/res/$key.log" 2>&1
+    rc=$?; t=$(( $(date +%s) - t0 ))
+    if [ $rc -eq 0 ]; then r=pass
+    elif grep -q "not supported on --target cuda yet" "$work/res/$key.log"; then r=unsupported
+    else r=FAIL; fi
+    echo "$r $t $c" > "$work/res/$key.res"'
+pass=0 fail=0 unsup=0
+report=$work/report.txt
+{
+    printf '%-52s %-12s %s\n' "case" "result" "seconds"
+    for c in $cases; do
+        key=$(echo "$c" | tr / _)
+        set -- $(cat "$work/res/$key.res" 2>/dev/null || echo "FAIL 0 $c")
+        printf '%-52s %-12s %s\n' "$c" "$1" "$2"
+    done
+} > "$report"
+pass=$(grep -c ' pass ' "$report")
+fail=$(grep -c ' FAIL ' "$report")
+unsup=$(grep -c ' unsupported ' "$report")
+cat "$report"
+for f in "$work"/res/*.res; do
+    set -- $(cat "$f")
+    if [ "$1" = FAIL ]; then
+        echo "---- $3"
+        tail -n 15 "$work/res/$(echo "$3" | tr / _).log"
+    fi
+done
+say "goldens: $pass passed, $fail failed, $unsup not supported on --target cuda yet (of $ncases)"
+status=0
+[ "$fail" -eq 0 ] || status=1
+
+# ---- the GEMM ------------------------------------------------------------------------------------
+case $gpu in
+*H100*PCIe*) peak=378 ;;
+*H100*NVL* | *H200*NVL*) peak=417.5 ;;
+*H100* | *H200* | *GH200*) peak=494.7 ;;
+*A100*) peak=156 ;;
+*) peak=0 ;;
+esac
+peak=${PEAK_TFLOPS:-$peak}
+cat > "$work/gemm.ndl" << 'EOF'
+# the 4096^3 GEMM of tests/gpu/run.sh
+model Gemm_bench {
+  input a: f32[4096, 4096];
+  input b: f32[4096, 4096];
+  output y;
+
+  forward {
+    y = matmul(a, b);
+  }
+}
+EOF
+cublas=
+ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && cublas="-DNDLC_BENCH_CUBLAS -lcublas"
+if "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
+    for passes in 3 1; do
+        extra=
+        [ $passes = 3 ] && extra=$cublas
+        # shellcheck disable=SC2086
+        if "$nvcc" -O3 -arch="$NDLC_CUDA_ARCH" -I"$work" -DGEMM_CU='"gemm.cu"' -DNDLCU_TF32_PASSES=$passes \
+            -o "$work/gemm$passes" "$here/gemm_bench.cu" $extra > "$work/gemm$passes.log" 2>&1; then
+            "$work/gemm$passes" > "$work/gemm$passes.out" 2>&1 || status=1
+            cat "$work/gemm$passes.out"
+        else
+            tail -n 20 "$work/gemm$passes.log"
+            status=1
+        fi
+    done
+    awk -v peak="$peak" '/tflops=/ {
+        for (i = 1; i <= NF; i++) if ($i ~ /^tflops=/) { split($i, kv, "="); t = kv[2] }
+        name = $1; if ($2 ~ /^tf32_passes=/) name = name " " $2
+        if (peak > 0) printf "GEMM 4096^3 %-22s %7.1f TFLOP/s = %5.1f%% of the dense TF32 peak (%s TFLOP/s)\n", name, t, 100 * t / peak, peak
+        else printf "GEMM 4096^3 %-22s %7.1f TFLOP/s (peak unknown for this GPU: set PEAK_TFLOPS)\n", name, t
+    }' "$work"/gemm3.out "$work"/gemm1.out 2>/dev/null | tee "$work/gemm_summary.txt"
+else
+    status=1
+fi
+say "finished, status $status"
+if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
+    { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
+      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; } > "$OUT/gpu_results.txt"
+    cp -r "$work/res" "$OUT/golden_logs" 2>/dev/null
+fi
+exit $status
