@@ -650,12 +650,6 @@ static Cv fn_recurse(Lower *L, const BuiltinFn *fn, Bound *a)
     return builtin_recurse(L, a);
 }
 
-static Cv fn_not_yet(Lower *L, const BuiltinFn *fn, Bound *a)
-{
-    diag_error(L->diag, a->call, "'%s' is not supported yet", fn->name);
-    return cv_error();
-}
-
 /* ---- compile-time functions ---------------------------------------------------------------- */
 
 static bool number(const Cv *v, double *x)

@@ -850,6 +850,9 @@ static bool shape_recurse_scatter(Sh *s, TensorType *out)
     const TensorType *depth = y ? arg(s, 2, "depth") : NULL, *step = depth ? arg(s, 3, "step") : NULL;
     if (!step || !recurse_operands(s, x, depth, step, y)) return false;
     *out = *x;
+    return true;
+}
+
 /* Gate matrix of moe ops: f32[T, E] with a concrete E >= 1. */
 static bool need_gates(Sh *s, const TensorType *g, const char *role)
 {

@@ -961,7 +961,53 @@ static bool interp_recurse_gather(Interp *ip, const Op *op, const Tensor *const 
         if (load_int(depth, t) <= it) continue;
         ICHECK(r < out->dims[0]);
         memcpy((char *)out->data + (size_t)r++ * rowbytes, (const char *)x->data + (size_t)t * rowbytes, rowbytes);
+    }
+    ICHECK(r == out->dims[0]);
+    return true;
+}
+
+static bool interp_recurse_scatter(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
+{
+    const Tensor *x = in[0], *y = in[1], *depth = in[2];
+    ICHECK(same_dims(x, out) && x->rank >= 1 && depth->rank == 1 && depth->dims[0] == x->dims[0]);
+    ICHECK(in[3]->rank == 0);
+    int64_t it = load_int(in[3], 0);
+    ICHECK(y->rank == x->rank && y->dtype == x->dtype);
+    size_t rowbytes = (size_t)prod(x->dims, 1, x->rank) * dsize(x->dtype);
+    memcpy(out->data, x->data, (size_t)x->dims[0] * rowbytes);
+    int64_t r = 0;
+    for (int64_t t = 0; t < x->dims[0]; t++) {
+        if (load_int(depth, t) <= it) continue;
+        ICHECK(r < y->dims[0]);
+        memcpy((char *)out->data + (size_t)t * rowbytes, (const char *)y->data + (size_t)r++ * rowbytes, rowbytes);
+    }
+    ICHECK(r == y->dims[0]);
+    return true;
+}
+
 static bool valid_sym_dim(const Module *m, Dim d);
+
+/* Before a recurse_gather's result is allocated: checks every depth against 0..MAX (a
+ * run-time error, spec 8.3) and binds the rows symbol to the rows still recursing. */
+static bool bind_rows(Interp *ip, const Op *op, const Tensor *depth, const Tensor *step)
+{
+    const Module *m = ip->m;
+    Dim d = ir_type(m, op->out)->dims[0];
+    if (d >= 0 || !valid_sym_dim(m, d) || ir_dim_expr(m, d)->nsym != 1 ||
+        !m->syms.v[ir_dim_expr(m, d)->sym[0]].dynamic || (depth->dtype != DT_I32 && depth->dtype != DT_I64) ||
+        (step->dtype != DT_I32 && step->dtype != DT_I64) || step->rank != 0)
+        return fail(ip, "internal error: recurse_gather without a rows symbol");
+    int64_t it = load_int(step, 0), mx = ir_op_int(m, op, ATTR_MAX), r = 0;
+    for (int64_t t = 0, n = tensor_numel(depth); t < n; t++) {
+        int64_t k = load_int(depth, t);
+        if (k < 0 || k > mx)
+            return fail(ip, "recurse: depth %lld of row %lld is outside 0..%lld", (long long)k, (long long)t,
+                        (long long)mx);
+        r += k > it;
+    }
+    ip->symvals[ir_dim_expr(m, d)->sym[0]] = r;
+    return true;
+}
 
 /* ---- mixture of experts (spec 8.4) --------------------------------------------------------- */
 
@@ -1062,20 +1108,6 @@ static bool interp_moe_gather(Interp *ip, const Op *op, const Tensor *const *in,
     return true;
 }
 
-static bool interp_recurse_scatter(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
-{
-    const Tensor *x = in[0], *y = in[1], *depth = in[2];
-    ICHECK(same_dims(x, out) && x->rank >= 1 && depth->rank == 1 && depth->dims[0] == x->dims[0]);
-    ICHECK(in[3]->rank == 0);
-    int64_t it = load_int(in[3], 0);
-    ICHECK(y->rank == x->rank && y->dtype == x->dtype);
-    size_t rowbytes = (size_t)prod(x->dims, 1, x->rank) * dsize(x->dtype);
-    memcpy(out->data, x->data, (size_t)x->dims[0] * rowbytes);
-    int64_t r = 0;
-    for (int64_t t = 0; t < x->dims[0]; t++) {
-        if (load_int(depth, t) <= it) continue;
-        ICHECK(r < y->dims[0]);
-        memcpy((char *)out->data + (size_t)t * rowbytes, (const char *)y->data + (size_t)r++ * rowbytes, rowbytes);
 static bool interp_moe_scatter(Interp *ip, const Op *op, const Tensor *const *in, Tensor *out)
 {
     const Tensor *acc = in[0], *y = in[1], *g = in[2];
@@ -1093,30 +1125,6 @@ static bool interp_moe_scatter(Interp *ip, const Op *op, const Tensor *const *in
         r++;
     }
     ICHECK(r == y->dims[0]);
-    return true;
-}
-
-static bool valid_sym_dim(const Module *m, Dim d);
-
-/* Before a recurse_gather's result is allocated: checks every depth against 0..MAX (a
- * run-time error, spec 8.3) and binds the rows symbol to the rows still recursing. */
-static bool bind_rows(Interp *ip, const Op *op, const Tensor *depth, const Tensor *step)
-{
-    const Module *m = ip->m;
-    Dim d = ir_type(m, op->out)->dims[0];
-    if (d >= 0 || !valid_sym_dim(m, d) || ir_dim_expr(m, d)->nsym != 1 ||
-        !m->syms.v[ir_dim_expr(m, d)->sym[0]].dynamic || (depth->dtype != DT_I32 && depth->dtype != DT_I64) ||
-        (step->dtype != DT_I32 && step->dtype != DT_I64) || step->rank != 0)
-        return fail(ip, "internal error: recurse_gather without a rows symbol");
-    int64_t it = load_int(step, 0), mx = ir_op_int(m, op, ATTR_MAX), r = 0;
-    for (int64_t t = 0, n = tensor_numel(depth); t < n; t++) {
-        int64_t k = load_int(depth, t);
-        if (k < 0 || k > mx)
-            return fail(ip, "recurse: depth %lld of row %lld is outside 0..%lld", (long long)k, (long long)t,
-                        (long long)mx);
-        r += k > it;
-    }
-    ip->symvals[ir_dim_expr(m, d)->sym[0]] = r;
     return true;
 }
 

@@ -751,6 +751,8 @@ static void test_prune_pinned(T *t)
     const IrRemoval *r = removal_of(t, "a");
     CHECK(r && r->nremoved == 0 && r->nkept == 1 && strstr(r->why[0], "conv2d 'g' reads it"));
     CHECK(ir_type(t->m, find_op(t, OP_CONV2D, 0)->out)->dims[1] == 4);
+}
+
 /* ---- hyper: the init part ------------------------------------------------------------------ */
 
 /* A LoGAH-like weight: the same hypernetwork call (slice, reshape, linear) written twice,
@@ -831,10 +833,9 @@ static void test_hyper_init(T *t)
 
 static void test_pipeline(T *t)
 {
-    static const char *const want[] = {"fold", "bnfold", "dce", "prune", "fuse"};
-    static const char *const want[] = {"hyper", "fold", "bnfold", "dce", "fuse"};
-    CHECK_EQ_INT(pipeline_default_len, 5);
-    for (unsigned i = 0; i < 5 && i < pipeline_default_len; i++)
+    static const char *const want[] = {"hyper", "fold", "bnfold", "dce", "prune", "fuse"};
+    CHECK_EQ_INT(pipeline_default_len, 6);
+    for (unsigned i = 0; i < 6 && i < pipeline_default_len; i++)
         CHECK_STR(pipeline_default[i], want[i]);
 
     /* conv -> batch_norm(gamma given as a reshape expression) -> relu, end to end */
