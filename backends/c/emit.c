@@ -1161,14 +1161,20 @@ static void name_layers(EmitC *e)
     free(only_compressed);
 }
 
-/* Init buffers read as a linear's weight (predicted weights under --hyper init): create
- * packs each once, as the compiler packs a constant weight (see EmitC.init_pack). */
-static uint32_t *init_packs(const Module *m, const Plan *p)
+/* Init buffers read as a linear's weight (predicted weights under --hyper init, hashed
+ * weights under --share materialize): create packs each once, as the compiler packs a
+ * constant weight (see EmitC.init_pack). A linear that reads its hashed weight from the
+ * pool (--share compressed) has no init buffer to pack. */
+static uint32_t *init_packs(const EmitC *e)
 {
+    const Module *m = e->m;
+    const Plan *p = &e->plan;
     uint32_t *pack = xcalloc(m->values.n, sizeof *pack), n = 0;
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
-        if ((op->flags & OPF_DEAD) || op->kind != OP_LINEAR || p->v[op->out].kind == ST_INIT) continue;
+        if ((op->flags & OPF_DEAD) || op->kind != OP_LINEAR || p->v[op->out].kind == ST_INIT ||
+            emitc_compressed_weight(e, op))
+            continue;
         ValueId w = ir_operand(m, op, 1), root = plan_root(p, w);
         if (p->v[root].kind == ST_INIT && !pack[root] && ir_type_equal(ir_type(m, root), ir_type(m, w)))
             pack[root] = ++n; /* a view of another shape is packed by run, as before */
@@ -1181,7 +1187,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
     EmitC e = {.m = m, .o = o, .c = c};
     e.prefix = c_ident(m->name);
     plan_build_with_init(m, &e.plan);
-    e.init_pack = init_packs(m, &e.plan);
+    e.init_pack = init_packs(&e);
     name_layers(&e);
     add_raw_weights(&e);
     e.raw_weight = xcalloc(m->weights.n, sizeof *e.raw_weight);
