@@ -60,11 +60,43 @@ static void gath_hashed_range(int64_t first, int64_t n, const float *pool, int64
         memset(y, 0, (size_t)n * sizeof *y);
         return;
     }
-    for (int64_t i = 0; i < n; i++) {
-        uint32_t u = (uint32_t)(uint64_t)(first + i);
-        uint32_t h = gath_fmix32(u ^ seed);
-        float sign = (gath_fmix32(u ^ seed ^ 0x9E3779B9u) & 1u) ? -1.0f : 1.0f;
-        y[i] = sign * pool[(uint64_t)h % (uint64_t)n_pool];
+    if (n_pool > (int64_t)UINT32_MAX) { /* every h is below n_pool: no reduction */
+        for (int64_t i = 0; i < n; i++) {
+            uint32_t u = (uint32_t)(uint64_t)(first + i);
+            float sign = (gath_fmix32(u ^ seed ^ 0x9E3779B9u) & 1u) ? -1.0f : 1.0f;
+            y[i] = sign * pool[gath_fmix32(u ^ seed)];
+        }
+        return;
+    }
+    /* In chunks, as three loops a compiler vectorizes: the two hashes, then h mod n
+     * without a division (the quotient from a double reciprocal is exact or one off, as
+     * h < 2^32 needs 32 of double's 53 bits; one correction each way makes the remainder
+     * exact), then the gather with the sign flipped in the float's bits. */
+    uint32_t np = (uint32_t)n_pool;
+    double inv = 1.0 / (double)np;
+    enum { CHUNK = 256 };
+    uint32_t hb[CHUNK], sb[CHUNK];
+    for (int64_t i0 = 0; i0 < n; i0 += CHUNK) {
+        int c = n - i0 < CHUNK ? (int)(n - i0) : CHUNK;
+        uint32_t u0 = (uint32_t)(uint64_t)(first + i0);
+        for (int i = 0; i < c; i++) {
+            uint32_t u = u0 + (uint32_t)i;
+            hb[i] = gath_fmix32(u ^ seed);
+            sb[i] = gath_fmix32(u ^ seed ^ 0x9E3779B9u) << 31;
+        }
+        for (int i = 0; i < c; i++) {
+            int64_t h = hb[i];
+            int64_t r = h - (int64_t)((double)h * inv) * (int64_t)np;
+            r += r < 0 ? (int64_t)np : 0;
+            r -= r >= (int64_t)np ? (int64_t)np : 0;
+            hb[i] = (uint32_t)r;
+        }
+        for (int i = 0; i < c; i++) {
+            uint32_t bits;
+            memcpy(&bits, &pool[hb[i]], sizeof bits);
+            bits ^= sb[i];
+            memcpy(&y[i0 + i], &bits, sizeof bits);
+        }
     }
 }
 
@@ -77,23 +109,26 @@ NDLRT_API void ndlrt_hashed_f32(int64_t n_out, const float *pool, int64_t n_pool
 NDLRT_API size_t ndlrt_linear_hashed_scratch_floats(int64_t m, int64_t n, int64_t k)
 {
     int64_t tile = n < NDLRT_HASHED_TILE ? n : NDLRT_HASHED_TILE;
-    return (size_t)(tile * k) + ndlrt_gemm_scratch_floats(m, tile, k, 0, 0);
+    return (size_t)(tile * k) + ndlrt_gemm_packed_a_floats(m, k) + ndlrt_gemm_scratch_floats(m, tile, k, 1, 0);
 }
 
-/* --share compressed: NDLRT_HASHED_TILE rows of W at a time are expanded into scratch
- * (cache-resident) and multiplied by the GEMM core; W itself never exists. */
+/* --share compressed: x is packed once; NDLRT_HASHED_TILE rows of W at a time are
+ * expanded into scratch (cache-resident) and multiplied by the GEMM core; W itself never
+ * exists. */
 NDLRT_API void ndlrt_linear_hashed_f32(const NdlrtLinearHashed *p, const float *x, float *y, float *scratch)
 {
     int64_t tile = p->n < NDLRT_HASHED_TILE ? p->n : NDLRT_HASHED_TILE;
-    float *w = scratch, *gemm_scratch = scratch + tile * p->k;
+    float *w = scratch, *xp = scratch + tile * p->k;
+    float *gemm_scratch = xp + ndlrt_gemm_packed_a_floats(p->m, p->k);
+    ndlrt_gemm_pack_a(p->m, p->k, x, p->k, 1, xp);
     for (int64_t j0 = 0; j0 < p->n; j0 += tile) {
         int64_t nb = p->n - j0 < tile ? p->n - j0 : tile;
         gath_hashed_range(j0 * p->k, nb * p->k, p->pool, p->n_pool, p->seed, w);
         NdlrtEpilogue ep = p->ep;
         if (ep.bias) ep.bias += j0;
         if (ep.residual) ep.residual += j0;
-        NdlrtGemm g = {.m = p->m, .n = nb, .k = p->k, .a = x, .a_rs = p->k, .a_cs = 1, .b = w, .b_rs = 1,
-                       .b_cs = p->k, .c = y + j0, .c_rs = p->n, .ep = ep};
+        NdlrtGemm g = {.m = p->m, .n = nb, .k = p->k, .a_packed = xp, .b = w, .b_rs = 1, .b_cs = p->k,
+                       .c = y + j0, .c_rs = p->n, .ep = ep};
         ndlrt_gemm_f32(&g, gemm_scratch);
     }
 }
