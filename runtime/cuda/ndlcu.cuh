@@ -7,8 +7,8 @@
  * NdlrtStatus; launchers never allocate and never synchronize. Pointers are device
  * pointers; sizes are int64_t. Semantics are those of the CPU kernels in runtime/kernels (PyTorch f32):
  * NaN propagation in max/min/argmax, sums in double, first maximum wins.
- * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (wmma,
- * TF32, sm_80+) with error compensation by default: 3 TF32 products per step (a_hi b_hi
+ * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (mma.sync
+ * TF32, sm_80+; -DNDLCU_GEMM_V1: the earlier wmma kernel) with error compensation by default: 3 TF32 products per step (a_hi b_hi
  * + a_hi b_lo + a_lo b_hi, "3xTF32") keep f32 accuracy within the spec's 1e-4 tolerance;
  * -DNDLCU_TF32_PASSES=1 trades that for plain TF32 speed.
  */
