@@ -7,8 +7,8 @@
  * NdlrtStatus; launchers never allocate and never synchronize. Pointers are device
  * pointers; sizes are int64_t. Semantics are those of the CPU kernels in runtime/kernels (PyTorch f32):
  * NaN propagation in max/min/argmax, sums in double, first maximum wins.
- * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (wmma,
- * TF32, sm_80+) with error compensation by default: 3 TF32 products per step (a_hi b_hi
+ * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (mma.sync
+ * TF32, sm_80+; -DNDLCU_GEMM_V1: the earlier wmma kernel) with error compensation by default: 3 TF32 products per step (a_hi b_hi
  * + a_hi b_lo + a_lo b_hi, "3xTF32") keep f32 accuracy within the spec's 1e-4 tolerance;
  * -DNDLCU_TF32_PASSES=1 trades that for plain TF32 speed.
  */
@@ -628,9 +628,19 @@ struct NdlcuGemmOperands {
     __device__ int64_t rows() const { return p.m; }
     __device__ int64_t cols() const { return p.n; }
     __device__ int64_t depth() const { return p.k; }
-    __device__ float a(int64_t i, int64_t kk) const { return a0[i * p.lda + kk]; }
-    __device__ float b(int64_t kk, int64_t j) const { return p.trans_b ? b0[j * p.ldb + kk] : b0[kk * p.ldb + j]; }
+    __device__ float a(int64_t i, int64_t kk) const { return *a_ptr(i, kk); }
+    __device__ float b(int64_t kk, int64_t j) const { return *b_ptr(kk, j); }
     __device__ bool b_k_fastest() const { return p.trans_b != 0; }
+    /* the addresses of in-range elements (null: a zero, as conv2d's padding) */
+    __device__ const float *a_ptr(int64_t i, int64_t kk) const { return a0 + i * p.lda + kk; }
+    __device__ const float *b_ptr(int64_t kk, int64_t j) const
+    {
+        return p.trans_b ? b0 + j * p.ldb + kk : b0 + kk * p.ldb + j;
+    }
+    /* 4 consecutive elements along the contiguous axis, from a multiple of 4, are one
+     * aligned 16-byte vector */
+    __device__ bool a_vec() const { return p.lda % 4 == 0 && ((uintptr_t)a0 & 15) == 0; }
+    __device__ bool b_vec() const { return p.ldb % 4 == 0 && ((uintptr_t)b0 & 15) == 0; }
     __device__ void store(int64_t i, int64_t j, float v) const
     {
         int64_t at = i * p.ldc + j;
@@ -647,14 +657,22 @@ struct NdlcuConvOperands {
     __device__ int64_t depth() const { return p.c / p.groups * p.kh * p.kw; }
     __device__ float a(int64_t i, int64_t kk) const
     {
+        const float *x = a_ptr(i, kk);
+        return x ? *x : 0.0f;
+    }
+    __device__ float b(int64_t kk, int64_t j) const { return *b_ptr(kk, j); }
+    __device__ bool b_k_fastest() const { return true; }
+    __device__ const float *a_ptr(int64_t i, int64_t kk) const
+    {
         int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, img = i / (p.ow * p.oh);
         int64_t q = kk % p.kw, r = (kk / p.kw) % p.kh, ci = kk / (p.kw * p.kh) + z * (p.c / p.groups);
         int64_t iy = oy * p.sh - p.ph + r * p.dh, ix = ox * p.sw - p.pw + q * p.dw;
-        if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) return 0.0f;
-        return p.x[((img * p.c + ci) * p.h + iy) * p.w + ix];
+        if (iy < 0 || iy >= p.h || ix < 0 || ix >= p.w) return nullptr;
+        return p.x + ((img * p.c + ci) * p.h + iy) * p.w + ix;
     }
-    __device__ float b(int64_t kk, int64_t j) const { return p.wt[(z * cols() + j) * depth() + kk]; }
-    __device__ bool b_k_fastest() const { return true; }
+    __device__ const float *b_ptr(int64_t kk, int64_t j) const { return p.wt + (z * cols() + j) * depth() + kk; }
+    __device__ bool a_vec() const { return false; } /* im2col rows are not contiguous */
+    __device__ bool b_vec() const { return depth() % 4 == 0 && ((uintptr_t)p.wt & 15) == 0; }
     __device__ void store(int64_t i, int64_t j, float v) const
     {
         int64_t ox = i % p.ow, oy = (i / p.ow) % p.oh, img = i / (p.ow * p.oh), ch = z * cols() + j;
@@ -763,6 +781,215 @@ template <class Ops, class Params> static __global__ void __launch_bounds__(NDLC
 #endif
 }
 
+/* The GEMM kernel (default; -DNDLCU_GEMM_V1 selects the wmma kernel above instead): block
+ * tile 128 x 128 x 32, 8 warps in 2 x 4, each warp 64 x 32 as 4 x 4 mma.sync m16n8k8 TF32
+ * tiles with f32 accumulators in registers. Global -> shared memory through cp.async in a
+ * NDLCU_STAGES-deep ring, so that loads of the next tiles overlap the multiply of this one:
+ * 16-byte copies where 4 elements along the contiguous axis are in range and aligned,
+ * otherwise 4-byte copies per element that zero-fill what is out of range (edges, and the
+ * im2col addressing of conv2d's A). Shared rows are padded so that fragment reads are free
+ * of bank conflicts: A (and B when k is its contiguous axis) as [row][32 + 4], bank 4g + t
+ * for lane (g, t); B with n contiguous as [k][128 + 8], bank 8t + g. */
+enum { NDLCU_STAGES = 3, NDLCU_ALD = NDLCU_BK + 4, NDLCU_BLD_N = NDLCU_BN + 8 };
+enum {
+    NDLCU_A_STAGE = NDLCU_BM * NDLCU_ALD, /* floats per stage */
+    NDLCU_B_STAGE = NDLCU_BN * NDLCU_ALD > NDLCU_BK * NDLCU_BLD_N ? NDLCU_BN * NDLCU_ALD : NDLCU_BK * NDLCU_BLD_N,
+    NDLCU_GEMM_SMEM = NDLCU_STAGES * (NDLCU_A_STAGE + NDLCU_B_STAGE) * (int)sizeof(float)
+};
+
+static __device__ __forceinline__ void ndlcu_cp16(float *dst, const float *src)
+{
+    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16;\n" ::"r"(d), "l"(src));
+}
+
+/* src null: the element is zero (no global read) */
+static __device__ __forceinline__ void ndlcu_cp4(float *dst, const float *src, const float *any_valid)
+{
+    unsigned d = (unsigned)__cvta_generic_to_shared(dst);
+    asm volatile("cp.async.ca.shared.global [%0], [%1], 4, %2;\n" ::"r"(d), "l"(src ? src : any_valid),
+                 "r"(src ? 4 : 0));
+}
+
+static __device__ __forceinline__ unsigned ndlcu_tf32(float v)
+{
+    unsigned r;
+    asm("cvt.rna.tf32.f32 %0, %1;\n" : "=r"(r) : "f"(v));
+    return r;
+}
+
+static __device__ __forceinline__ void ndlcu_mma(float d[4], const unsigned a[4], const unsigned b[2])
+{
+    asm volatile("mma.sync.aligned.m16n8k8.row.col.f32.tf32.tf32.f32 {%0,%1,%2,%3}, {%4,%5,%6,%7}, {%8,%9}, "
+                 "{%0,%1,%2,%3};\n"
+                 : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "r"(b[0]), "r"(b[1]));
+}
+
+/* One k-tile of A and B (from k0) into a stage's shared buffers. Bkf: B's k axis is its
+ * contiguous one (a linear weight, conv2d's filters). */
+template <class Ops, bool Bkf>
+static __device__ __forceinline__ void ndlcu_gemm_stage(const Ops &ops, int64_t row0, int64_t col0, int64_t k0,
+                                                        bool a_vec, bool b_vec, float *as, float *bs)
+{
+    int64_t m = ops.rows(), n = ops.cols(), k = ops.depth();
+    const float *fallback = ops.b_ptr(0, 0);
+#pragma unroll
+    for (int e = 0; e < NDLCU_BM * NDLCU_BK / 4 / NDLCU_GEMM_THREADS; e++) { /* A: [row][k], 8 vectors a row */
+        int c = threadIdx.x + e * NDLCU_GEMM_THREADS, r = c / (NDLCU_BK / 4), kc = c % (NDLCU_BK / 4) * 4;
+        int64_t i = row0 + r, kk = k0 + kc;
+        float *dst = as + r * NDLCU_ALD + kc;
+        if (a_vec && i < m && kk + 3 < k) {
+            ndlcu_cp16(dst, ops.a_ptr(i, kk));
+        } else {
+#pragma unroll 1
+            for (int v = 0; v < 4; v++)
+                ndlcu_cp4(dst + v, i < m && kk + v < k ? ops.a_ptr(i, kk + v) : nullptr, fallback);
+        }
+    }
+#pragma unroll
+    for (int e = 0; e < NDLCU_BN * NDLCU_BK / 4 / NDLCU_GEMM_THREADS; e++) {
+        int c = threadIdx.x + e * NDLCU_GEMM_THREADS;
+        if (Bkf) { /* [n][k] */
+            int r = c / (NDLCU_BK / 4), kc = c % (NDLCU_BK / 4) * 4;
+            int64_t j = col0 + r, kk = k0 + kc;
+            float *dst = bs + r * NDLCU_ALD + kc;
+            if (b_vec && j < n && kk + 3 < k) {
+                ndlcu_cp16(dst, ops.b_ptr(kk, j));
+            } else {
+    #pragma unroll 1
+            for (int v = 0; v < 4; v++)
+                    ndlcu_cp4(dst + v, j < n && kk + v < k ? ops.b_ptr(kk + v, j) : nullptr, fallback);
+            }
+        } else { /* [k][n] */
+            int r = c / (NDLCU_BN / 4), nc = c % (NDLCU_BN / 4) * 4;
+            int64_t kk = k0 + r, j = col0 + nc;
+            float *dst = bs + r * NDLCU_BLD_N + nc;
+            if (b_vec && kk < k && j + 3 < n) {
+                ndlcu_cp16(dst, ops.b_ptr(kk, j));
+            } else {
+    #pragma unroll 1
+            for (int v = 0; v < 4; v++)
+                    ndlcu_cp4(dst + v, kk < k && j + v < n ? ops.b_ptr(kk, j + v) : nullptr, fallback);
+            }
+        }
+    }
+}
+
+template <class Ops, bool Bkf, class Params>
+static __global__ void __launch_bounds__(NDLCU_GEMM_THREADS, 2) ndlcu_gemm_mma_k(Params p)
+{
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 800
+    extern __shared__ __align__(16) float ndlcu_smem[];
+    const Ops ops = Ops::make(p, (int64_t)blockIdx.z);
+    float *as = ndlcu_smem, *bs = ndlcu_smem + NDLCU_STAGES * NDLCU_A_STAGE;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32, wr = warp / 4, wc = warp % 4, g = lane / 4, t = lane % 4;
+    int64_t row0 = (int64_t)blockIdx.y * NDLCU_BM, col0 = (int64_t)blockIdx.x * NDLCU_BN, k = ops.depth();
+    int64_t ktiles = (k + NDLCU_BK - 1) / NDLCU_BK;
+    bool a_vec = ops.a_vec(), b_vec = ops.b_vec();
+    float acc[4][4][4];
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) acc[i][j][e] = 0.0f;
+#pragma unroll
+    for (int s = 0; s < NDLCU_STAGES - 1; s++) {
+        if (s < ktiles)
+            ndlcu_gemm_stage<Ops, Bkf>(ops, row0, col0, s * NDLCU_BK, a_vec, b_vec, as + s * NDLCU_A_STAGE,
+                                       bs + s * NDLCU_B_STAGE);
+        asm volatile("cp.async.commit_group;\n" ::);
+    }
+    for (int64_t kt = 0; kt < ktiles; kt++) {
+        /* tile kt has landed (for every thread after the barrier), and every warp is done
+         * with tile kt - 1, whose stage the prefetch below refills */
+        asm volatile("cp.async.wait_group %0;\n" ::"n"(NDLCU_STAGES - 2));
+        __syncthreads();
+        int64_t next = kt + NDLCU_STAGES - 1;
+        if (next < ktiles) {
+            int s = (int)(next % NDLCU_STAGES);
+            ndlcu_gemm_stage<Ops, Bkf>(ops, row0, col0, next * NDLCU_BK, a_vec, b_vec, as + s * NDLCU_A_STAGE,
+                                       bs + s * NDLCU_B_STAGE);
+        }
+        asm volatile("cp.async.commit_group;\n" ::); /* an empty group keeps the count */
+        const float *at = as + (kt % NDLCU_STAGES) * NDLCU_A_STAGE + (wr * 64 + g) * NDLCU_ALD + t;
+        const float *bt = bs + (kt % NDLCU_STAGES) * NDLCU_B_STAGE +
+                          (Bkf ? (wc * 32 + g) * NDLCU_ALD + t : t * NDLCU_BLD_N + wc * 32 + g);
+#pragma unroll
+        for (int kk = 0; kk < NDLCU_BK; kk += 8) {
+            unsigned bhi[4][2], blo[4][2];
+#pragma unroll
+            for (int j = 0; j < 4; j++)
+#pragma unroll
+                for (int h = 0; h < 2; h++) { /* (k t + 4h, n g) of the 8 columns j */
+                    float v = Bkf ? bt[j * 8 * NDLCU_ALD + kk + 4 * h] : bt[(kk + 4 * h) * NDLCU_BLD_N + j * 8];
+                    bhi[j][h] = ndlcu_tf32(v);
+                    blo[j][h] = ndlcu_tf32(v - __uint_as_float(bhi[j][h]));
+                }
+#pragma unroll
+            for (int i = 0; i < 4; i++) {
+                unsigned ahi[4], alo[4];
+#pragma unroll
+                for (int e = 0; e < 4; e++) { /* (row g + 8 (e & 1), k t + 4 (e >> 1)) */
+                    float v = at[(i * 16 + 8 * (e & 1)) * NDLCU_ALD + kk + 4 * (e >> 1)];
+                    ahi[e] = ndlcu_tf32(v);
+                    alo[e] = ndlcu_tf32(v - __uint_as_float(ahi[e]));
+                }
+#pragma unroll
+                for (int j = 0; j < 4; j++) {
+                    if (NDLCU_TF32_PASSES == 3) { /* small terms first */
+                        ndlcu_mma(acc[i][j], alo, bhi[j]);
+                        ndlcu_mma(acc[i][j], ahi, blo[j]);
+                    }
+                    ndlcu_mma(acc[i][j], ahi, bhi[j]);
+                }
+            }
+        }
+    }
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    /* the fused epilogue straight from the accumulators: (g + 8 (e >> 1), 2t + (e & 1)) */
+    int64_t m = ops.rows(), n = ops.cols();
+#pragma unroll
+    for (int i = 0; i < 4; i++)
+#pragma unroll
+        for (int j = 0; j < 4; j++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                int64_t r = row0 + wr * 64 + i * 16 + g + 8 * (e >> 1), c = col0 + wc * 32 + j * 8 + 2 * t + (e & 1);
+                if (r < m && c < n) ops.store(r, c, acc[i][j][e]);
+            }
+#else
+    (void)p;
+    __trap(); /* built for a GPU without TF32 tensor cores: fail loudly, never a wrong result */
+#endif
+}
+
+/* Launches the mma kernel; more than the default 48 KiB of dynamic shared memory must be
+ * asked for per kernel. */
+template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_mma(const Params &p, dim3 grid, cudaStream_t st)
+{
+    cudaError_t e = cudaFuncSetAttribute(ndlcu_gemm_mma_k<Ops, Bkf, Params>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         NDLCU_GEMM_SMEM);
+    if (e != cudaSuccess) return ndlcu_status(e);
+    ndlcu_gemm_mma_k<Ops, Bkf, Params><<<grid, NDLCU_GEMM_THREADS, NDLCU_GEMM_SMEM, st>>>(p);
+    return ndlcu_launched();
+}
+
+/* The GEMM over grid: the mma kernel, or with -DNDLCU_GEMM_V1 the wmma one (kept as a
+ * switch should the new kernel misbehave on some GPU). */
+template <class Ops, class Params>
+static int ndlcu_gemm_launch(const Params &p, bool b_k_fastest, dim3 grid, cudaStream_t st)
+{
+#ifdef NDLCU_GEMM_V1
+    (void)b_k_fastest;
+    ndlcu_gemm_k<Ops, Params><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(p);
+    return ndlcu_launched();
+#else
+    return b_k_fastest ? ndlcu_gemm_mma<Ops, true>(p, grid, st) : ndlcu_gemm_mma<Ops, false>(p, grid, st);
+#endif
+}
+
 /* Few rows against a linear weight (batch-1 inference): a warp per output element in f32 on
  * CUDA cores, reading both rows coalesced; a 128-row tensor-core tile would be mostly empty. */
 enum { NDLCU_GEMV_MAX_ROWS = 8 };
@@ -793,8 +1020,7 @@ static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
     if (batch > 65535 || (p->m + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((p->n + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((p->m + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)batch);
-    ndlcu_gemm_k<NdlcuGemmOperands, NdlcuGemm><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(*p);
-    return ndlcu_launched();
+    return ndlcu_gemm_launch<NdlcuGemmOperands>(*p, p->trans_b != 0, grid, st);
 }
 
 /* Depthwise convolution (one input and one output channel per group): a thread per output
@@ -828,6 +1054,5 @@ static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
     if (p->groups > 65535 || (rows + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((cols + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((rows + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)p->groups);
-    ndlcu_gemm_k<NdlcuConvOperands, NdlcuConv><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(*p);
-    return ndlcu_launched();
+    return ndlcu_gemm_launch<NdlcuConvOperands>(*p, true, grid, st);
 }
