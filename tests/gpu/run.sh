@@ -119,15 +119,23 @@ cases=$(for f in tests/*/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f
 ncases=$(echo "$cases" | grep -c .)
 say "$ncases golden cases on the GPU, $jobs at a time"
 mkdir -p "$work/res"
-export ndlc work root
+# Each case prints its result as it ends (and, with OUT set, appends it to
+# $OUT/gpu_progress.txt), so a run cut short still shows which cases passed and which hung;
+# a case gets CASE_TIMEOUT seconds (default 120: compiling and running one takes ~10 s).
+progress=/dev/null
+[ -n "${OUT:-}" ] && [ -d "$OUT" ] && progress=$OUT/gpu_progress.txt
+export ndlc work root progress
+export CASE_TIMEOUT=${CASE_TIMEOUT:-120}
 echo "$cases" | xargs -P "$jobs" -I{} sh -c '
     c={}; key=$(echo "$c" | tr / _); t0=$(date +%s)
-    timeout 300 sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "$c" cuda-exe > "$work/res/$key.log" 2>&1
+    timeout "$CASE_TIMEOUT" sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "$c" cuda-exe > "$work/res/$key.log" 2>&1
     rc=$?; t=$(( $(date +%s) - t0 ))
     if [ $rc -eq 0 ]; then r=pass
+    elif [ $rc -eq 124 ]; then r=FAIL-timeout
     elif grep -q "not supported on --target cuda yet" "$work/res/$key.log"; then r=unsupported
     else r=FAIL; fi
-    echo "$r $t $c" > "$work/res/$key.res"'
+    echo "$r $t $c" > "$work/res/$key.res"
+    echo "$r $t $c" | tee -a "$progress"'
 pass=0 fail=0 unsup=0
 report=$work/report.txt
 {
@@ -139,12 +147,12 @@ report=$work/report.txt
     done
 } > "$report"
 pass=$(grep -c ' pass ' "$report")
-fail=$(grep -c ' FAIL ' "$report")
+fail=$(grep -c ' FAIL' "$report")
 unsup=$(grep -c ' unsupported ' "$report")
 cat "$report"
 for f in "$work"/res/*.res; do
     set -- $(cat "$f")
-    if [ "$1" = FAIL ]; then
+    if [ "${1%-timeout}" = FAIL ]; then
         echo "---- $3"
         tail -n 15 "$work/res/$(echo "$3" | tr / _).log"
     fi
