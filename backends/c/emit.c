@@ -315,6 +315,14 @@ static void write_runtime(EmitC *e)
             if (!have && n < 16) need[n++] = files[i];
         }
     }
+    /* gather.c holds the hashed linear (--share compressed), which calls the GEMM core: its
+     * declarations need gemm.c's definitions whenever gather.c is copied */
+    bool gather = false, gemm = false;
+    for (unsigned k = 0; k < n; k++) {
+        gather |= strcmp(need[k], "runtime/kernels/gather.c") == 0;
+        gemm |= strcmp(need[k], "runtime/kernels/gemm.c") == 0;
+    }
+    if (gather && !gemm && n < 16) need[n++] = "runtime/kernels/gemm.c";
     for (uint32_t i = 0; i < e->cw.n && n < 16; i++)
         if (e->cw.v[i].pack == 3) { /* sparse weights (backends/sparse.c) */
             need[n++] = "runtime/kernels/sparse.c";
