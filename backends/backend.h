@@ -101,6 +101,8 @@ char *emitc_prefix(const Module *m);
 
 /* --emit exe: generates the C in a temporary directory, compiles it with the runtime's
  * driver using $CC (default cc) -O3 -march=cpu, and renames the result to out_path. */
+/* A temporary build directory next to out_path, in tmpl (backends/c/exe.c). */
+char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err, size_t errlen);
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen);
 

@@ -41,6 +41,17 @@ static void remove_tree(const char *dir, const char *const *names, size_t n)
     rmdir(dir);
 }
 
+/* A temporary build directory next to out_path (in tmpl, len bytes), so that rename()
+ * into place cannot cross devices; NULL with the reason in err. */
+char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err, size_t errlen)
+{
+    const char *slash = strrchr(out_path, '/');
+    snprintf(tmpl, len, "%.*sndlc-build-XXXXXX", slash ? (int)(slash - out_path + 1) : 0, out_path);
+    char *dir = mkdtemp(tmpl);
+    if (!dir) snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
+    return dir;
+}
+
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen)
 {
@@ -63,12 +74,8 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
     }
 
     char tmpl[4096];
-    const char *slash = strrchr(out_path, '/');
-    /* a temporary directory in the target directory: rename() then cannot cross devices */
-    snprintf(tmpl, sizeof tmpl, "%.*sndlc-build-XXXXXX", slash ? (int)(slash - out_path + 1) : 0, out_path);
-    char *dir = mkdtemp(tmpl);
+    char *dir = backend_build_dir(out_path, tmpl, sizeof tmpl, err, errlen);
     if (!dir) {
-        snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
         free(cbuf);
         free(hbuf);
         return false;

@@ -61,11 +61,8 @@ bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_pat
         return false;
     }
     char tmpl[4096];
-    const char *slash = strrchr(out_path, '/');
-    snprintf(tmpl, sizeof tmpl, "%.*sndlc-build-XXXXXX", slash ? (int)(slash - out_path + 1) : 0, out_path);
-    char *dir = mkdtemp(tmpl);
+    char *dir = backend_build_dir(out_path, tmpl, sizeof tmpl, err, errlen);
     if (!dir) {
-        snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
         free(cu);
         free(h);
         return false;
