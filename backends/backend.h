@@ -103,6 +103,9 @@ char *emitc_prefix(const Module *m);
  * driver using $CC (default cc) -O3 -march=cpu, and renames the result to out_path. */
 /* A temporary build directory next to out_path, in tmpl (backends/c/exe.c). */
 char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err, size_t errlen);
+/* Removes dir and the n paths under it named by tree (files, or directories listed before
+ * what they hold), in reverse order; paths that were never made are ignored. */
+void backend_remove_build_dir(const char *dir, const char *const *tree, size_t n);
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen);
 
@@ -121,6 +124,55 @@ typedef enum EmitLlvmKind { EMITLL_IR, EMITLL_OBJ, EMITLL_EXE } EmitLlvmKind;
 bool emitll_available(void);
 bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, const char *out_path,
                    const char *cpu, char *err, size_t errlen);
+
+/* --emit ptx (backends/llvm/ptx_plan.c, no LLVM needed): one kernel per fused group, the
+ * launch plan the host runtime (runtime/cuda/ptxrt.c) follows. Sizes are all known when
+ * the plan is built (symbolic sizes are refused), so every offset is a number. */
+typedef enum PtxWhere { PTX_NULL, PTX_INPUT, PTX_OUTPUT, PTX_WEIGHT, PTX_WS } PtxWhere;
+typedef struct PtxArg {
+    PtxWhere at;
+    uint32_t index;            /* the input or output port (PTX_INPUT / PTX_OUTPUT) */
+    uint64_t offset;           /* bytes from the start of that buffer, the weight block or the workspace */
+} PtxArg;
+enum { PTX_MAX_ARGS = 16, PTX_MAX_PARAMS = 64 };
+typedef struct PtxKernel {
+    char *name;                /* the .entry: the layer's NDL path and op, sanitized, unique */
+    const char *device_fn;     /* the function of ptx_kernels.c it calls (ndlptx_<kind>) */
+    OpId op;                   /* the group head */
+    uint32_t grid, block, shared;
+    uint32_t nargs, nparams;
+    PtxArg args[PTX_MAX_ARGS]; /* the kernel's pointer parameters, in order */
+    int64_t params[PTX_MAX_PARAMS]; /* constant sizes and attributes (the kernel's p[]) */
+} PtxKernel;
+typedef struct PtxWeightAt {
+    WeightId weight;
+    uint64_t offset, bytes;    /* in the weight block, which create uploads once */
+} PtxWeightAt;
+typedef struct PtxCopy {
+    uint32_t output;           /* an output not computed in place: copied at the end of run */
+    PtxArg from;
+    uint64_t bytes;
+} PtxCopy;
+typedef struct PtxPlan {
+    VEC(PtxKernel) kernels;    /* in run order */
+    VEC(PtxWeightAt) weights;
+    VEC(PtxCopy) copies;
+    uint64_t weight_bytes, workspace_bytes;
+} PtxPlan;
+/* Builds the plan; false with *bad (the op, or 0 for the model) and why when the module
+ * holds something --emit ptx cannot run yet. */
+bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t len);
+void ptx_plan_free(PtxPlan *p);
+bool ptx_sm_valid(const char *sm);         /* the --cpu values of --emit ptx: sm_80, sm_90 */
+/* The plan as the comment lines that head the PTX ("// ndlc-plan ..."), which the runtime
+ * reads (format in docs/decisions.md). */
+void ptx_plan_write(const PtxPlan *p, const Module *m, FILE *f);
+/* The PTX for sm (sm_80 or sm_90): the plan's comment lines, then LLVM's NVPTX assembly. */
+bool emitll_ptx(const Module *m, const PtxPlan *p, const char *sm, const char *out_path, char *err, size_t errlen);
+/* --emit exe --backend llvm --target cuda: the PTX, weights and the model's descriptor in a
+ * C file compiled by $CC with runtime/cuda/ptxrt.c and the driver, linked with -lcuda. */
+bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const char *out_path, char *err,
+                    size_t errlen);
 
 /* backends/cuda (--target cuda): writes NET.cu (CUDA C: kernels and host code, sm_80+)
  * and NET.h (the section-10 API over device pointers, plus NET_run_stream). emitcu_check

@@ -7,6 +7,7 @@
 # They are compiled at -O2 without LLVM's optimizations, which run in ndlc for --cpu.
 # Without LLVM, backends/llvm/none.c refuses the backend with a message.
 set(NDLC_HAVE_LLVM OFF)
+set(NDLC_HAVE_PTX OFF)
 if(LLVM_FOUND)
   find_program(NDLC_CLANG NAMES clang-${LLVM_VERSION_MAJOR} clang
                HINTS ${LLVM_TOOLS_BINARY_DIR} NO_DEFAULT_PATH)
@@ -53,13 +54,46 @@ if(NDLC_HAVE_LLVM)
       ".incbin \\\"${bc_dir}/ndlrt_${level}.bc\\\"\\n.globl ndlc_bc_${level}_end\\nndlc_bc_${level}_end:\\n"
       ".byte 0\\n.previous\");\n")
   endforeach()
+  # --emit ptx: the device functions as NVPTX bitcode with libdevice's math linked in
+  # (backends/llvm/ptx.c); needs LLVM's NVPTX target and the CUDA toolkit's libdevice
+  find_file(NDLC_LIBDEVICE libdevice.10.bc
+            PATHS $ENV{CUDA_PATH}/nvvm/libdevice /usr/local/cuda/nvvm/libdevice /usr/lib/nvidia-cuda-toolkit/libdevice
+            NO_DEFAULT_PATH)
+  if("NVPTX" IN_LIST LLVM_TARGETS_TO_BUILD AND NDLC_LIBDEVICE)
+    set(NDLC_HAVE_PTX ON)
+    add_custom_command(OUTPUT ${bc_dir}/ndlptx.bc
+      COMMAND ${NDLC_CLANG} --target=nvptx64-nvidia-cuda -march=sm_80 -std=c11 -ffreestanding -O2
+              -Xclang -disable-llvm-optzns -fno-math-errno -emit-llvm -c
+              -Xclang -mlink-builtin-bitcode -Xclang ${NDLC_LIBDEVICE}
+              -o ${bc_dir}/ndlptx.bc ${CMAKE_SOURCE_DIR}/backends/llvm/rt/ptx_kernels.c
+      DEPENDS ${CMAKE_SOURCE_DIR}/backends/llvm/rt/ptx_kernels.c ${CMAKE_SOURCE_DIR}/ir/eltwise.def
+              ${CMAKE_SOURCE_DIR}/runtime/ndlrt.h
+      COMMENT "Compiling the PTX device functions to NVPTX bitcode" VERBATIM)
+    list(APPEND bc_files ${bc_dir}/ndlptx.bc)
+    file(APPEND ${bc_src}.in
+      "__asm__(\".section .rodata\\n.balign 16\\n.globl ndlc_bc_ptx\\nndlc_bc_ptx:\\n"
+      ".incbin \\\"${bc_dir}/ndlptx.bc\\\"\\n.globl ndlc_bc_ptx_end\\nndlc_bc_ptx_end:\\n"
+      ".byte 0\\n.previous\");\n")
+  else()
+    message(STATUS "ndlc: no NVPTX target in LLVM or no libdevice.10.bc; --emit ptx is disabled")
+  endif()
   configure_file(${bc_src}.in ${bc_src} COPYONLY)
   set_source_files_properties(${bc_src} PROPERTIES OBJECT_DEPENDS "${bc_files}")
   set(NDLC_LLVM_SRCS ${CMAKE_SOURCE_DIR}/backends/llvm/emit.c ${bc_src})
   set_source_files_properties(${CMAKE_SOURCE_DIR}/backends/llvm/emit.c PROPERTIES
     INCLUDE_DIRECTORIES "${LLVM_INCLUDE_DIRS}")
+  if(NDLC_HAVE_PTX)
+    list(APPEND NDLC_LLVM_SRCS ${CMAKE_SOURCE_DIR}/backends/llvm/ptx.c ${CMAKE_SOURCE_DIR}/backends/llvm/ptx_exe.c)
+    set_source_files_properties(${CMAKE_SOURCE_DIR}/backends/llvm/ptx.c PROPERTIES
+      INCLUDE_DIRECTORIES "${LLVM_INCLUDE_DIRS}")
+  endif()
 else()
   set(NDLC_LLVM_SRCS ${CMAKE_SOURCE_DIR}/backends/llvm/none.c)
+endif()
+# the launch plan needs no LLVM; the PTX itself does
+list(APPEND NDLC_LLVM_SRCS ${CMAKE_SOURCE_DIR}/backends/llvm/ptx_plan.c)
+if(NOT NDLC_HAVE_PTX)
+  list(APPEND NDLC_LLVM_SRCS ${CMAKE_SOURCE_DIR}/backends/llvm/ptx_none.c)
 endif()
 
 function(ndlc_llvm_link target)
@@ -67,7 +101,11 @@ function(ndlc_llvm_link target)
     if(TARGET LLVM)
       target_link_libraries(${target} PRIVATE LLVM)
     else()
-      llvm_map_components_to_libnames(llvm_libs core bitreader passes target native)
+      set(ptx_components "")
+      if(NDLC_HAVE_PTX)
+        set(ptx_components nvptxcodegen nvptxdesc nvptxinfo)
+      endif()
+      llvm_map_components_to_libnames(llvm_libs core bitreader passes target native ${ptx_components})
       target_link_libraries(${target} PRIVATE ${llvm_libs})
     endif()
   endif()

@@ -78,6 +78,7 @@ typedef struct PrintCtx {
     const SourceMgr *sm;
     const Ast *ast;
     int sparse;              /* --sparse, for the report */
+    const PtxPlan *ptx;      /* --emit ptx: its launch plan, for the report */
 } PrintCtx;
 
 static const char *format_span(void *ud, Span s, char *buf, size_t len)
@@ -100,7 +101,7 @@ static void print_dot(FILE *f, void *ud) { ir_print_dot(((PrintCtx *)ud)->m, f);
 
 static void print_json(FILE *f, void *ud)
 {
-    char *s = json_report(((PrintCtx *)ud)->m, ((PrintCtx *)ud)->sparse);
+    char *s = json_report_ptx(((PrintCtx *)ud)->m, ((PrintCtx *)ud)->sparse, ((PrintCtx *)ud)->ptx);
     fputs(s, f);
     fputc('\n', f);
     free(s);
@@ -382,6 +383,45 @@ static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, 
     return write_pair(m, &eo, emitcu_module, out, ".cu", d);
 }
 
+/* --emit ptx, and --emit exe --backend llvm --target cuda: the launch plan, then the PTX
+ * (or an executable around it). --emit ptx implies the LLVM backend and --target cuda. */
+static bool wants_ptx(const Options *opt)
+{
+    return opt->emit == EMIT_PTX ||
+           (opt->emit == EMIT_EXE && strcmp(opt->target, "cuda") == 0 && strcmp(opt->backend, "llvm") == 0);
+}
+
+/* The plan, or false after a located error; *sm is the --cpu architecture. */
+static bool ptx_prepare(const Module *m, const Options *opt, Diag *d, PtxPlan *plan, const char **sm)
+{
+    *sm = strcmp(opt->cpu, "native") == 0 ? "sm_80" : opt->cpu;
+    if (!ptx_sm_valid(*sm)) {
+        diag_error(d, (Span){0}, "invalid --cpu '%s' for PTX (expected sm_80 or sm_90)", opt->cpu);
+        return false;
+    }
+    if (opt->external_weights) {
+        diag_error(d, (Span){0}, "--external-weights is not supported for --emit ptx yet");
+        return false;
+    }
+    OpId bad;
+    char why[256];
+    if (!ptx_plan_build(m, plan, &bad, why, sizeof why)) {
+        diag_error(d, bad ? m->ops.v[bad].span : (Span){0}, "%s", why);
+        return false;
+    }
+    return true;
+}
+
+static bool emit_ptx(const Module *m, const Options *opt, const PtxPlan *plan, const char *sm, Diag *d)
+{
+    char err[512] = "";
+    const char *out = opt->output ? opt->output : (opt->emit == EMIT_PTX ? "a.ptx" : "a.out");
+    bool ok = opt->emit == EMIT_PTX ? emitll_ptx(m, plan, sm, out, err, sizeof err)
+                                    : emitll_ptx_exe(m, plan, sm, out, err, sizeof err);
+    if (!ok) diag_file_error(d, out, "%s", err);
+    return ok;
+}
+
 static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
 {
     if (strcmp(opt->target, "cuda") == 0 || opt->emit == EMIT_CUDA) return emit_cuda(m, opt, sm, d);
@@ -484,13 +524,23 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
         status = run_model(m, opt, d) ? 0 : 1;
         goto done;
     }
+    PtxPlan ptx_plan = {0};
+    const char *ptx_sm = NULL;
+    if (wants_ptx(opt)) {
+        if (!ptx_prepare(m, opt, d, &ptx_plan, &ptx_sm)) {
+            status = 1;
+            goto done;
+        }
+        pc.ptx = &ptx_plan;
+    }
     if (opt->report) {
         OutFile o;
         if (!out_open(&o, opt->report, d)) { status = 1; goto done; }
         print_json(o.f, &pc);
         if (!out_commit(&o, d)) { status = 1; goto done; }
     }
-    switch (opt->emit) {
+    switch (wants_ptx(opt) ? EMIT_PTX : opt->emit) {
+    case EMIT_PTX: status = emit_ptx(m, opt, &ptx_plan, ptx_sm, d) ? 0 : 1; break;
     case EMIT_IR: status = write_text(opt->output, d, print_ir, &pc) ? 0 : 1; break;
     case EMIT_DOT: status = write_text(opt->output, d, print_dot, &pc) ? 0 : 1; break;
     case EMIT_JSON: status = write_text(opt->output, d, print_json, &pc) ? 0 : 1; break;
@@ -511,6 +561,7 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     if (status == 0 && opt->depfile)
         write_depfile(opt, m, d);
 done:
+    if (pc.ptx) ptx_plan_free(&ptx_plan);
     ir_module_free(m);
     ast_free(&ast);
     return status;

@@ -500,7 +500,49 @@ static cJSON *hyper_json(const Module *m)
     return h;
 }
 
-char *json_report(const Module *m, int sparse)
+/* "ptx_launch_plan": the kernels of --emit ptx in run order, with their buffers */
+static cJSON *ptx_json(const Module *m, const PtxPlan *p)
+{
+    static const char *const where[] = {[PTX_NULL] = "none", [PTX_INPUT] = "input", [PTX_OUTPUT] = "output",
+                                        [PTX_WEIGHT] = "weights", [PTX_WS] = "workspace"};
+    cJSON *o = cJSON_CreateObject();
+    cJSON_AddNumberToObject(o, "weight_bytes", (double)p->weight_bytes);
+    cJSON_AddNumberToObject(o, "workspace_bytes", (double)p->workspace_bytes);
+    cJSON *ws = cJSON_AddArrayToObject(o, "weights");
+    for (uint32_t i = 0; i < p->weights.n; i++) {
+        const Weight *w = &m->weights.v[p->weights.v[i].weight];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "key", w->key ? w->key : "(computed)");
+        cJSON_AddNumberToObject(e, "offset", (double)p->weights.v[i].offset);
+        cJSON_AddNumberToObject(e, "bytes", (double)p->weights.v[i].bytes);
+        cJSON_AddItemToArray(ws, e);
+    }
+    cJSON *ks = cJSON_AddArrayToObject(o, "kernels");
+    for (uint32_t i = 0; i < p->kernels.n; i++) {
+        const PtxKernel *k = &p->kernels.v[i];
+        cJSON *e = cJSON_CreateObject();
+        cJSON_AddStringToObject(e, "name", k->name);
+        cJSON_AddStringToObject(e, "op", op_info[m->ops.v[k->op].kind].name);
+        cJSON_AddNumberToObject(e, "grid", k->grid);
+        cJSON_AddNumberToObject(e, "block", k->block);
+        cJSON_AddNumberToObject(e, "shared_bytes", k->shared);
+        cJSON *args = cJSON_AddArrayToObject(e, "buffers");
+        for (uint32_t a = 0; a < k->nargs; a++) {
+            cJSON *b = cJSON_CreateObject();
+            cJSON_AddStringToObject(b, "in", where[k->args[a].at]);
+            if (k->args[a].at == PTX_INPUT || k->args[a].at == PTX_OUTPUT)
+                cJSON_AddNumberToObject(b, "index", k->args[a].index);
+            if (k->args[a].at != PTX_NULL) cJSON_AddNumberToObject(b, "offset", (double)k->args[a].offset);
+            cJSON_AddItemToArray(args, b);
+        }
+        cJSON_AddItemToArray(ks, e);
+    }
+    return o;
+}
+
+char *json_report(const Module *m, int sparse) { return json_report_ptx(m, sparse, NULL); }
+
+char *json_report_ptx(const Module *m, int sparse, const PtxPlan *ptx)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", m->name);
@@ -569,6 +611,7 @@ char *json_report(const Module *m, int sparse)
     cJSON_AddStringToObject(tot, "macs_note", "multiply-adds of conv2d, linear, matmul and attention "
                                               "(OFA's rule: no bias, norm or elementwise terms)");
     cJSON_AddNumberToObject(tot, "arena_bytes", (double)arena);
+    if (ptx) cJSON_AddItemToObject(root, "ptx_launch_plan", ptx_json(m, ptx));
     char *s = cJSON_Print(root);
     cJSON_Delete(root);
     if (!s) NDLC_ICE("out of memory writing the report");

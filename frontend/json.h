@@ -25,6 +25,9 @@ bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n
  * total, sparsity (per tensor, and per layer the format chosen under --sparse mode
  * `sparse`, a SparseMode) and the memory plan. Returns a malloc'd string. */
 char *json_report(const Module *m, int sparse);
+/* The same with --emit ptx's launch plan as "ptx_launch_plan" (kernels, grids, buffers). */
+struct PtxPlan;
+char *json_report_ptx(const Module *m, int sparse, const struct PtxPlan *ptx);
 
 /* Multiply-adds of one op, OFA's counting rule (ofa/utils/flops_counter.py): conv2d
  * out_numel * in/groups * kh * kw, linear out_numel * in, matmul out_numel * K, attention

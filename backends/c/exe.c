@@ -52,6 +52,16 @@ char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err,
     return dir;
 }
 
+void backend_remove_build_dir(const char *dir, const char *const *tree, size_t n)
+{
+    char path[4096];
+    for (size_t i = n; i-- > 0;) {
+        snprintf(path, sizeof path, "%s/%s", dir, tree[i]);
+        if (unlink(path) != 0) rmdir(path);
+    }
+    rmdir(dir);
+}
+
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen)
 {

@@ -102,11 +102,6 @@ bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_pat
             ok = false;
         }
     }
-    char path[4096];
-    for (size_t i = sizeof tree / sizeof *tree; i-- > 0;) {
-        snprintf(path, sizeof path, "%s/%s", dir, tree[i]);
-        if (unlink(path) != 0) rmdir(path);
-    }
-    rmdir(dir);
+    backend_remove_build_dir(dir, tree, sizeof tree / sizeof *tree);
     return ok;
 }

@@ -17,6 +17,8 @@
 #      cc only links the object).
 # MODE cuda-exe: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU to run, see
 #      tests/gpu/run.sh), then run like exe.
+# MODE ptx-exe: `NDLC CASE.ndl --emit exe --backend llvm --target cuda -o TMP/net` (the PTX
+#      of the LLVM backend and its driver-API host runtime; needs a GPU to run), then as exe.
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
@@ -27,7 +29,7 @@
 set -u
 
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe]" >&2
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe|ptx-exe]" >&2
     exit 2
 fi
 ndlc=$1
@@ -77,11 +79,12 @@ interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe)
+exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe|ptx-exe)
     ext=
     backend=
     case $mode in *-ext) ext=--external-weights ;; esac
-    case $mode in llvm-*) backend="--backend llvm" ;; cuda-*) backend="--target cuda" ;; esac
+    case $mode in llvm-*) backend="--backend llvm" ;; cuda-*) backend="--target cuda" ;;
+                  ptx-*) backend="--backend llvm --target cuda" ;; esac
     run_cmd="$ndlc $case_ndl $args $backend $ext -o $tmp/net && $tmp/net $stem.in.safetensors $out"
     "$ndlc" "$case_ndl" $args $backend $ext -o "$tmp/net" || fail "ndlc exited with status $?"
     if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi
