@@ -103,6 +103,25 @@ static void write_model_c(FILE *f, const Module *m, const char *dir, uint64_t we
     fputs("int main(int argc, char **argv) { return ndlrt_driver_main(&info, argc, argv); }\n", f);
 }
 
+/* The host runtime's source, malloc'd: runtime/cuda/ptxrt.c, or an #include of the file
+ * $NDLC_PTXRT names. The tests set it to tests/ptx/host_rt.c, which runs the same plan with
+ * the device functions compiled for the host (a serial grid), to check the numerics where
+ * there is no GPU. */
+static char *host_runtime(void)
+{
+    const char *alt = getenv("NDLC_PTXRT");
+    if (!alt || !alt[0]) {
+        const char *rt = embedded_lookup("runtime/cuda/ptxrt.c");
+        return rt ? xstrdup(rt) : NULL;
+    }
+    char *abs = realpath(alt, NULL);
+    if (!abs) return NULL;
+    char *text = xmalloc(strlen(abs) + 32);
+    sprintf(text, "#include \"%s\"\n", abs);
+    free(abs);
+    return text;
+}
+
 /* the weight block: each stored weight at its plan offset, zeros between */
 static unsigned char *weight_block(const Module *m, const PtxPlan *p)
 {
@@ -137,6 +156,7 @@ bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const cha
     write_model_c(fm, m, abs, p->weight_bytes);
     fclose(fm);
     unsigned char *wb = weight_block(m, p);
+    char *rt = host_runtime();
     ok = put_file(dir, "ir", NULL, 0, true, err, errlen) && put_file(dir, "runtime", NULL, 0, true, err, errlen) &&
          put_file(dir, "runtime/cuda", NULL, 0, true, err, errlen) &&
          put_file(dir, "model.ptx", ptx, ptxlen, false, err, errlen) &&
@@ -144,7 +164,7 @@ bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const cha
          put_text(dir, "model.c", model_c, err, errlen) &&
          put_text(dir, "driver.c", embedded_lookup("runtime/driver.c"), err, errlen) &&
          put_text(dir, "safetensors.c", embedded_lookup("runtime/safetensors.c"), err, errlen) &&
-         put_text(dir, "runtime/cuda/ptxrt.c", embedded_lookup("runtime/cuda/ptxrt.c"), err, errlen) &&
+         put_text(dir, "runtime/cuda/ptxrt.c", rt, err, errlen) &&
          put_text(dir, "ir/eltwise.def", embedded_lookup("ir/eltwise.def"), err, errlen) &&
          put_text(dir, "runtime/cuda/status.c", embedded_lookup("runtime/kernels/status.c"), err, errlen) &&
          put_text(dir, "runtime/safetensors.h", embedded_lookup("runtime/safetensors.h"), err, errlen) &&
@@ -152,6 +172,7 @@ bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const cha
          put_text(dir, "runtime/cuda/ptxrt.h", embedded_lookup("runtime/cuda/ptxrt.h"), err, errlen);
     free(ptx);
     free(wb);
+    free(rt);
     free(model_c);
     if (ok) {
         const char *cc = getenv("CC");

@@ -447,6 +447,8 @@ void ptx_plan_write(const PtxPlan *p, const Module *m, FILE *f)
         const PtxKernel *k = &p->kernels.v[i];
         fprintf(f, "// ndlc-plan kernel %s %u %u %u %u", k->name, k->grid, k->block, k->shared, k->nargs);
         for (uint32_t a = 0; a < k->nargs; a++) write_arg(f, k->args[a]);
+        fprintf(f, "\n// ndlc-plan params %s %u", k->device_fn, k->nparams);
+        for (uint32_t a = 0; a < k->nparams; a++) fprintf(f, " %" PRId64, k->params[a]);
         fputc('\n', f);
     }
     for (uint32_t i = 0; i < p->copies.n; i++) {
