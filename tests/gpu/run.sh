@@ -12,7 +12,12 @@
 #      tolerance (run_golden.sh cuda-exe; `# TOL:`/`# ARGS:` lines as everywhere), in
 #      parallel; a pass/fail table and totals (cases the CUDA backend refuses with "not
 #      supported on --target cuda yet" are listed as such and do not fail the suite);
-#   4. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
+#   4. every golden case through the PTX of the LLVM backend (`--emit exe --backend llvm
+#      --target cuda`: the CUDA driver-API host runtime runtime/cuda/ptxrt.c), compared the
+#      same way: the executables come from build-gpu/ptx/ (made by --prepare with an ndlc that
+#      has LLVM, since the GPU machine's ndlc usually has none), else from this ndlc when it
+#      can emit PTX; cases --emit ptx refuses are listed as unsupported;
+#   5. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
 #      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
 #      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there.
 # Dense TF32 peaks (NVIDIA datasheets list TF32 "with sparsity"; dense is half): H100 SXM5
@@ -58,7 +63,23 @@ if [ $prepare = 1 ]; then
     lib=$(ldd build-gpu/ndlc | sed -n 's/.*libcjson[^ ]* => \([^ ]*\) .*/\1/p')
     [ -n "$lib" ] && cp -L "$lib" build-gpu/lib/ && ln -sf "$(basename "$lib")" build-gpu/lib/libcjson.so
     cp /usr/include/cjson/cJSON.h build-gpu/include/cjson/ 2>/dev/null
-    say "done: carry build-gpu/ndlc build-gpu/lib build-gpu/include build-gpu/grammar build-gpu/backends"
+    # the PTX executables need LLVM to build but only libc and the driver to run
+    llvm_ndlc=${NDLC:-$root/build/ndlc}
+    mkdir -p build-gpu/ptx
+    if [ -x "$llvm_ndlc" ]; then
+        say "building the PTX executables of the goldens with $llvm_ndlc into build-gpu/ptx/"
+        for f in tests/*/*.out.safetensors; do
+            c=${f%.out.safetensors}.ndl
+            [ -f "$c" ] || continue
+            key=$(echo "$c" | tr / _)
+            args=$(sed -n 's/^# ARGS: //p' "$c" | head -n 1 | sed "s|{dir}|$(dirname "$c")|g")
+            # shellcheck disable=SC2086
+            "$llvm_ndlc" "$c" $args --emit exe --backend llvm --target cuda -o "build-gpu/ptx/$key" \
+                2> "build-gpu/ptx/$key.err" && rm -f "build-gpu/ptx/$key.err"
+        done
+        say "PTX executables: $(ls build-gpu/ptx | grep -vc '\.err$'), refused or failed: $(ls build-gpu/ptx | grep -c '\.err$')"
+    fi
+    say "done: carry build-gpu/ndlc build-gpu/lib build-gpu/include build-gpu/grammar build-gpu/backends build-gpu/ptx"
     exit 0
 fi
 
@@ -161,6 +182,57 @@ say "goldens: $pass passed, $fail failed, $unsup not supported on --target cuda 
 status=0
 [ "$fail" -eq 0 ] || status=1
 
+# ---- the goldens through the PTX of the LLVM backend ------------------------------------------------
+# build-gpu/ptx/<key>: prebuilt by --prepare (<key>.err: refused or failed there, with why);
+# without it, this ndlc builds each case when it can emit PTX (it has LLVM).
+ptx_dir=$root/build-gpu/ptx
+mkdir -p "$work/ptx"
+export ptx_dir
+echo "$cases" | xargs -P "$jobs" -I{} sh -c '
+    c={}; key=$(echo "$c" | tr / _); log=$work/ptx/$key.log; t0=$(date +%s)
+    if [ -x "$ptx_dir/$key" ]; then
+        tol=$(sed -n "s/^[[:space:]]*#[[:space:]]*TOL:[[:space:]]*//p" "$c" | head -n 1)
+        set -- $tol
+        stem=${c%.ndl}
+        { timeout "$CASE_TIMEOUT" "$ptx_dir/$key" "$stem.in.safetensors" "$work/ptx/$key.out.safetensors" &&
+          "$work/stcmp" ${1:+--atol $1 --rtol $2} "$work/ptx/$key.out.safetensors" "$stem.out.safetensors"; } > "$log" 2>&1
+        rc=$?
+    elif [ -f "$ptx_dir/$key.err" ]; then
+        cp "$ptx_dir/$key.err" "$log"; rc=1
+    else
+        timeout "$CASE_TIMEOUT" sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "$c" ptx-exe > "$log" 2>&1
+        rc=$?
+    fi
+    t=$(( $(date +%s) - t0 ))
+    if [ $rc -eq 0 ]; then r=pass
+    elif [ $rc -eq 124 ]; then r=FAIL-timeout
+    elif grep -q "for --emit ptx yet\|not available" "$log"; then r=unsupported
+    else r=FAIL; fi
+    echo "$r $t $c" > "$work/ptx/$key.res"
+    echo "ptx $r $t $c" | tee -a "$progress"'
+ptx_report=$work/ptx_report.txt
+{
+    printf '%-52s %-12s %s\n' "case (PTX, --backend llvm)" "result" "seconds"
+    for c in $cases; do
+        key=$(echo "$c" | tr / _)
+        set -- $(cat "$work/ptx/$key.res" 2>/dev/null || echo "FAIL 0 $c")
+        printf '%-52s %-12s %s\n' "$c" "$1" "$2"
+    done
+} > "$ptx_report"
+cat "$ptx_report"
+for f in "$work"/ptx/*.res; do
+    set -- $(cat "$f")
+    if [ "${1%-timeout}" = FAIL ]; then
+        echo "---- ptx $3"
+        tail -n 15 "$work/ptx/$(echo "$3" | tr / _).log"
+    fi
+done
+ptx_pass=$(grep -c ' pass ' "$ptx_report")
+ptx_fail=$(grep -c ' FAIL' "$ptx_report")
+ptx_unsup=$(grep -c ' unsupported ' "$ptx_report")
+say "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup not supported for --emit ptx yet (of $ncases)"
+[ "$ptx_fail" -eq 0 ] || status=1
+
 # ---- the GEMM ------------------------------------------------------------------------------------
 case $gpu in
 *H100*PCIe*) peak=378 ;;
@@ -210,7 +282,9 @@ fi
 say "finished, status $status"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
+      cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
       cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; } > "$OUT/gpu_results.txt"
     cp -r "$work/res" "$OUT/golden_logs" 2>/dev/null
+    cp -r "$work/ptx" "$OUT/ptx_logs" 2>/dev/null
 fi
 exit $status
