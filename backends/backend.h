@@ -158,6 +158,8 @@ typedef struct PtxPlan {
     VEC(PtxWeightAt) weights;
     VEC(PtxCopy) copies;
     uint64_t weight_bytes, workspace_bytes;
+    bool has_error;            /* an int32 error word (index out of range) at error_offset in */
+    uint64_t error_offset;     /* the workspace: run zeroes it first and reports NDLRT_EINDEX */
 } PtxPlan;
 /* Builds the plan; false with *bad (the op, or 0 for the model) and why when the module
  * holds something --emit ptx cannot run yet. */

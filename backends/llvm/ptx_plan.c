@@ -148,6 +148,67 @@ static bool all_f32(const Module *m, const Op *op)
     return ir_type(m, op->out)->dtype == DT_F32;
 }
 
+static int64_t dtype_code(DType dt) { return dt == DT_F32 ? 0 : dt == DT_I32 ? 1 : dt == DT_I64 ? 2 : 3; }
+
+/* The ops whose operands are not all f32: cast, argmax, embedding, take, hash_route. */
+static bool describe_typed(Builder *b, OpId o, PtxKernel *k, int64_t *work)
+{
+    const Module *m = b->m;
+    const Op *op = &m->ops.v[o];
+    const char *name = op_info[op->kind].name;
+    const TensorType *y = ir_type(m, op->out), *x = ir_type(m, ir_operand(m, op, 0));
+    *work = numel(y, 0, y->rank);
+    for (unsigned i = 0; i < op->nin; i++) arg(b, k, ir_operand(m, op, i));
+    switch (op->kind) {
+    case OP_CAST:
+        k->device_fn = "ndlptx_cast";
+        param(k, *work);
+        param(k, dtype_code(x->dtype));
+        param(k, dtype_code(y->dtype));
+        break;
+    case OP_ARGMAX: {
+        if (x->dtype != DT_F32) return refuse(b, "'%s' of other than f32 tensors is not supported for --emit ptx yet", name);
+        int64_t d = ir_op_int(m, op, ATTR_DIM);
+        unsigned from = d < 0 ? 0 : (unsigned)d, to = d < 0 ? x->rank : (unsigned)d + 1;
+        k->device_fn = "ndlptx_argmax";
+        param(k, numel(x, 0, from));
+        param(k, numel(x, from, to));
+        param(k, numel(x, to, x->rank));
+        break;
+    }
+    case OP_EMBEDDING: case OP_TAKE: {
+        bool take = op->kind == OP_TAKE;
+        const TensorType *ids = ir_type(m, ir_operand(m, op, take ? 1 : 0));
+        const TensorType *tab = ir_type(m, ir_operand(m, op, take ? 0 : 1));
+        if (tab->dtype != DT_F32)
+            return refuse(b, "'%s' of a non-f32 table is not supported for --emit ptx yet", name);
+        if (!b->p->has_error) { /* one int32 word after the slots */
+            b->p->has_error = true;
+            b->p->error_offset = b->p->workspace_bytes;
+            b->p->workspace_bytes += PTX_ALIGN;
+        }
+        k->device_fn = "ndlptx_gather";
+        param(k, take);
+        param(k, *work);
+        param(k, ids->dtype == DT_I64);
+        param(k, take ? numel(tab, 0, tab->rank) : tab->dims[0]);
+        param(k, take ? 1 : tab->dims[1]);
+        k->args[k->nargs++] = (PtxArg){PTX_WS, 0, b->p->error_offset};
+        break;
+    }
+    default: /* OP_HASH_ROUTE */
+        k->device_fn = "ndlptx_hash";
+        param(k, 1);
+        param(k, *work);
+        param(k, ir_op_int(m, op, ATTR_NUM));
+        param(k, ir_op_int(m, op, ATTR_SEED));
+        param(k, x->dtype == DT_I64);
+        break;
+    }
+    arg(b, k, op->out);
+    return true;
+}
+
 /* Fills k for head o: its device function, parameters and tensors; *work is the number of
  * threads the work needs (output elements, or rows). False: not supported yet. */
 static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
@@ -159,6 +220,9 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
     const TensorType *y = ir_type(m, g.result);
     const TensorType *x = op->nin ? ir_type(m, ir_operand(m, op, 0)) : y;
     bool copies = op->kind == OP_PERMUTE || op->kind == OP_SLICE || op->kind == OP_CONCAT || op->kind == OP_RESHAPE;
+    if (op->kind == OP_CAST || op->kind == OP_ARGMAX || op->kind == OP_EMBEDDING || op->kind == OP_TAKE ||
+        op->kind == OP_HASH_ROUTE)
+        return describe_typed(b, o, k, work);
     if (!copies && !all_f32(m, op)) return refuse(b, "'%s' of other than f32 tensors is not supported for --emit ptx yet", name);
     if (g.members && op->kind != OP_LINEAR && op->kind != OP_CONV2D) NDLC_ICE("'%s' heads a fused group", name);
     *work = numel(y, 0, y->rank);
@@ -210,20 +274,76 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             const TensorType *ta = x, *tb = ir_type(m, ir_operand(m, op, 1));
             int64_t M = ta->rank == 1 ? 1 : ta->dims[ta->rank - 2], K = ta->dims[ta->rank - 1];
             int64_t N = tb->rank == 1 ? 1 : tb->dims[tb->rank - 1];
+            /* batch axes: the result's, less the matrix axes; each operand's right-aligned */
             unsigned by = y->rank - (ta->rank >= 2) - (tb->rank >= 2);
-            int64_t batch = numel(y, 0, by), na = ta->rank > 2 ? numel(ta, 0, ta->rank - 2) : 1;
-            int64_t nb = tb->rank > 2 ? numel(tb, 0, tb->rank - 2) : 1;
-            if ((na != batch && na != 1) || (nb != batch && nb != 1))
-                return refuse(b, "'%s' with partially broadcast batch axes is not supported for --emit ptx yet", name);
+            if (by > 4) return refuse(b, "'%s' with more than 4 batch axes is not supported for --emit ptx yet", name);
+            TensorType yb = {.rank = (uint8_t)by}, ab = {.rank = 0}, bb = {.rank = 0};
+            for (unsigned i = 0; i < by; i++) yb.dims[i] = y->dims[i];
+            for (unsigned i = 0; i + 2 < ta->rank; i++) ab.dims[ab.rank++] = ta->dims[i];
+            for (unsigned i = 0; i + 2 < tb->rank; i++) bb.dims[bb.rank++] = tb->dims[i];
+            int64_t sa[8] = {0}, sb[8] = {0};
+            bstrides(&ab, &yb, sa);
+            bstrides(&bb, &yb, sb);
             k->device_fn = "ndlptx_matmul";
-            param(k, batch);
+            param(k, numel(&yb, 0, by));
             param(k, M);
             param(k, N);
             param(k, K);
-            param(k, na == 1 ? 0 : M * K);
-            param(k, nb == 1 ? 0 : K * N);
+            param(k, by);
+            for (unsigned i = 0; i < 4; i++) param(k, i < by ? yb.dims[i] : 1);
+            for (unsigned i = 0; i < 4; i++) param(k, sa[i] * M * K);
+            for (unsigned i = 0; i < 4; i++) param(k, sb[i] * K * N);
             break;
         }
+        case OP_ATTENTION: {
+            const TensorType *q = x, *kt = ir_type(m, ir_operand(m, op, 1)), *v = ir_type(m, ir_operand(m, op, 2));
+            int64_t st[3];
+            for (int i = 0; i < 3; i++) {
+                const TensorType *tt = i == 0 ? q : i == 1 ? kt : v;
+                bool all_one = true, same = tt->rank == y->rank;
+                for (unsigned a = 0; a + 2 < tt->rank; a++) {
+                    all_one &= tt->dims[a] == 1;
+                    if (same) same = tt->dims[a] == y->dims[a];
+                }
+                if (tt->rank > 2 && !same && !all_one)
+                    return refuse(b, "'%s' with partially broadcast batch axes is not supported for --emit ptx yet", name);
+                st[i] = tt->rank <= 2 || (all_one && !same) ? 0 : numel(tt, tt->rank - 2, tt->rank);
+            }
+            k->device_fn = "ndlptx_attention";
+            param(k, numel(y, 0, y->rank - 2));
+            param(k, q->dims[q->rank - 2]);
+            param(k, kt->dims[kt->rank - 2]);
+            param(k, q->dims[q->rank - 1]);
+            param(k, v->dims[v->rank - 1]);
+            param(k, st[0]);
+            param(k, st[1]);
+            param(k, st[2]);
+            param(k, float_bits(ir_op_float(m, op, ATTR_SCALE)));
+            param(k, ir_op_int(m, op, ATTR_CAUSAL));
+            break;
+        }
+        case OP_KRON: {
+            const TensorType *ta = x, *tb = ir_type(m, ir_operand(m, op, 1));
+            int64_t sa[8] = {0}, sb[8] = {0};
+            bstrides(ta, ta, sa);
+            bstrides(tb, tb, sb);
+            k->device_fn = "ndlptx_kron";
+            param(k, *work);
+            param(k, y->rank);
+            for (unsigned i = 0; i < 8; i++) param(k, i < y->rank ? y->dims[i] : 1);
+            for (unsigned i = 0; i < 8; i++) param(k, i < tb->rank ? tb->dims[i] : 1);
+            for (unsigned i = 0; i < 8; i++) param(k, sa[i]);
+            for (unsigned i = 0; i < 8; i++) param(k, sb[i]);
+            break;
+        }
+        case OP_HASHED:
+            k->device_fn = "ndlptx_hash";
+            param(k, 0);
+            param(k, *work);
+            param(k, numel(x, 0, x->rank));
+            param(k, ir_op_int(m, op, ATTR_SEED));
+            param(k, 0);
+            break;
         case OP_MAX_POOL2D: case OP_AVG_POOL2D: {
             const int64_t *kk = ir_op_ints(m, op, ATTR_KERNEL, NULL), *st = ir_op_ints(m, op, ATTR_STRIDE, NULL);
             const int64_t *pd = ir_op_ints(m, op, ATTR_PAD, NULL);
@@ -247,8 +367,30 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
         case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN: {
             uint32_t nd;
             const int64_t *dims = ir_op_ints(m, op, ATTR_DIMS, &nd);
-            if (nd && dims[nd - 1] - dims[0] + 1 != (int64_t)nd)
-                return refuse(b, "'%s' over non-adjacent axes is not supported for --emit ptx yet", name);
+            if (nd && dims[nd - 1] - dims[0] + 1 != (int64_t)nd) { /* kept axes index, reduced axes loop */
+                bool red[8] = {false};
+                int64_t xs[8] = {0}, kd[8], ks[8], rd[8], rs[8];
+                unsigned nk = 0, nr = 0;
+                for (uint32_t i = 0; i < nd; i++) red[dims[i]] = true;
+                bstrides(x, x, xs);
+                for (unsigned i = 0; i < x->rank; i++) {
+                    if (red[i]) rd[nr] = x->dims[i], rs[nr++] = xs[i];
+                    else kd[nk] = x->dims[i], ks[nk++] = xs[i];
+                }
+                k->device_fn = "ndlptx_reduce_axes";
+                param(k, *work);
+                param(k, op->kind - OP_REDUCE_SUM);
+                param(k, nk);
+                for (unsigned i = 0; i < 8; i++) param(k, i < nk ? kd[i] : 1);
+                for (unsigned i = 0; i < 8; i++) param(k, i < nk ? ks[i] : 0);
+                param(k, nr);
+                for (unsigned i = 0; i < 8; i++) param(k, i < nr ? rd[i] : 1);
+                for (unsigned i = 0; i < 8; i++) param(k, i < nr ? rs[i] : 0);
+                int64_t len = 1;
+                for (unsigned i = 0; i < nr; i++) len *= rd[i];
+                param(k, len);
+                break;
+            }
             unsigned from = nd ? (unsigned)dims[0] : 0, to = nd ? (unsigned)dims[nd - 1] + 1 : x->rank;
             k->device_fn = "ndlptx_reduce";
             param(k, numel(x, 0, from));
@@ -327,7 +469,7 @@ static char *kernel_name(const PtxPlan *p, const Module *m, const Op *op)
     const char *path = op->name ? op->name : value ? value : "layer", *kind = op_info[op->kind].name;
     size_t len = strlen(path) + strlen(kind) + 32;
     char *r = xmalloc(len);
-    snprintf(r, len, "%s_%s", path, kind);
+    snprintf(r, len, "%.160s_%s", path, kind); /* the runtime reads names of up to 255 bytes */
     for (char *c = r; *c; c++)
         if (!isalnum((unsigned char)*c)) *c = '_';
     size_t base = strlen(r);
@@ -456,6 +598,7 @@ void ptx_plan_write(const PtxPlan *p, const Module *m, FILE *f)
         write_arg(f, p->copies.v[i].from);
         fprintf(f, " %" PRIu64 "\n", p->copies.v[i].bytes);
     }
+    if (p->has_error) fprintf(f, "// ndlc-plan error %" PRIu64 "\n", p->error_offset);
     fputs("// ndlc-plan end\n", f);
 }
 

@@ -91,6 +91,8 @@ struct NdlptxModel {
     NdlptxCopy *copies;
     unsigned ncopies;
     uint64_t weight_bytes, ws_bytes;
+    int has_error;           /* an int32 error word in the workspace (index out of range) */
+    uint64_t error_offset;
 };
 
 static int status_of(CUresult r) { return r == CUDA_SUCCESS ? NDLRT_OK : r == CUDA_ERROR_OUT_OF_MEMORY ? NDLRT_ENOMEM : NDLRT_EDEVICE; }
@@ -138,6 +140,9 @@ static int parse_plan(NdlptxModel *m, const char *ptx)
             CUresult r = m->cu.ModuleGetFunction(&k->fn, m->mod, name);
             if (r != CUDA_SUCCESS) return status_of(r);
             m->nk++;
+        } else if (strncmp(s, "error ", 6) == 0) {
+            if (sscanf(s, "error %" SCNu64, &m->error_offset) != 1 || m->error_offset + 4 > m->ws_bytes) return NDLRT_EARG;
+            m->has_error = 1;
         } else if (strncmp(s, "copy ", 5) == 0) {
             NdlptxCopy *c = &m->copies[m->ncopies];
             if (m->ncopies >= cap_copies || sscanf(s, "copy %u%n", &c->output, &used) != 1) return NDLRT_EARG;
@@ -255,6 +260,9 @@ int ndlptx_run(NdlptxModel *m, const void *const *inputs, void *const *outputs)
 {
     if (!m || (m->ninputs && !inputs) || (m->noutputs && !outputs)) return NDLRT_EARG;
     int rc = status_of(m->cu.CtxSetCurrent(m->ctx));
+    const int32_t zero = 0;
+    int32_t bad = 0;
+    if (!rc && m->has_error) rc = status_of(m->cu.MemcpyHtoD(m->ws + m->error_offset, &zero, sizeof zero));
     for (int i = 0; !rc && i < m->ninputs; i++)
         if (m->in_bytes[i]) rc = status_of(m->cu.MemcpyHtoD(m->in[i], inputs[i], m->in_bytes[i]));
     for (unsigned i = 0; !rc && i < m->nk; i++) {
@@ -271,6 +279,8 @@ int ndlptx_run(NdlptxModel *m, const void *const *inputs, void *const *outputs)
         if (m->copies[i].bytes)
             rc = status_of(m->cu.MemcpyDtoD(m->out[m->copies[i].output], where(m, m->copies[i].from), m->copies[i].bytes));
     if (!rc) rc = status_of(m->cu.CtxSynchronize());
+    if (!rc && m->has_error) rc = status_of(m->cu.MemcpyDtoH(&bad, m->ws + m->error_offset, sizeof bad));
+    if (!rc && bad) rc = NDLRT_EINDEX;
     for (int i = 0; !rc && i < m->noutputs; i++)
         if (m->out_bytes[i]) rc = status_of(m->cu.MemcpyDtoH(outputs[i], m->out[i], m->out_bytes[i]));
     return rc;

@@ -47,6 +47,8 @@ struct NdlptxModel {
     unsigned nk;
     Copy *copies;
     unsigned ncopies;
+    int has_error;
+    uint64_t error_offset;
 };
 
 static DeviceFn *device_fn(const char *name)
@@ -56,6 +58,9 @@ static DeviceFn *device_fn(const char *name)
         {"ndlptx_matmul", ndlptx_matmul}, {"ndlptx_conv2d", ndlptx_conv2d}, {"ndlptx_pool", ndlptx_pool},
         {"ndlptx_softmax", ndlptx_softmax}, {"ndlptx_reduce", ndlptx_reduce}, {"ndlptx_norm", ndlptx_norm},
         {"ndlptx_batch_norm", ndlptx_batch_norm}, {"ndlptx_copy", ndlptx_copy}, {"ndlptx_concat", ndlptx_concat},
+        {"ndlptx_reduce_axes", ndlptx_reduce_axes}, {"ndlptx_argmax", ndlptx_argmax}, {"ndlptx_cast", ndlptx_cast},
+        {"ndlptx_gather", ndlptx_gather}, {"ndlptx_hash", ndlptx_hash}, {"ndlptx_kron", ndlptx_kron},
+        {"ndlptx_attention", ndlptx_attention},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (strcmp(table[i].name, name) == 0) return table[i].fn;
@@ -124,6 +129,9 @@ int ndlptx_create(NdlptxModel **out, const char *ptx, const void *weights, size_
                 s += used;
             }
             m->nk++;
+        } else if (strncmp(s, "error ", 6) == 0) {
+            ok = sscanf(s, "error %" SCNu64, &m->error_offset) == 1 && m->error_offset + 4 <= wsb;
+            m->has_error = 1;
         } else if (strncmp(s, "copy ", 5) == 0) {
             Copy *c = &m->copies[m->ncopies++];
             ok = m->ncopies <= no && sscanf(s, "copy %u%n", &c->output, &used) == 1;
@@ -157,6 +165,7 @@ static void *where(const NdlptxModel *m, const void *const *in, void *const *out
 
 int ndlptx_run(NdlptxModel *m, const void *const *inputs, void *const *outputs)
 {
+    if (m->has_error) memset(m->ws + m->error_offset, 0, 4);
     for (unsigned i = 0; i < m->nk; i++) {
         void *t[MAX_ARGS];
         for (unsigned a = 0; a < m->k[i].nargs; a++) t[a] = where(m, inputs, outputs, m->k[i].args[a]);
@@ -164,7 +173,9 @@ int ndlptx_run(NdlptxModel *m, const void *const *inputs, void *const *outputs)
     }
     for (unsigned i = 0; i < m->ncopies; i++)
         memmove(outputs[m->copies[i].output], where(m, inputs, outputs, m->copies[i].from), m->copies[i].bytes);
-    return NDLRT_OK;
+    int32_t bad = 0;
+    if (m->has_error) memcpy(&bad, m->ws + m->error_offset, sizeof bad);
+    return bad ? NDLRT_EINDEX : NDLRT_OK;
 }
 
 void ndlptx_destroy(NdlptxModel *m)

@@ -105,15 +105,21 @@ KFN void ndlptx_linear(const int64_t *p, void *const *t)
     }
 }
 
-/* batched y[b] = a[b] @ b[b]. p: batch, M, N, K, a batch stride, b batch stride (0: shared) */
+/* batched y[z] = a[z] @ b[z]: z runs over up to 4 batch axes, each operand with its own
+ * element stride per axis (0: broadcast). p: batch, M, N, K, brank, bdims[4], a strides[4], b strides[4] */
 KFN void ndlptx_matmul(const int64_t *p, void *const *t)
 {
-    const int64_t M = p[1], N = p[2], K = p[3];
+    const int64_t M = p[1], N = p[2], K = p[3], brank = p[4], *bd = p + 5, *sa = p + 9, *sb = p + 13;
     const float *a = t[0], *b = t[1];
     float *y = t[2];
     FOR(i, p[0] * M * N) {
-        int64_t bt = i / (M * N), r = (i / N) % M, c = i % N;
-        const float *ab = a + bt * p[4], *bb = b + bt * p[5];
+        int64_t z = i / (M * N), r = (i / N) % M, c = i % N, oa = 0, ob = 0;
+        for (int64_t k = brank - 1; k >= 0; k--) {
+            oa += (z % bd[k]) * sa[k];
+            ob += (z % bd[k]) * sb[k];
+            z /= bd[k];
+        }
+        const float *ab = a + oa, *bb = b + ob;
         float s = 0.0f;
         for (int64_t k = 0; k < K; k++) s += ab[r * K + k] * bb[k * N + c];
         y[i] = s;
@@ -291,5 +297,183 @@ KFN void ndlptx_concat(const int64_t *p, void *const *t)
         if (p[4] == 8) ((int64_t *)t[nops])[i] = ((const int64_t *)t[k])[src];
         else if (p[4] == 4) ((int32_t *)t[nops])[i] = ((const int32_t *)t[k])[src];
         else ((uint8_t *)t[nops])[i] = ((const uint8_t *)t[k])[src];
+    }
+}
+
+/* general reduction: kept axes index the output, reduced axes are summed over (any set).
+ * p: nout, kind, nkept, kept dims[8], kept strides[8], nred, red dims[8], red strides[8], rlen */
+KFN void ndlptx_reduce_axes(const int64_t *p, void *const *t)
+{
+    const int64_t kind = p[1], nk = p[2], *kd = p + 3, *ks = p + 11, nr = p[19], *rd = p + 20, *rs = p + 28;
+    const int64_t len = p[36];
+    const float *x = t[0];
+    float *y = t[1];
+    FOR(s, p[0]) {
+        int64_t r = s, base = 0;
+        for (int64_t k = nk - 1; k >= 0; k--) {
+            base += (r % kd[k]) * ks[k];
+            r /= kd[k];
+        }
+        double sum = 0;
+        float a = 0.0f;
+        for (int64_t j = 0; j < len; j++) {
+            int64_t q = j, at = base;
+            for (int64_t k = nr - 1; k >= 0; k--) {
+                at += (q % rd[k]) * rs[k];
+                q /= rd[k];
+            }
+            float v = x[at];
+            if (kind <= 1) sum += v;
+            else if (j == 0 || (kind == 2 ? v > a : v < a) || v != v) a = v;
+        }
+        y[s] = len == 0 ? (kind == 0 ? 0.0f : __builtin_nanf("")) : kind <= 1 ? (float)(kind == 1 ? sum / (double)len : sum) : a;
+    }
+}
+
+/* the first maximum, NaN counting as the largest (torch.argmax). p: outer, len, inner */
+KFN void ndlptx_argmax(const int64_t *p, void *const *t)
+{
+    const int64_t len = p[1], inner = p[2];
+    const float *x = t[0];
+    int64_t *y = t[1];
+    FOR(s, p[0] * inner) {
+        const float *xs = x + (s / inner) * len * inner + s % inner;
+        int64_t best = 0;
+        float b = len > 0 ? xs[0] : 0.0f;
+        for (int64_t j = 1; j < len && b == b; j++) {
+            float v = xs[j * inner];
+            if (v > b || v != v) b = v, best = j;
+        }
+        y[s] = best;
+    }
+}
+
+/* x.to(dtype). p: n, from, to (0 f32, 1 i32, 2 i64, 3 bool); float to int truncates, NaN and
+ * out of range give the minimum (as the C backend on x86); to bool: nonzero */
+KFN void ndlptx_cast(const int64_t *p, void *const *t)
+{
+    FOR(i, p[0]) {
+        double v;
+        switch (p[1]) {
+        case 0: v = ((const float *)t[0])[i]; break;
+        case 1: v = ((const int32_t *)t[0])[i]; break;
+        case 2: v = (double)((const int64_t *)t[0])[i]; break;
+        default: v = ((const uint8_t *)t[0])[i]; break;
+        }
+        switch (p[2]) {
+        case 0:
+            ((float *)t[1])[i] = p[1] == 2 ? (float)((const int64_t *)t[0])[i] : (float)v;
+            break;
+        case 1:
+            ((int32_t *)t[1])[i] = p[1] == 2 ? (int32_t)(uint32_t)(uint64_t)((const int64_t *)t[0])[i]
+                                 : (v != v || v >= 2147483648.0 || v < -2147483648.0) ? INT32_MIN : (int32_t)v;
+            break;
+        case 2:
+            ((int64_t *)t[1])[i] = p[1] == 2 ? ((const int64_t *)t[0])[i]
+                                 : (v != v || v >= 9223372036854775808.0 || v < -9223372036854775808.0) ? INT64_MIN
+                                                                                                        : (int64_t)v;
+            break;
+        default: ((uint8_t *)t[1])[i] = p[1] == 2 ? ((const int64_t *)t[0])[i] != 0 : v != 0; break;
+        }
+    }
+}
+
+static int64_t index_at(const void *ids, int64_t i64, int64_t i)
+{
+    return i64 ? ((const int64_t *)ids)[i] : (int64_t)((const int32_t *)ids)[i];
+}
+
+/* embedding (p[0] = 0: y[i, :] = table[ids[i], :]) or take (1: y[i] = x[idx[i]], negative
+ * from the end); an index out of range writes 0 and sets the error word.
+ * p: kind, n (output elements), ids are i64, rows (or the table's size), d (1 for take).
+ * t: embedding ids, table, err, y | take x, idx, err, y */
+KFN void ndlptx_gather(const int64_t *p, void *const *t)
+{
+    const int64_t d = p[4], rows = p[3];
+    const void *ids = p[0] ? t[1] : t[0];
+    const float *table = p[0] ? t[0] : t[1];
+    int32_t *err = t[2];
+    float *y = t[3];
+    FOR(i, p[1]) {
+        int64_t id = index_at(ids, p[2], i / d);
+        if (p[0] && id < 0) id += rows;
+        if (id < 0 || id >= rows) {
+            *err = 1;
+            y[i] = 0.0f;
+        } else {
+            y[i] = table[id * d + i % d];
+        }
+    }
+}
+
+/* MurmurHash3's finalizer (runtime/kernels/gather.c, spec 8.3 and 8.4) */
+static uint32_t fmix32(uint32_t h)
+{
+    h ^= h >> 16;
+    h *= 0x85ebca6bu;
+    h ^= h >> 13;
+    h *= 0xc2b2ae35u;
+    h ^= h >> 16;
+    return h;
+}
+
+/* hashed (p[0] = 0: y[i] = sign * pool[h(i) % n_pool]) or hash_route (1: y[i] = h(ids[i]) %
+ * experts). p: kind, n, n_pool or experts, seed, ids are i64. t: pool or ids, y */
+KFN void ndlptx_hash(const int64_t *p, void *const *t)
+{
+    const uint32_t seed = (uint32_t)p[3];
+    FOR(i, p[1]) {
+        if (p[0] == 0) {
+            uint32_t u = (uint32_t)(uint64_t)i;
+            float sign = (fmix32(u ^ seed ^ 0x9E3779B9u) & 1u) ? -1.0f : 1.0f;
+            ((float *)t[1])[i] = p[2] > 0 ? sign * ((const float *)t[0])[(uint64_t)fmix32(u ^ seed) % (uint64_t)p[2]] : 0.0f;
+        } else {
+            uint32_t u = (uint32_t)(uint64_t)index_at(t[0], p[4], i);
+            ((int64_t *)t[1])[i] = p[2] > 0 ? (int64_t)((uint64_t)fmix32(u ^ seed) % (uint64_t)p[2]) : 0;
+        }
+    }
+}
+
+/* torch.kron of equal-rank operands. p: n, rank, y dims[8], b dims[8], a strides[8], b strides[8] */
+KFN void ndlptx_kron(const int64_t *p, void *const *t)
+{
+    const int64_t rank = p[1], *yd = p + 2, *bd = p + 10, *as = p + 18, *bs = p + 26;
+    const float *a = t[0], *b = t[1];
+    float *y = t[2];
+    FOR(i, p[0]) {
+        int64_t r = i, ia = 0, ib = 0;
+        for (int64_t k = rank - 1; k >= 0; k--) {
+            int64_t c = r % yd[k];
+            r /= yd[k];
+            ia += c / bd[k] * as[k];
+            ib += c % bd[k] * bs[k];
+        }
+        y[i] = a[ia] * b[ib];
+    }
+}
+
+/* softmax(q k^T * scale) v, a thread per output element (its column of v), online softmax
+ * (Milakov & Gimelshein 2018); causal: key j <= query i. A fully masked row is NaN (torch).
+ * p: batch, tq, tk, d, dv, q/k/v batch strides (0: broadcast), scale bits, causal */
+KFN void ndlptx_attention(const int64_t *p, void *const *t)
+{
+    const int64_t tq = p[1], tk = p[2], d = p[3], dv = p[4];
+    const float *q = t[0], *k = t[1], *v = t[2], scale = fbits(p[8]);
+    float *y = t[3];
+    FOR(i, p[0] * tq * dv) {
+        int64_t c = i % dv, row = (i / dv) % tq, b = i / (dv * tq);
+        const float *qr = q + b * p[5] + row * d, *kb = k + b * p[6], *vb = v + b * p[7];
+        int64_t end = p[9] ? (row + 1 < tk ? row + 1 : tk) : tk;
+        float mx = -__builtin_inff(), sum = 0.0f, acc = 0.0f;
+        for (int64_t j = 0; j < end; j++) {
+            float s = 0.0f;
+            for (int64_t e = 0; e < d; e++) s += qr[e] * kb[j * d + e];
+            s *= scale;
+            float nmx = fmaxf(mx, s), corr = expf(mx - nmx), w = expf(s - nmx);
+            sum = sum * corr + w;
+            acc = acc * corr + w * vb[j * dv + c];
+            mx = nmx;
+        }
+        y[i] = end > 0 ? acc / sum : __builtin_nanf("");
     }
 }
