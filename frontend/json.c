@@ -374,7 +374,7 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
         if (!sparse_layer(m, op, mode, &sl)) continue;
         const NdlrtSparseInfo *in = &sl.info;
         double entries = (double)in->n * (double)in->k, run = entries;
-        if (sl.format == NDLRT_SPARSE_CSR) run = (double)in->nnz;
+        if (sl.format == NDLRT_SPARSE_CSR || sl.format == NDLRT_SPARSE_ELL) run = (double)in->nnz;
         else if (sl.format == NDLRT_SPARSE_BLOCK) run = (double)in->blocks * NDLRT_SPARSE_BLOCK_ROWS;
         else if (sl.format == NDLRT_SPARSE_NM) run = (double)in->n * (double)(in->k / in->nm_m) * in->nm_n;
         double macs = (double)json_op_macs(m, op), dense_bytes = entries * sizeof(float);

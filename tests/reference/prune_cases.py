@@ -825,7 +825,7 @@ def _(c):
     return sparse_zeros_case(c, "sparse_zeros", None)
 
 
-for _fmt in ("csr", "block", "nm", "off"):
+for _fmt in ("csr", "block", "nm", "ell", "off"):
     case("sparse_zeros_" + _fmt)(lambda c, f=_fmt: sparse_zeros_case(c, "sparse_zeros_" + f, f))
 
 
