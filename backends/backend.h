@@ -59,7 +59,7 @@ ValueId plan_root(const Plan *p, ValueId v);
 typedef enum SparseMode {
     SPARSE_AUTO = 0,         /* the cost model decides per layer (the default) */
     SPARSE_OFF,              /* always dense */
-    SPARSE_CSR, SPARSE_BLOCK, SPARSE_NM, /* this format wherever it can hold the weight */
+    SPARSE_CSR, SPARSE_BLOCK, SPARSE_NM, SPARSE_ELL, /* this format wherever it can hold the weight */
 } SparseMode;
 
 /* A layer's sparse decision (backends/sparse.c): the weight's analysis, the columns of
@@ -74,7 +74,7 @@ typedef struct SparseLayer {
 /* True when op is a layer that may run sparse (a linear, or a 1x1 conv with stride 1, no
  * padding, one group, over a stored f32 weight); out->format then says whether it does. */
 bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *out);
-const char *sparse_format_name(int format);  /* "dense", "csr", "block16", "nm" */
+const char *sparse_format_name(int format);  /* "dense", "csr", "block16", "nm", "ell16x64" */
 
 typedef struct EmitOptions {
     const char *c_path;          /* the .c being written (its header is beside it) */

@@ -45,7 +45,7 @@ bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *o
     ndlrt_sparse_analyze(n, k, w->data, &out->info);
     static const int force[] = {[SPARSE_AUTO] = NDLRT_SPARSE_AUTO, [SPARSE_OFF] = NDLRT_SPARSE_DENSE,
                                 [SPARSE_CSR] = NDLRT_SPARSE_CSR, [SPARSE_BLOCK] = NDLRT_SPARSE_BLOCK,
-                                [SPARSE_NM] = NDLRT_SPARSE_NM};
+                                [SPARSE_NM] = NDLRT_SPARSE_NM, [SPARSE_ELL] = NDLRT_SPARSE_ELL};
     out->format = ndlrt_sparse_choose(&out->info, out->cols, force[mode]);
     out->packed_floats = ndlrt_sparse_packed_floats(&out->info, out->format);
     return true;
@@ -57,6 +57,7 @@ const char *sparse_format_name(int format)
     case NDLRT_SPARSE_CSR: return "csr";
     case NDLRT_SPARSE_BLOCK: return "block16";
     case NDLRT_SPARSE_NM: return "nm";
+    case NDLRT_SPARSE_ELL: return "ell16x64";
     default: return "dense";
     }
 }

@@ -374,7 +374,7 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
         if (!sparse_layer(m, op, mode, &sl)) continue;
         const NdlrtSparseInfo *in = &sl.info;
         double entries = (double)in->n * (double)in->k, run = entries;
-        if (sl.format == NDLRT_SPARSE_CSR) run = (double)in->nnz;
+        if (sl.format == NDLRT_SPARSE_CSR || sl.format == NDLRT_SPARSE_ELL) run = (double)in->nnz;
         else if (sl.format == NDLRT_SPARSE_BLOCK) run = (double)in->blocks * NDLRT_SPARSE_BLOCK_ROWS;
         else if (sl.format == NDLRT_SPARSE_NM) run = (double)in->n * (double)(in->k / in->nm_m) * in->nm_n;
         double macs = (double)json_op_macs(m, op), dense_bytes = entries * sizeof(float);
@@ -400,23 +400,27 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
     return list;
 }
 
-/* Structured pruning (passes/prune.c): per layer with all-zero weight rows, the output
- * channels removed and those kept, each with the reason. */
+/* Structured pruning (passes/prune.c): per layer with all-zero weight rows (or attention
+ * with all-zero head slices), the units ("unit": channel or head) removed and those kept,
+ * each with the reason; the unit count is "channels" or "heads". */
 static cJSON *removals_json(const Module *m)
 {
     cJSON *list = cJSON_CreateArray();
     for (uint32_t i = 0; i < m->removals.n; i++) {
         const IrRemoval *r = &m->removals.v[i];
         cJSON *j = cJSON_CreateObject();
+        char units[32];
+        snprintf(units, sizeof units, "%ss", r->unit); /* "channels", "heads" */
         cJSON_AddStringToObject(j, "layer", r->layer);
-        cJSON_AddNumberToObject(j, "channels", (double)r->channels);
+        cJSON_AddStringToObject(j, "unit", r->unit);
+        cJSON_AddNumberToObject(j, units, (double)r->channels);
         cJSON *removed = cJSON_AddArrayToObject(j, "removed");
         for (uint32_t k = 0; k < r->nremoved; k++)
             cJSON_AddItemToArray(removed, cJSON_CreateNumber((double)r->removed[k]));
         cJSON *kept = cJSON_AddArrayToObject(j, "kept");
         for (uint32_t k = 0; k < r->nkept; k++) {
             cJSON *c = cJSON_CreateObject();
-            cJSON_AddNumberToObject(c, "channel", (double)r->kept[k]);
+            cJSON_AddNumberToObject(c, r->unit, (double)r->kept[k]);
             cJSON_AddStringToObject(c, "reason", r->why[k]);
             cJSON_AddItemToArray(kept, c);
         }

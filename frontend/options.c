@@ -41,7 +41,7 @@ const char *options_usage(void)
            "  -D NAME=VALUE           bind an elastic variable (-D r=160, -D d=[2,3,4,4])\n"
            "  --subnet FILE.json      bind elastic variables from a Once-for-All config\n"
            "  --prune PATTERN=SPEC    add a prune statement\n"
-           "  --sparse auto|off|csr|block|nm    sparse weights of linear / 1x1 conv layers (default\n"
+           "  --sparse auto|off|csr|block|nm|ell  sparse weights of linear / 1x1 conv layers (default\n"
            "                          auto: a cost model picks per layer; off: always dense)\n"
            "  --share materialize|compressed    hashed-weight lowering\n"
            "  --hyper fold|init       where parameter expressions are evaluated\n"
@@ -211,9 +211,9 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
             else if (strcmp(name, "--inputs") == 0) o->inputs = val;
             else if (strcmp(name, "--sparse") == 0) {
                 /* the order of SparseMode */
-                static const char *const sm[] = {"auto", "off", "csr", "block", "nm"};
-                if (!one_of(val, sm, 5, &e))
-                    return fail(err, errlen, "invalid value '%s' for --sparse (expected auto, off, csr, block or nm)", val);
+                static const char *const sm[] = {"auto", "off", "csr", "block", "nm", "ell"};
+                if (!one_of(val, sm, 6, &e))
+                    return fail(err, errlen, "invalid value '%s' for --sparse (expected auto, off, csr, block, nm or ell)", val);
                 o->sparse = e;
             } else if (strcmp(name, "--threads") == 0) {
                 char *end;

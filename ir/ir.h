@@ -146,11 +146,12 @@ typedef struct IrPort {  /* a model input or output */
 /* Structured pruning (passes/prune.c, spec 8.2): what happened to the output channels
  * of one layer whose weight has all-zero rows. For the --report; names only, no ids. */
 typedef struct IrRemoval {
-    const char *layer;          /* NDL path of the conv2d / linear, or its op name */
-    int64_t channels;           /* output channels before removal */
+    const char *layer;          /* NDL path of the conv2d / linear / attention, or its op name */
+    const char *unit;           /* "channel" (conv2d / linear rows) or "head" (attention) */
+    int64_t channels;           /* units (output channels, heads) before removal */
     uint32_t nremoved, nkept;
-    const int64_t *removed;     /* removed channels, ascending (arena) */
-    const int64_t *kept;        /* all-zero-weight channels kept, ascending (arena) */
+    const int64_t *removed;     /* removed units, ascending (arena) */
+    const int64_t *kept;        /* all-zero-weight units kept, ascending (arena) */
     const char *const *why;     /* why kept[i] stays (arena) */
 } IrRemoval;
 

@@ -15,6 +15,7 @@
  * unpadded conv; a zero-padded conv takes only a zero constant). Channels kept for a
  * reason are listed with it in Module.removals. The pass never changes the model's
  * meaning beyond float rounding of the folded bias (computed in double).
+ * Attention heads go first, by their own rule (remove_heads, below).
  */
 #include <stdlib.h>
 #include <string.h>
@@ -305,7 +306,7 @@ static void record(Pruner *p, const Op *op)
     Module *m = p->m;
     const Space *s = &p->spaces.v[p->space[op->out] - 1];
     bool *zero = zero_rows(m, op);
-    IrRemoval r = {.layer = op->name ? op->name : op_info[op->kind].name,
+    IrRemoval r = {.layer = op->name ? op->name : op_info[op->kind].name, .unit = "channel",
                    .channels = ir_type(m, ir_operand(m, op, 1))->dims[0]};
     int64_t *removed = arena_alloc(m->arena, (size_t)r.channels * sizeof *removed);
     int64_t *kept = arena_alloc(m->arena, (size_t)r.channels * sizeof *kept);
@@ -420,9 +421,259 @@ static void shrink_batch_norm(Pruner *p, Op *op)
     free(buf);
 }
 
+/* ---- attention heads (spec 8.2: "a channel, neuron or head") --------------------------------
+ * MultiheadAttention lowers (frontend/modules.c: mha_call) to, per q/k/v,
+ *     linear [.., T, d] -> reshape [.., T, h, dh] -> permute [.., h, T, dh]
+ * then attention [.., h, T, dv] -> permute [.., T, h, dv] -> reshape [.., T, h*dv] ->
+ * linear (out_proj). Head j contributes out_proj's columns j*dv.. times its output, a
+ * softmax-weighted average of its value rows. So head j goes when
+ *   - its out_proj columns are all zero (it contributes nothing), or
+ *   - its value projection rows are all zero: every value row is the bias bv_j, the
+ *     average is bv_j (softmax rows sum to 1), and Wo[:, j] . bv_j folds into out_proj's
+ *     bias (in double).
+ * A head whose query or key rows alone are zero stays: it attends uniformly, which is not
+ * a constant. The q/k/v linears lose the head's rows, out_proj its columns, and every
+ * shape on the way shrinks from h to the kept heads. Only this exact chain, with weights
+ * no other op reads, is rewritten; anything else keeps its heads. */
+
+typedef struct HeadChain {
+    Op *proj[3];          /* q, k, v linears */
+    Op *split[3][2];      /* their reshape and permute */
+    Op *attn, *merge[2];  /* attention, then its permute and reshape */
+    Op *out;              /* out_proj linear */
+    int64_t heads, dqk, dv;
+} HeadChain;
+
+/* The op reading v, when v has exactly one reader and is no model output; else NULL. */
+static Op *only_reader(Module *m, const uint32_t *uses, ValueId v)
+{
+    if (uses[v] != 1) return NULL;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        Op *op = ir_op(m, o);
+        if (op->flags & OPF_DEAD) continue;
+        for (unsigned i = 0; i < op->nin; i++)
+            if (ir_operand(m, op, i) == v) return op;
+    }
+    return NULL; /* a model output */
+}
+
+/* The op defining v when it is of `kind` and v has no other reader. */
+static Op *only_def(Module *m, const uint32_t *uses, ValueId v, OpKind kind)
+{
+    const Value *val = ir_value(m, v);
+    if (val->kind != VAL_RESULT || uses[v] != 1) return NULL;
+    Op *op = ir_op(m, val->def);
+    return op->kind == kind && !(op->flags & OPF_DEAD) ? op : NULL;
+}
+
+/* permute swapping axes a and a + 1 of a rank-r tensor, all others in place */
+static bool swaps(const Module *m, const Op *op, unsigned r, unsigned a)
+{
+    uint32_t n;
+    const int64_t *perm = ir_op_ints(m, op, ATTR_PERM, &n);
+    if (n != r) return false;
+    for (unsigned i = 0; i < r; i++)
+        if (perm[i] != (i == a ? a + 1 : i == a + 1 ? a : i)) return false;
+    return true;
+}
+
+static bool own_linear(const Module *m, const uint32_t *uses, const Op *op)
+{
+    if (op->kind != OP_LINEAR || (op->flags & OPF_DEAD)) return false;
+    ValueId w = ir_operand(m, op, 1), b = ir_operand(m, op, 2);
+    return is_constant_f32(m, w) && uses[w] == 1 && ir_type(m, w)->rank == 2 &&
+           (!b || (is_constant_f32(m, b) && uses[b] == 1));
+}
+
+/* Matches the chain around attention op `a` (see above). */
+static bool match_heads(Module *m, const uint32_t *uses, Op *a, HeadChain *c)
+{
+    *c = (HeadChain){.attn = a};
+    unsigned r = ir_type(m, a->out)->rank; /* [.., h, T, dh] */
+    if (r < 3) return false;
+    c->heads = ir_type(m, a->out)->dims[r - 3];
+    for (unsigned i = 0; i < 3; i++) {
+        ValueId in = ir_operand(m, a, i);
+        if (ir_type(m, in)->rank != r) return false;
+        Op *perm = only_def(m, uses, in, OP_PERMUTE);
+        Op *shape = perm ? only_def(m, uses, ir_operand(m, perm, 0), OP_RESHAPE) : NULL;
+        Op *lin = shape ? only_def(m, uses, ir_operand(m, shape, 0), OP_LINEAR) : NULL;
+        if (!lin || !own_linear(m, uses, lin) || !swaps(m, perm, r, r - 3)) return false;
+        const TensorType *st = ir_type(m, shape->out), *lt = ir_type(m, lin->out);
+        int64_t dh = st->dims[r - 1];
+        if (st->rank != r || lt->rank != r - 1 || st->dims[r - 2] != c->heads || dh <= 0 ||
+            lt->dims[r - 2] != c->heads * dh)
+            return false;
+        uint32_t n;
+        ir_op_ints(m, shape, ATTR_SHAPE, &n);
+        if (n != r) return false;
+        c->proj[i] = lin;
+        c->split[i][0] = shape;
+        c->split[i][1] = perm;
+        if (i == 2) c->dv = dh;
+        else if (i == 1 && dh != c->dqk) return false;
+        else c->dqk = dh;
+    }
+    Op *perm = only_reader(m, uses, a->out);
+    Op *shape = perm && perm->kind == OP_PERMUTE && swaps(m, perm, r, r - 3) ? only_reader(m, uses, perm->out) : NULL;
+    Op *out = shape && shape->kind == OP_RESHAPE ? only_reader(m, uses, shape->out) : NULL;
+    if (!out || !own_linear(m, uses, out) || ir_operand(m, out, 0) != shape->out) return false;
+    const TensorType *st = ir_type(m, shape->out);
+    uint32_t n;
+    ir_op_ints(m, shape, ATTR_SHAPE, &n);
+    if (st->rank != r - 1 || n != r - 1 || st->dims[r - 2] != c->heads * c->dv ||
+        ir_type(m, ir_operand(m, out, 1))->dims[1] != c->heads * c->dv)
+        return false;
+    c->merge[0] = perm;
+    c->merge[1] = shape;
+    c->out = out;
+    return true;
+}
+
+/* Rows [j*dh, (j+1)*dh) of a linear's weight are all zero (cols: columns instead). */
+static bool zero_slice(const Module *m, const Op *lin, int64_t j, int64_t dh, bool cols)
+{
+    const TensorType *t = ir_type(m, ir_operand(m, lin, 1));
+    const float *W = data_of(m, ir_operand(m, lin, 1));
+    int64_t rows = t->dims[0], k = t->dims[1];
+    for (int64_t r = cols ? 0 : j * dh; r < (cols ? rows : (j + 1) * dh); r++)
+        for (int64_t c = cols ? j * dh : 0; c < (cols ? (j + 1) * dh : k); c++)
+            if (W[r * k + c] != 0.0f) return false;
+    return true;
+}
+
+/* Keeps rows (or, for cols, columns) of the kept heads' slices of a linear's weight, and
+ * with them its bias entries (rows only). */
+static void slice_heads(Module *m, Op *lin, const int64_t *keep, int64_t nkeep, int64_t dh, bool cols,
+                        const double *bias_add)
+{
+    ValueId w = ir_operand(m, lin, 1), b = ir_operand(m, lin, 2);
+    TensorType wt = *ir_type(m, w);
+    int64_t rows = wt.dims[0], k = wt.dims[1];
+    int64_t nr = cols ? rows : nkeep * dh, nc = cols ? nkeep * dh : k;
+    const float *W = data_of(m, w), *B = data_of(m, b);
+    float *nw = xmalloc((size_t)(nr * nc + 1) * sizeof *nw);
+    for (int64_t r = 0; r < nr; r++)
+        for (int64_t c = 0; c < nc; c++) {
+            int64_t sr = cols ? r : keep[r / dh] * dh + r % dh, sc = cols ? keep[c / dh] * dh + c % dh : c;
+            nw[r * nc + c] = W[sr * k + sc];
+        }
+    const char *base = lin->name ? lin->name : "linear";
+    wt.dims[0] = nr;
+    wt.dims[1] = nc;
+    replace_operand(m, lin, 1, &wt, nw, arena_printf(m->arena, "%s.weight", base));
+    free(nw);
+    if (!B && !bias_add) return;
+    float *nb = xmalloc((size_t)(nr + 1) * sizeof *nb);
+    for (int64_t r = 0; r < nr; r++) {
+        int64_t sr = cols ? r : keep[r / dh] * dh + r % dh;
+        nb[r] = (float)((B ? (double)B[sr] : 0.0) + (bias_add ? bias_add[r] : 0.0));
+    }
+    TensorType bt = ir_type_make(DT_F32, 1, &nr);
+    replace_operand(m, lin, 2, &bt, nb, arena_printf(m->arena, "%s.bias", base));
+    free(nb);
+}
+
+static void set_dim(Module *m, Op *op, unsigned axis, int64_t d)
+{
+    m->values.v[op->out].type.dims[axis] = d;
+    if (op->kind == OP_RESHAPE) m->ints.v[ir_op_attr(m, op, ATTR_SHAPE)->u.ints + axis] = d;
+}
+
+/* Removes the heads of one matched chain that are constant; records them for the report.
+ * Returns whether anything changed. */
+static bool prune_heads(Module *m, HeadChain *c)
+{
+    int64_t H = c->heads, dv = c->dv, dqk = c->dqk;
+    int64_t *keep = arena_alloc(m->arena, (size_t)H * sizeof *keep);
+    int64_t *removed = arena_alloc(m->arena, (size_t)H * sizeof *removed);
+    int64_t *kept = arena_alloc(m->arena, (size_t)H * sizeof *kept);
+    const char **why = arena_alloc(m->arena, (size_t)H * sizeof *why);
+    int64_t nkeep = 0, nremoved = 0, nkept = 0;
+    bool *go = xcalloc((size_t)H, sizeof *go), *zero_v = xcalloc((size_t)H, sizeof *zero_v);
+    for (int64_t j = 0; j < H; j++) {
+        bool zq = zero_slice(m, c->proj[0], j, dqk, false), zk = zero_slice(m, c->proj[1], j, dqk, false);
+        zero_v[j] = zero_slice(m, c->proj[2], j, dv, false);
+        go[j] = zero_v[j] || zero_slice(m, c->out, j, dv, true);
+        if (!go[j] && (zq || zk)) {
+            kept[nkept] = j;
+            why[nkept++] = "only its query or key projection is zero: it attends uniformly, "
+                           "which is not a constant";
+        }
+    }
+    for (int64_t j = 0; j < H; j++)
+        if (!go[j]) keep[nkeep++] = j;
+    if (nkeep == 0) { /* keep one head: no tensor becomes empty */
+        go[H - 1] = false;
+        keep[nkeep++] = H - 1;
+        kept[nkept] = H - 1;
+        why[nkept++] = "one head stays so that no tensor is empty";
+    }
+    for (int64_t j = 0; j < H; j++)
+        if (go[j]) removed[nremoved++] = j;
+    if (nremoved || nkept)
+        vec_push(m->removals, ((IrRemoval){.layer = c->attn->name ? c->attn->name : "attention",
+                                           .unit = "head", .channels = H, .nremoved = (uint32_t)nremoved,
+                                           .nkept = (uint32_t)nkept, .removed = removed, .kept = kept,
+                                           .why = why}));
+    if (!nremoved) {
+        free(go);
+        free(zero_v);
+        return false;
+    }
+    /* out_proj's bias takes Wo[:, head j] . bv_j of each removed head whose values are its bias */
+    ValueId wo = ir_operand(m, c->out, 1), bv = ir_operand(m, c->proj[2], 2);
+    const float *Wo = data_of(m, wo), *Bv = data_of(m, bv);
+    int64_t rows = ir_type(m, wo)->dims[0], k = ir_type(m, wo)->dims[1];
+    double *fold = NULL;
+    if (Bv) {
+        fold = xcalloc((size_t)rows, sizeof *fold);
+        for (int64_t j = 0; j < H; j++) {
+            if (!go[j] || !zero_v[j] || zero_slice(m, c->out, j, dv, true)) continue;
+            for (int64_t o = 0; o < rows; o++)
+                for (int64_t i = j * dv; i < (j + 1) * dv; i++) fold[o] += (double)Wo[o * k + i] * Bv[i];
+        }
+    }
+    for (unsigned i = 0; i < 3; i++) {
+        Op *lin = c->proj[i];
+        int64_t dh = i == 2 ? dv : dqk;
+        unsigned r = ir_type(m, c->split[i][0]->out)->rank;
+        slice_heads(m, lin, keep, nkeep, dh, false, NULL);
+        set_dim(m, lin, r - 2, nkeep * dh);
+        set_dim(m, c->split[i][0], r - 2, nkeep);
+        set_dim(m, c->split[i][1], r - 3, nkeep);
+    }
+    unsigned r = ir_type(m, c->attn->out)->rank;
+    set_dim(m, c->attn, r - 3, nkeep);
+    set_dim(m, c->merge[0], r - 2, nkeep);
+    set_dim(m, c->merge[1], r - 2, nkeep * dv);
+    slice_heads(m, c->out, keep, nkeep, dv, true, fold);
+    free(fold);
+    free(go);
+    free(zero_v);
+    return true;
+}
+
+/* Every matched attention chain loses its constant heads. */
+static bool remove_heads(Module *m)
+{
+    bool changed = false;
+    uint32_t no = m->ops.n;
+    for (OpId o = 1; o < no; o++) {
+        Op *a = ir_op(m, o);
+        if (a->kind != OP_ATTENTION || (a->flags & OPF_DEAD)) continue;
+        uint32_t *uses = ir_count_uses(m);
+        HeadChain c;
+        if (match_heads(m, uses, a, &c)) changed |= prune_heads(m, &c);
+        free(uses);
+    }
+    return changed;
+}
+
 bool pass_prune(PassContext *cx)
 {
     Module *m = cx->m;
+    bool heads_changed = remove_heads(m);
     Pruner p = {.m = m, .nv = m->values.n};
     p.uses = ir_count_uses(m);
     p.space = xcalloc(p.nv, sizeof *p.space);
@@ -473,6 +724,6 @@ bool pass_prune(PassContext *cx)
     free(p.is_const);
     free(p.stack);
     vec_free(p.spaces);
-    if (changed) ir_compact(m);
+    if (changed || heads_changed) ir_compact(m);
     return true;
 }

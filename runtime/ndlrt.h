@@ -140,7 +140,8 @@ NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, 
  * conv ([o, c]) packed at compile time into one f32 array of indices and values (integers
  * stored as exact floats, so every size must stay below NDLRT_SPARSE_MAX_INT). Formats:
  * CSR rows; BLOCK, 16-row panels whose nonempty columns are stored as 16-float blocks;
- * NM, N kept of every M consecutive elements (M = 4 or 8). ndlrt_sparse_choose is the
+ * NM, N kept of every M consecutive elements (M = 4 or 8); ELL, 16-row x 64-column tiles
+ * as sliced ELLPACK read by register permutes (one vector of x per GEMV). ndlrt_sparse_choose is the
  * cost model (cols: columns of the dense operand per weight row: a linear's batch, a
  * conv's h*w); it returns DENSE where a sparse kernel would not be faster, and where a
  * forced format cannot hold the weight (NM without an N:M pattern). */
@@ -150,14 +151,17 @@ enum {
     NDLRT_SPARSE_CSR = 1,
     NDLRT_SPARSE_BLOCK = 2,
     NDLRT_SPARSE_NM = 3,
+    NDLRT_SPARSE_ELL = 4,
     NDLRT_SPARSE_HEADER = 8,            /* floats before the data of a pack */
-    NDLRT_SPARSE_BLOCK_ROWS = 16,
+    NDLRT_SPARSE_BLOCK_ROWS = 16,       /* rows of a BLOCK panel and of an ELL panel */
+    NDLRT_SPARSE_ELL_COLS = 64,         /* columns of an ELL chunk (6-bit column indices) */
     NDLRT_SPARSE_MAX_INT = 1 << 24      /* f32 holds every integer below it exactly */
 };
 typedef struct NdlrtSparseInfo {
     int64_t n, k, nnz;       /* nonzeros */
     int64_t blocks;          /* nonempty 16 x 1 blocks */
     int nm_n, nm_m;          /* the sparsest N:M pattern the weight has (nm_m = 0: none) */
+    int64_t ell_slices;      /* ELL: 16-lane slices (sum over 16 x 64 tiles of a row's most) */
 } NdlrtSparseInfo;
 NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtSparseInfo *s);
 NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int force);

@@ -5,8 +5,9 @@
 #   removal_test.sh NDLC JSONGET CASE.ndl CASE.removal
 #
 # Runs `NDLC CASE.ndl [the case's # ARGS:] --report TMP/r.json --emit ir -o TMP/ir` and
-# compares, per pruning.layers entry in order, "layer channels removed kept" (removed
-# channels comma-separated, kept ones as channel:reason separated by '|', '-' for none),
+# compares, per pruning.layers entry in order, "layer units removed kept" (units: its
+# channel or head count; removed ones comma-separated, kept ones as index:reason separated
+# by '|', '-' for none),
 # then "parameters N" (total.parameters), with CASE.removal, which
 # tests/reference/prune_cases.py derives from the pruned PyTorch model.
 # Exit status: 0 pass, 1 fail, 2 usage.
@@ -28,8 +29,8 @@ n=$(get 'pruning.layers.#') || exit 1
 i=0
 while [ "$i" -lt "$n" ]; do
     at="pruning.layers.$i"
-    layer=$(get "$at.layer") && channels=$(get "$at.channels") && nr=$(get "$at.removed.#") &&
-        nk=$(get "$at.kept.#") || exit 1
+    layer=$(get "$at.layer") && unit=$(get "$at.unit") && channels=$(get "$at.${unit}s") &&
+        nr=$(get "$at.removed.#") && nk=$(get "$at.kept.#") || exit 1
     removed="" kept="" j=0
     while [ "$j" -lt "$nr" ]; do
         c=$(get "$at.removed.$j") || exit 1
@@ -38,7 +39,7 @@ while [ "$i" -lt "$n" ]; do
     done
     j=0
     while [ "$j" -lt "$nk" ]; do
-        c=$(get "$at.kept.$j.channel") && why=$(get "$at.kept.$j.reason") || exit 1
+        c=$(get "$at.kept.$j.$unit") && why=$(get "$at.kept.$j.reason") || exit 1
         kept="$kept${kept:+|}$c:$why"
         j=$((j + 1))
     done

@@ -39,7 +39,7 @@ import torch.nn.utils.prune as prune  # noqa: E402
 import golden  # noqa: E402
 import st  # noqa: E402
 from golden import T, state_dict_np  # noqa: E402
-from module_cases import randomize_  # noqa: E402
+from module_cases import causal_mask, randomize_  # noqa: E402
 
 FOLDER = "prune"
 CASES = []
@@ -683,6 +683,75 @@ def sparsity_lines(model, chains=()):
     return "\n".join(lines) + "\n"
 
 
+# ---- attention heads: a head whose values or output columns are zero leaves ----------------
+class TwoAttn(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.attn1 = nn.MultiheadAttention(16, 4, batch_first=True)
+        self.attn2 = nn.MultiheadAttention(16, 2, batch_first=True)
+
+    def forward(self, x):
+        h = self.attn1(x, x, x, need_weights=False)[0] + x
+        t = h.shape[1]
+        return self.attn2(h, h, h, need_weights=False, attn_mask=causal_mask(t))[0]
+
+
+def head_mask(w, rows_of, cols_of=()):
+    """A mask of w zeroing the row ranges rows_of and the column ranges cols_of."""
+    mask = np.ones(tuple(w.shape), dtype=np.float32)
+    for a, b in rows_of:
+        mask[a:b] = 0
+    for a, b in cols_of:
+        mask[:, a:b] = 0
+    return mask
+
+
+QK_ONLY = "only its query or key projection is zero: it attends uniformly, which is not a constant"
+
+
+@case("prune_heads")
+def _(c):
+    m = TwoAttn()
+    randomize_(m, c)
+    d = 16
+    # attn1 (4 heads of 4): head 0 loses its query and key rows (stays: uniform attention),
+    # head 1 its value rows (goes: its output is its value bias, folded into out_proj's bias),
+    # head 2 its out_proj columns (goes); head 3 is whole.
+    a1 = m.attn1
+    apply_mask(a1, "in_proj_weight", head_mask(a1.in_proj_weight, [(0, 4), (d, d + 4), (2 * d + 4, 2 * d + 8)]))
+    apply_mask(a1.out_proj, "weight", head_mask(a1.out_proj.weight, [], [(8, 12)]))
+    # attn2 (2 heads of 8, causal): every value row is zero; one head stays (no empty tensor)
+    a2 = m.attn2
+    apply_mask(a2, "in_proj_weight", head_mask(a2.in_proj_weight, [(2 * d, 3 * d)]))
+    for mod, name in ((a1, "in_proj_weight"), (a1.out_proj, "weight"), (a2, "in_proj_weight")):
+        prune.remove(mod, name)  # saved dense: the zeros are the pruning
+    m.eval()
+    w = state_dict_np(m)
+    x = c.randn(2, 5, d)
+    params = (3 * 2 * 4 * d + 3 * 2 * 4 + d * 2 * 4 + d) + (3 * 8 * d + 3 * 8 + d * 8 + d)
+    report = {"attn1": (4, [1, 2], [(0, QK_ONLY)]),
+              "attn2": (2, [0], [(1, "one head stays so that no tensor is empty")])}
+    ndl = """
+model PruneHeads {
+  input x: f32[B, 5, 16];
+  output y;
+  weights "prune_heads.w.safetensors";
+
+  attn1 = MultiheadAttention(16, 4);
+  attn2 = MultiheadAttention(16, 2);
+
+  forward {
+    let h = attn1(x, x, x) + x;
+    y = attn2(h, h, h, causal=true);
+  }
+}
+"""
+    return dict(doc="attention heads pruned with torch.nn.utils.prune (value rows, out_proj "
+                    "columns, query/key rows) and saved dense: constant heads leave",
+                ndl=ndl, inputs={"x": x}, weights=w, outputs={"y": no_grad(m, T(x))},
+                removal=(report, params))
+
+
 # ---- exact zeros, sparse kernels (no prune statement: the zeros are in the weights) ---------
 class SparseNet(nn.Module):
     """An MLP whose layers suit the three sparse formats, and two 1x1 convolutions."""
@@ -756,7 +825,7 @@ def _(c):
     return sparse_zeros_case(c, "sparse_zeros", None)
 
 
-for _fmt in ("csr", "block", "nm", "off"):
+for _fmt in ("csr", "block", "nm", "ell", "off"):
     case("sparse_zeros_" + _fmt)(lambda c, f=_fmt: sparse_zeros_case(c, "sparse_zeros_" + f, f))
 
 

@@ -148,21 +148,26 @@ static void conv_case(Rng *r, int64_t batch, int64_t c, int64_t hw, int64_t o, d
 static void test_kernels(void)
 {
     Rng r = {0x9E3779B97F4A7C15ull};
-    static const int formats[] = {NDLRT_SPARSE_CSR, NDLRT_SPARSE_BLOCK, NDLRT_SPARSE_NM};
+    static const int formats[] = {NDLRT_SPARSE_CSR, NDLRT_SPARSE_BLOCK, NDLRT_SPARSE_NM, NDLRT_SPARSE_ELL};
+    enum { NF = sizeof formats / sizeof *formats };
     static const int64_t rows[] = {1, 3, 8, 13, 70, 129};
     static const double densities[] = {0.0, 0.1, 0.5, 1.0};
-    for (int f = 0; f < 3; f++)
+    for (int f = 0; f < NF; f++)
         for (size_t i = 0; i < sizeof rows / sizeof *rows; i++)
             for (size_t d = 0; d < sizeof densities / sizeof *densities; d++) {
                 linear_case(&r, rows[i], 37, 44, densities[d], formats[f], 0, 0);
                 linear_case(&r, rows[i], 17, 20, densities[d], formats[f], 4, 1);
             }
     /* rows longer than the kernels' decode chunk (256) */
-    for (int f = 0; f < 3; f++) {
+    for (int f = 0; f < NF; f++) {
         linear_case(&r, 1, 20, 1200, 0.6, formats[f], 5, 1);
         linear_case(&r, 9, 20, 1200, 0.6, formats[f], 5, 1);
     }
-    for (int f = 0; f < 3; f++) {
+    /* ELL: chunks of 64 columns with a partial last one, 16-row panels with a partial last */
+    linear_case(&r, 1, 35, 3 * 64 + 5, 0.2, NDLRT_SPARSE_ELL, 3, 1);
+    linear_case(&r, 9, 35, 3 * 64 + 5, 0.2, NDLRT_SPARSE_ELL, 3, 1);
+    linear_case(&r, 2, 33, 128, 0.9, NDLRT_SPARSE_ELL, 0, 0);
+    for (int f = 0; f < NF; f++) {
         conv_case(&r, 2, 12, 1, 7, 0.3, formats[f]);
         conv_case(&r, 1, 16, 49, 33, 0.3, formats[f]);
         conv_case(&r, 3, 8, 83, 5, 1.0, formats[f]);
@@ -180,6 +185,7 @@ static void test_analysis(void)
     CHECK_EQ_INT(s.blocks, 2);
     CHECK_EQ_INT(s.nm_n, 1);
     CHECK_EQ_INT(s.nm_m, 4);
+    CHECK_EQ_INT(s.ell_slices, 2);        /* one 16 x 64 tile; its longest row has 2 */
     const float dense[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     ndlrt_sparse_analyze(1, 8, dense, &s);
     CHECK_EQ_INT(s.nm_m, 0);
@@ -187,19 +193,22 @@ static void test_analysis(void)
     CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_NM), NDLRT_SPARSE_DENSE);
     CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_CSR), NDLRT_SPARSE_CSR);
 
-    /* the cost model (constants measured, see ndlrt_sparse_choose): 90% unstructured -> CSR,
-     * 16-row blocks -> BLOCK, 50% and 2:4 -> dense (NM saves bytes, not time, on a CPU);
-     * a 90%-sparse CSR pack stores at most 25% of the dense floats */
+    /* the cost model (constants measured, see ndlrt_sparse_choose): at one column ELL for
+     * 92%, 50% and 16-row blocks (permutes beat the memory-bound dense GEMV); with a batch
+     * 92% -> CSR, 2:4 -> dense; a 92%-sparse CSR or ELL pack stores at most 25% of the
+     * dense floats */
     Rng r = {12345};
     int64_t n = 256, k = 512;
     float *u = sparse_weight(&r, n, k, 0.08, 0);
     ndlrt_sparse_analyze(n, k, u, &s);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_CSR);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
     CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_CSR);
     CHECK(ndlrt_sparse_packed_floats(&s, NDLRT_SPARSE_CSR) <= (size_t)(n * k) / 4);
+    CHECK(ndlrt_sparse_packed_floats(&s, NDLRT_SPARSE_ELL) <= (size_t)(n * k) / 4);
     float *half = sparse_weight(&r, n, k, 0.5, 0);
     ndlrt_sparse_analyze(n, k, half, &s);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
     make_nm(half, n * k, 2, 4);
     ndlrt_sparse_analyze(n, k, half, &s);
     CHECK_EQ_INT(s.nm_n, 2);
@@ -212,7 +221,8 @@ static void test_analysis(void)
         for (int64_t j = 0; j < k; j += 7) blk[i * k + j] = 1.0f + (float)(i % 3);
     ndlrt_sparse_analyze(n, k, blk, &s);
     CHECK_EQ_INT(s.blocks, (n / 16) * ((k + 6) / 7));
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_BLOCK);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
+    CHECK_EQ_INT(s.ell_slices * 16, s.nnz); /* every row alike: no padding */
     free(u), free(half), free(blk);
 }
 
