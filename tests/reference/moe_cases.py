@@ -30,8 +30,8 @@ CASES = []
 MARGIN = 1e-3
 LOADS = []   # the gate matrix of each moe_ref call of the case being run, in program order
 # cases whose executable's --repeat load lines are checked: two layers on one pool, the
-# threshold's fractional mean, experts without tokens, assign, a zero-weight pick
-LOAD_CASES = ("unipool", "dynamoe", "one_expert", "hash_routing", "norm_router")
+# threshold's fractional mean, experts without tokens, assign, a zero-weight pick, RMoE
+LOAD_CASES = ("unipool", "dynamoe", "one_expert", "hash_routing", "norm_router", "rmoe_gru_router")
 
 
 def case(stem, folder="moe"):
@@ -433,6 +433,89 @@ model SharedExpert {
 }
 """,
                        "DeepSeek-style shared expert: applied to every token with weight 1")
+
+
+class GRUMoeBlock(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.experts = nn.ModuleList([FFN(16, 32) for _ in range(4)])
+
+    def forward(self, x, scores):
+        return x + moe_ref(x, route(scores, "topk", 2), self.experts)
+
+
+class RMoE(nn.Module):
+    """RMoE (Qiu et al. 2024, "Layerwise Recurrent Router for Mixture-of-Experts"): one
+    GRU cell shared by all layers carries the router state from layer to layer,
+    h_l = GRUCell(proj_l(x_l), h_{l-1}) with h_0 = 0, and layer l routes on gate_l(h_l)."""
+
+    def __init__(self):
+        super().__init__()
+        self.gru = nn.GRUCell(8, 8)
+        self.proj = nn.ModuleList([nn.Linear(16, 8, bias=False) for _ in range(3)])
+        self.gate = nn.ModuleList([nn.Linear(8, 4, bias=False) for _ in range(3)])
+        self.blocks = nn.ModuleList([GRUMoeBlock() for _ in range(3)])
+
+    def forward(self, x):
+        h = torch.zeros(x.shape[0], 8)
+        for i in range(3):
+            h = self.gru(self.proj[i](x), h)
+            x = self.blocks[i](x, self.gate[i](h))
+        return x
+
+
+@case("rmoe_gru_router")
+def _(c):
+    m = randomize_(RMoE(), c)
+    x = c.randn(10, 16)
+    with torch.no_grad():
+        for g in m.gate:  # sharper routers: clear top-2 margins
+            g.weight.mul_(4.0)
+        y = m(T(x))
+    ndl = FFN_NDL + """
+# torch.nn.GRUCell (gates r, z, n in weight_ih/weight_hh rows, PyTorch's layout), from linear,
+# slices, sigmoid and tanh
+module GRUCell(n_in: int, n_h: int) {
+  param weight_ih: f32[3 * n_h, n_in];
+  param weight_hh: f32[3 * n_h, n_h];
+  param bias_ih: f32[3 * n_h];
+  param bias_hh: f32[3 * n_h];
+  forward(x, h) {
+    let gi = linear(x, weight_ih, bias_ih);
+    let gh = linear(h, weight_hh, bias_hh);
+    let r  = sigmoid(gi[:, 0:n_h] + gh[:, 0:n_h]);
+    let u  = sigmoid(gi[:, n_h:2 * n_h] + gh[:, n_h:2 * n_h]);
+    let n  = tanh(gi[:, 2 * n_h:3 * n_h] + r * gh[:, 2 * n_h:3 * n_h]);
+    return (1.0 - u) * n + u * h;
+  }
+}
+
+module GRUMoeBlock(d: int, n: int) {
+  experts = [FFN(d, 32) for i in 0..n];
+  forward(x, scores) { return x + moe(x, scores, experts, topk(2)); }
+}
+
+model RmoeGruRouter {
+  input x: f32[T, 16];
+  output y;
+  weights "rmoe_gru_router.w.safetensors";
+  gru    = GRUCell(8, 8);                          # shared by all layers
+  proj   = [Linear(16, 8, bias = false) for i in 0..3];
+  gate   = [Linear(8, 4, bias = false) for i in 0..3];
+  blocks = [GRUMoeBlock(16, 4) for i in 0..3];
+  forward {
+    let h = 0.0 * proj[0](x);                      # h_0 = 0, [T, 8] (NDL has no zeros())
+    let z = x;
+    for i in 0..3 {
+      h = gru(proj[i](z), h);                      # the router state threaded through the layers
+      z = blocks[i](z, gate[i](h));
+    }
+    y = z;
+  }
+}
+"""
+    return dict(doc="RMoE: a GRU router (torch.nn.GRUCell) whose state is threaded through three MoE layers",
+                ndl=ndl, inputs={"x": x}, weights=state_dict_np(m), outputs={"y": y})
 
 
 def load_lines(gates_per_layer):
