@@ -43,7 +43,10 @@
  * --repeat N runs the model N more times after the first (warm-up) run and prints one
  * line to stdout:
  *   runs=N min_ms=0.012345 median_ms=0.013000 mean_ms=0.013100 p90_ms=0.014000
- * (p90 is the nearest-rank percentile; only the calls to run are timed).
+ * (p90 is the nearest-rank percentile; only the calls to run are timed), then for a model
+ * with moe layers (spec 8.4) one line per layer, in program order, with the tokens each
+ * expert received in the last run (the given input) and their mean per token:
+ *   moe layer=0 tokens=64 mean_active=2.0000 load=9,7,8,...
  */
 #ifndef _POSIX_C_SOURCE
 #define _POSIX_C_SOURCE 200809L /* clock_gettime, readlink */
@@ -51,6 +54,7 @@
 #include "ndlrt.h"
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -556,6 +560,30 @@ static int cmp_double(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
+/* Per moe layer, the tokens each expert received in the last run (--repeat's lines). */
+static int print_moe_load(Run *r)
+{
+    const NdlrtModelInfo *info = r->info;
+    for (int layer = 0; info->moe_stats; layer++) {
+        int64_t tokens = 0, n = info->moe_stats(r->model, layer, &tokens, NULL), sum = 0;
+        if (n <= 0) break;
+        int64_t *counts = malloc((size_t)n * sizeof *counts);
+        if (!counts) {
+            msg(r->prog, "out of memory");
+            return DRV_INTERNAL;
+        }
+        info->moe_stats(r->model, layer, NULL, counts);
+        for (int64_t e = 0; e < n; e++) sum += counts[e];
+        printf("moe layer=%d tokens=%" PRId64 " mean_active=%.4f load=", layer, tokens,
+               tokens > 0 ? (double)sum / (double)tokens : 0.0);
+        for (int64_t e = 0; e < n; e++) printf("%s%" PRId64, e ? "," : "", counts[e]);
+        printf("\n");
+        free(counts);
+    }
+    fflush(stdout);
+    return DRV_OK;
+}
+
 /* The warm-up run, then r->repeat timed runs with their statistics on stdout. */
 static int run_model(Run *r)
 {
@@ -586,7 +614,7 @@ static int run_model(Run *r)
            sum / (double)n, ms[p90]);
     fflush(stdout);
     free(ms);
-    return DRV_OK;
+    return print_moe_load(r);
 }
 
 static int same_file(const char *a, const char *b)

@@ -307,6 +307,11 @@ typedef struct NdlrtModelInfo {
     int (*run)(void *model, const int64_t *syms, const void *const *inputs, void *const *outputs);
     void (*destroy)(void *model);
     const char *(*strerror)(int code);
+    /* NULL, or for a model with moe layers (spec 8.4) its <prefix>_moe_stats: the tokens
+     * each expert of moe layer `layer` (0, 1, ... in program order) received in the last
+     * run, into counts[0..E) and the layer's token count into *tokens (either may be NULL);
+     * returns E, 0 past the last layer. The driver prints them after --repeat's timing. */
+    int64_t (*moe_stats)(const void *model, int layer, int64_t *tokens, int64_t *counts);
 } NdlrtModelInfo;
 
 /* The executable's main: `PROG IN.safetensors OUT.safetensors [--repeat N]`. */

@@ -372,6 +372,22 @@ const char *emitc_ptr(const EmitC *e, ValueId v, char *buf, size_t len)
 
 /* ---- the file ---------------------------------------------------------------------------------- */
 
+/* The moe layers' load statistics (<prefix>_moe_stats, an addition to spec section 10):
+ * the live moe_gather ops in program order, one per (layer, expert); a layer starts at
+ * its expert 0. Returns the number of gathers, *nlayers the number of layers. */
+static uint32_t moe_gathers(const Module *m, uint32_t *nlayers)
+{
+    uint32_t n = 0;
+    *nlayers = 0;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->kind != OP_MOE_GATHER) continue;
+        *nlayers += ir_op_int(m, op, ATTR_EXPERT) == 0;
+        n++;
+    }
+    return n;
+}
+
 static void write_header(EmitC *e, FILE *h)
 {
     const Module *m = e->m;
@@ -426,6 +442,13 @@ static void write_header(EmitC *e, FILE *h)
     fprintf(h, "size_t %s_workspace_bytes(%s);\n", P, so ? syms : "void");
     fprintf(h, "void %s_destroy(%s *model);\n", P, P);
     fprintf(h, "const char *%s_strerror(int code);\n", P);
+    uint32_t nlayers;
+    if (moe_gathers(m, &nlayers)) {
+        fprintf(h, "/* moe layer `layer` (0 .. %u, program order) in the last run: the tokens each expert\n", nlayers - 1);
+        fprintf(h, " * received into counts[0..E), the layer's tokens into *tokens (either may be NULL);\n");
+        fprintf(h, " * returns E, or 0 for no such layer (an ndlc addition to the spec's API) */\n");
+        fprintf(h, "int64_t %s_moe_stats(const %s *model, int layer, int64_t *tokens, int64_t *counts);\n", P, P);
+    }
     fprintf(h, "/* a description for generic drivers (struct NdlrtModelInfo of ndlc's ndlrt.h) */\n");
     fprintf(h, "const struct NdlrtModelInfo *%s_info(void);\n", P);
     fprintf(h, "\n#ifdef __cplusplus\n}\n#endif\n#endif\n");
@@ -456,6 +479,11 @@ static void write_struct(EmitC *e)
     for (ValueId v = 1; v < e->m->values.n; v++)
         if (e->init_pack[v]) fprintf(f, "    float *initpack%u; /* init%u packed for its linear */\n", e->init_pack[v] - 1,
                                      e->plan.v[v].index);
+    uint32_t nlayers, ngathers = moe_gathers(e->m, &nlayers);
+    if (ngathers) {
+        fprintf(f, "    int64_t moe_load[%u];   /* per moe layer and expert: its rows in the last run */\n", ngathers);
+        fprintf(f, "    int64_t moe_tokens[%u]; /* per moe layer: its tokens in the last run */\n", nlayers);
+    }
     fprintf(f, "};\n\n");
 }
 
@@ -851,6 +879,8 @@ static Call describe_call(const EmitC *e, OpId head)
  * in stored arrays of the same element type (per-application weights, recurse's step). */
 static bool same_call(const EmitC *e, const Call *a, const Call *b)
 {
+    /* each moe_gather call is followed by its own store of the load statistics */
+    if (e->m->ops.v[a->head].kind == OP_MOE_GATHER) return false;
     if (strcmp(layer_fn(e, a->head), layer_fn(e, b->head)) != 0 || a->nargs != b->nargs) return false;
     for (uint32_t i = 0; i < a->nargs; i++) {
         if (a->arg[i].kind != b->arg[i].kind) return false;
@@ -953,6 +983,20 @@ static void write_loop(EmitC *e, const Call *c, uint32_t len, uint32_t count)
     fprintf(f, "        }\n    }\n");
 }
 
+/* After a moe_gather's call in run: the row count it stored in its dynamic symbol, and
+ * at a layer's expert 0 the layer's token count, into the instance (moe_gathers' order). */
+static void record_load(EmitC *e, OpId o, uint32_t *gather, uint32_t *layer)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    char d[64];
+    if (ir_op_int(m, op, ATTR_EXPERT) == 0)
+        fprintf(e->c, "    m->moe_tokens[%u] = %s;\n", (*layer)++,
+                emitc_dim(e, ir_type(m, ir_operand(m, op, 0))->dims[0], d, sizeof d));
+    SymId rows = ir_dim_expr(m, ir_op_int(m, op, ATTR_ROWS))->sym[0];
+    fprintf(e->c, "    m->moe_load[%u] = s[%u];\n", (*gather)++, rows - 1);
+}
+
 static void write_run(EmitC *e)
 {
     FILE *f = e->c;
@@ -1005,6 +1049,7 @@ static void write_run(EmitC *e)
                     emitc_ctype(ir_type(m, v)->dtype), e->plan.v[v].index);
     fprintf(f, "    float *scratch = (float *)(m->ws + off[%u]);\n", e->plan.nslots);
     fprintf(f, "    (void)scratch;\n");
+    uint32_t ngathers = 0, nlayers = 0;
     for (uint32_t i = 0; i < calls.n;) {
         if (loop_count[i] > 1) {
             write_loop(e, &calls.v[i], loop_len[i], loop_count[i]);
@@ -1017,8 +1062,11 @@ static void write_run(EmitC *e)
         fprintf(f, "    rc = %s(s", layer_fn(e, head));
         write_operands(e, head, vals, nv);
         fprintf(f, ", %s, scratch);\n    if (rc) return rc;\n", emitc_ptr(e, res, ptr, sizeof ptr));
+        if (m->ops.v[head].kind == OP_MOE_GATHER) record_load(e, head, &ngathers, &nlayers);
         i++;
     }
+    uint32_t nl;
+    if (ngathers != moe_gathers(m, &nl) || nlayers != nl) NDLC_ICE("a moe_gather runs outside run's calls");
     vec_free(calls);
     free(loop_len);
     free(loop_count);
@@ -1030,6 +1078,36 @@ static void write_run(EmitC *e)
                 emitc_ptr(e, v, ptr2, sizeof ptr2), emitc_numel(e, v, n, sizeof n), emitc_ctype(ir_type(m, v)->dtype));
     }
     fprintf(f, "    return NDLRT_OK;\n}\n\n");
+}
+
+/* <prefix>_moe_stats: each layer's slice of moe_load, from tables of its first gather
+ * and its experts (moe_gathers' order). */
+static void write_moe_stats(EmitC *e)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    const char *P = e->prefix;
+    uint32_t nlayers, ngathers = moe_gathers(m, &nlayers), layer = 0, g = 0;
+    if (!ngathers) return;
+    uint32_t *first = xcalloc(nlayers, sizeof *first), *experts = xcalloc(nlayers, sizeof *experts);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if ((op->flags & OPF_DEAD) || op->kind != OP_MOE_GATHER) continue;
+        if (ir_op_int(m, op, ATTR_EXPERT) == 0) first[layer++] = g;
+        experts[layer - 1]++;
+        g++;
+    }
+    fprintf(f, "int64_t %s_moe_stats(const %s *m, int layer, int64_t *tokens, int64_t *counts)\n{\n", P, P);
+    fprintf(f, "    static const unsigned first[%u] = {", nlayers);
+    for (uint32_t l = 0; l < nlayers; l++) fprintf(f, "%s%u", l ? ", " : "", first[l]);
+    fprintf(f, "}, experts[%u] = {", nlayers);
+    for (uint32_t l = 0; l < nlayers; l++) fprintf(f, "%s%u", l ? ", " : "", experts[l]);
+    fprintf(f, "};\n    if (!m || layer < 0 || layer >= %u) return 0;\n", nlayers);
+    fprintf(f, "    if (tokens) *tokens = m->moe_tokens[layer];\n");
+    fprintf(f, "    if (counts) memcpy(counts, m->moe_load + first[layer], experts[layer] * sizeof *counts);\n");
+    fprintf(f, "    return experts[layer];\n}\n\n");
+    free(first);
+    free(experts);
 }
 
 static void write_api_rest(EmitC *e)
@@ -1062,6 +1140,7 @@ static void write_api_rest(EmitC *e)
         if (e->init_pack[v]) fprintf(f, "    free(m->initpack%u);\n", e->init_pack[v] - 1);
     fprintf(f, "    free(m);\n}\n\n");
     fprintf(f, "const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", P);
+    write_moe_stats(e);
 }
 
 static void write_info(EmitC *e)
@@ -1114,10 +1193,18 @@ static void write_info(EmitC *e)
     for (uint32_t i = 0; i < m->outputs.n; i++)
         fprintf(f, ", (%s *)out[%u]", emitc_ctype(ir_type(m, m->outputs.v[i].value)->dtype), i);
     fprintf(f, ");\n}\n");
-    fprintf(f, "static void %s_destroy_v(void *m) { %s_destroy((%s *)m); }\n\n", P, P, P);
+    fprintf(f, "static void %s_destroy_v(void *m) { %s_destroy((%s *)m); }\n", P, P, P);
+    uint32_t nlayers;
+    bool moe = moe_gathers(m, &nlayers) > 0;
+    if (moe)
+        fprintf(f, "static int64_t %s_moe_stats_v(const void *m, int layer, int64_t *tokens, int64_t *counts)\n{\n"
+                   "    return %s_moe_stats((const %s *)m, layer, tokens, counts);\n}\n", P, P, P);
+    fputs("\n", f);
     fprintf(f, "static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", P, m->name, nsym, P, P);
     fprintf(f, "    %u, %u, %s_inputs, %s_outputs, %d,\n", m->inputs.n, m->outputs.n, P, P, e->o->external_weights ? 1 : 0);
-    fprintf(f, "    %s_create_v, %s_reserve_v, %s_run_v, %s_destroy_v, %s_strerror,\n};\n\n", P, P, P, P, P);
+    fprintf(f, "    %s_create_v, %s_reserve_v, %s_run_v, %s_destroy_v, %s_strerror,\n", P, P, P, P, P);
+    if (moe) fprintf(f, "    %s_moe_stats_v,\n};\n\n", P);
+    else fprintf(f, "    NULL,\n};\n\n");
     fprintf(f, "const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", P, P);
 }
 

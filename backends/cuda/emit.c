@@ -505,7 +505,8 @@ static void write_info(EmitCu *e)
     P("static void %s_destroy_v(void *m) { %s_destroy((%s *)m); }\n\n", Pf, Pf, Pf);
     P("static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", Pf, m->name, nsym, Pf, Pf);
     P("    %u, %u, %s_inputs, %s_outputs, 0,\n", m->inputs.n, m->outputs.n, Pf, Pf);
-    P("    %s_create_v, %s_reserve_v, %s_run_host, %s_destroy_v, %s_strerror,\n};\n\n", Pf, Pf, Pf, Pf, Pf);
+    P("    %s_create_v, %s_reserve_v, %s_run_host, %s_destroy_v, %s_strerror,\n", Pf, Pf, Pf, Pf, Pf);
+    P("    NULL, /* moe_stats: --target cuda has no moe layers */\n};\n\n");
     P("const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", Pf, Pf);
 }
 

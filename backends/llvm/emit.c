@@ -582,12 +582,24 @@ static void emit_api(EmitL *e, const char *P, Api *a, NameVec *exported)
     LLVMSetLinkage(sym_bounds, LLVMPrivateLinkage);
     free(sn);
     free(sb);
-    LLVMValueRef info_fields[14] = {
+    /* moe_stats(model, layer, tokens, counts): the header declares it when the model has
+     * moe layers (emitc_write_header); also the info's entry */
+    LLVMValueRef moe_stats = LLVMConstNull(e->ptr);
+    bool moe = false;
+    for (OpId o = 1; o < m->ops.n; o++) moe |= !(m->ops.v[o].flags & OPF_DEAD) && m->ops.v[o].kind == OP_MOE_GATHER;
+    if (moe) {
+        LLVMTypeRef mt[4] = {e->ptr, e->i32, e->ptr, e->ptr};
+        moe_stats = define(e, EXPORT("moe_stats"), e->i64, mt, 4, true);
+        LLVMValueRef margs[5] = {a->prog, LLVMGetParam(moe_stats, 0), LLVMGetParam(moe_stats, 1),
+                                 LLVMGetParam(moe_stats, 2), LLVMGetParam(moe_stats, 3)};
+        LLVMBuildRet(e->b, call(e, runtime_fn(e, "ndlll_moe_stats"), margs, 5));
+    }
+    LLVMValueRef info_fields[15] = {
         cstr(e, m->name), LLVMConstInt(e->i32, a->nsym, 0), sym_names, sym_bounds,
         LLVMConstInt(e->i32, m->inputs.n, 0), LLVMConstInt(e->i32, m->outputs.n, 0), ports[0], ports[1],
         LLVMConstInt(e->i32, e->o->external_weights, 0), create, reserve_v, run_v,
-        runtime_fn(e, "ndlll_destroy"), runtime_fn(e, "ndlrt_strerror")};
-    LLVMValueRef iinit = LLVMConstStructInContext(e->ctx, info_fields, 14, 0);
+        runtime_fn(e, "ndlll_destroy"), runtime_fn(e, "ndlrt_strerror"), moe_stats};
+    LLVMValueRef iinit = LLVMConstStructInContext(e->ctx, info_fields, 15, 0);
     LLVMValueRef info = LLVMAddGlobal(e->mod, LLVMTypeOf(iinit), ".info");
     LLVMSetInitializer(info, iinit);
     LLVMSetGlobalConstant(info, 1);

@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""make.py OUT - the files of the MoE benchmark (issue 8) in OUT.
+"""make.py OUT [TOKENS] - the files of the MoE benchmark (issue 8) in OUT.
 
-One MoE layer, T = 64 tokens of d = 512, experts 512 -> 2048 -> 512 with GELU, a linear
+One MoE layer, T = TOKENS (default 64) tokens of d = 512, experts 512 -> 2048 -> 512 with GELU, a linear
 router, top-2 (Mixtral's renormalized weights), with E = 8 and E = 32 experts:
     moe<E>.safetensors        weights (gate.weight, experts.N.fc1/fc2.*)
     moe<E>.in.safetensors     x [64, 512]
@@ -64,7 +64,10 @@ class Moe(nn.Module):
 
 
 def main():
+    global T
     out = sys.argv[1]
+    if len(sys.argv) > 2:
+        T = int(sys.argv[2])
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(8)
     for e in (8, 32):

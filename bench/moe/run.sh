@@ -6,7 +6,12 @@
 #   PyTorch-exported model (dense, masked: how exported graphs run a MoE); moe32 (E = 32,
 #   top-2) against moe8. Targets: dense / moe8 >= 3, ORT / moe8 >= 2, moe32 / moe8 <= 1.3.
 #
-#   bench/moe/run.sh [--ndlc PATH] [--repeat N] [--rounds R] [--out DIR]
+#   bench/moe/run.sh [--ndlc PATH] [--repeat N] [--rounds R] [--out DIR] [--tokens T]
+#
+# --tokens T (default 64) runs the same layers on T tokens: the models are moe8.ndl and
+# moe32.ndl with their token count replaced, the files live in OUT/t<T> (README.md: at 64
+# tokens E = 32 reads all its experts' weights, a bandwidth floor; at 1024 the time is the
+# multiply-adds, which grow with k).
 #
 # Files come from make.py (PyTorch, only when missing); each ndlc executable's output is
 # checked against PyTorch's (tests' stcmp tolerance) before it is timed. ndlc times are the
@@ -22,8 +27,10 @@ NDLC=$ROOT/build/ndlc
 STCMP=$ROOT/build/tests/harness/stcmp
 REPEAT=50
 ROUNDS=3
+TOKENS=64
 while [ $# -gt 0 ]; do
   case "$1" in
+    --tokens) TOKENS=$2; shift 2 ;;
     --ndlc) NDLC=$2; shift 2 ;;
     --out) OUT=$2; shift 2 ;;
     --repeat) REPEAT=$2; shift 2 ;;
@@ -31,13 +38,18 @@ while [ $# -gt 0 ]; do
     *) echo "run.sh: unknown option '$1'" >&2; exit 2 ;;
   esac
 done
+case "$TOKENS" in ''|*[!0-9]*|0*) echo "run.sh: --tokens needs a positive integer" >&2; exit 2 ;; esac
+[ "$TOKENS" = 64 ] || OUT=$OUT/t$TOKENS
 mkdir -p "$OUT"
-[ -f "$OUT/moe32.onnx" ] || "$PY" "$HERE/make.py" "$OUT"
+[ -f "$OUT/moe32.onnx" ] || "$PY" "$HERE/make.py" "$OUT" "$TOKENS"
+for e in 8 32; do   # the models at this token count
+  sed "s/f32\[64, 512\]/f32[$TOKENS, 512]/" "$HERE/moe$e.ndl" >"$OUT/moe$e.ndl"
+done
 
 # build NAME NDL [OPTION]: the executable OUT/NAME of NDL.ndl, run once on the input
 build() {
   # external weights: cc need not compile 270 MB of float literals (E = 32)
-  "$NDLC" "$HERE/$2.ndl" --weights "$OUT/$2.safetensors" --external-weights --threads 1 -o "$OUT/$1" ${3:+$3}
+  "$NDLC" "$OUT/$2.ndl" --weights "$OUT/$2.safetensors" --external-weights --threads 1 -o "$OUT/$1" ${3:+$3}
   "$OUT/$1" "$OUT/$2.in.safetensors" "$OUT/$1.ndlc.safetensors"
 }
 build moe8 moe8
@@ -54,7 +66,8 @@ const ort = require(process.argv[1] + "/node_modules/onnxruntime-node");
 (async () => {
   const s = await ort.InferenceSession.create(process.argv[2], {intraOpNumThreads: 1,
     interOpNumThreads: 1, executionMode: "sequential", graphOptimizationLevel: "all"});
-  const x = new ort.Tensor("float32", new Float32Array(64 * 512).fill(0.1), [64, 512]);
+  const T = parseInt(process.argv[4], 10);
+  const x = new ort.Tensor("float32", new Float32Array(T * 512).fill(0.1), [T, 512]);
   const n = parseInt(process.argv[3], 10), t = [];
   for (let i = 0; i < 3; i++) await s.run({x});
   for (let i = 0; i < n; i++) {
@@ -67,7 +80,7 @@ const ort = require(process.argv[1] + "/node_modules/onnxruntime-node");
 })();'
 have_ort=1
 node -e "require('$ROOT/bench/node_modules/onnxruntime-node')" >/dev/null 2>&1 || have_ort=0
-ort_ms() { node -e "$ORT_JS" "$ROOT/bench" "$OUT/$1.onnx" "$REPEAT"; }
+ort_ms() { node -e "$ORT_JS" "$ROOT/bench" "$OUT/$1.onnx" "$REPEAT" "$TOKENS"; }
 
 declare -A T
 for r in $(seq "$ROUNDS"); do
@@ -79,7 +92,7 @@ done
 med() { printf '%s\n' $1 | sort -g | awk '{v[NR]=$1} END {print v[int((NR+1)/2)]}'; }
 m8=$(med "${T[moe8]}"); m32=$(med "${T[moe32]}"); d8=$(med "${T[dense8]}")
 printf '| case | median ms | vs ndlc moe8 | target |\n|---|---|---|---|\n'
-printf '| ndlc moe8 (top-2 of 8, 64 tokens) | %s | 1 | |\n' "$m8"
+printf '| ndlc moe8 (top-2 of 8, %s tokens) | %s | 1 | |\n' "$TOKENS" "$m8"
 printf '| ndlc dense8 (every expert on every token) | %s | %.2fx slower | >= 3x |\n' "$d8" "$(echo "$d8 / $m8" | bc -l)"
 if [ $have_ort = 1 ]; then
   o8=$(med "${T[ort8]}")

@@ -793,6 +793,43 @@ static int load_weights(const int64_t *prog, const char *const *names, NdlllMode
     return rc;
 }
 
+/* The moe layers' load statistics: the moe_gather layers in program order, one per
+ * (layer, expert), a layer starting at its expert 0 (as the C backend's moe_gathers).
+ * Counts the gathers, and the layers into *nlayers. */
+static int64_t moe_gathers(const int64_t *prog, int64_t *nlayers)
+{
+    int64_t n = 0;
+    *nlayers = 0;
+    for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
+        Layer l = layer_at(prog, k);
+        if (l.op != NDLLL_OP_MOE_GATHER) continue;
+        *nlayers += attr_int(&l, NDLLL_ATTR_EXPERT) == 0;
+        n++;
+    }
+    return n;
+}
+
+int64_t ndlll_moe_stats(const int64_t *prog, const void *model, int layer, int64_t *tokens, int64_t *counts)
+{
+    const NdlllModel *m = model;
+    int64_t cur = -1, first = -1, n = 0, g = 0;
+    if (!m || !m->moe_load || layer < 0) return 0;
+    for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
+        Layer l = layer_at(prog, k);
+        if (l.op != NDLLL_OP_MOE_GATHER) continue;
+        cur += attr_int(&l, NDLLL_ATTR_EXPERT) == 0;
+        if (cur == layer) {
+            if (first < 0) first = g;
+            n++;
+        }
+        g++;
+    }
+    if (n == 0) return 0;
+    if (tokens) *tokens = m->moe_tokens[layer];
+    if (counts) memcpy(counts, m->moe_load + first, (size_t)n * sizeof *counts);
+    return n;
+}
+
 int ndlll_create(const int64_t *prog, const char *const *names, void **out, const char *path)
 {
     if (!out) return NDLRT_EARG;
@@ -803,6 +840,12 @@ int ndlll_create(const int64_t *prog, const char *const *names, void **out, cons
     NdlllModel *m = calloc(1, sizeof *m);
     if (!m) return NDLRT_ENOMEM;
     int rc = prog[NDLLL_H_EXTERNAL] ? load_weights(prog, names, m, path) : 0;
+    int64_t nlayers, ngathers = moe_gathers(prog, &nlayers);
+    if (!rc && ngathers) {
+        m->moe_load = calloc((size_t)ngathers, sizeof *m->moe_load);
+        m->moe_tokens = calloc((size_t)nlayers, sizeof *m->moe_tokens);
+        if (!m->moe_load || !m->moe_tokens) rc = NDLRT_ENOMEM;
+    }
     /* bounded symbols: reserve at the bounds, so that run never allocates */
     const int64_t *bounds = prog + prog[NDLLL_H_BOUNDS];
     int all_bounded = 1;
@@ -837,10 +880,15 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
     if (rc) return rc;
     Cx c = {prog, sv, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off};
     float *scratch = (float *)(m->ws + off[prog[NDLLL_H_NSLOTS]]);
+    int64_t ngathers = 0, nlayers = 0;
     for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
         Layer l = layer_at(prog, k);
         rc = ndlll_layer(l.op, &c, &l, scratch);
         if (rc) return rc;
+        if (l.op == NDLLL_OP_MOE_GATHER) { /* its rows (the symbol it set) and its layer's tokens */
+            if (attr_int(&l, NDLLL_ATTR_EXPERT) == 0) m->moe_tokens[nlayers++] = dim_of(&c, l.rows[0], 0);
+            m->moe_load[ngathers++] = dim_of(&c, l.rows[l.nt - 1], 0);
+        }
     }
     const int64_t *outs = prog + prog[NDLLL_H_OUTPUTS];
     for (int64_t i = 0; i < prog[NDLLL_H_NOUTPUTS]; i++)
@@ -873,5 +921,7 @@ void ndlll_destroy(void *model)
     free(m->ws_block);
     free(m->weights);
     free(m->wptr);
+    free(m->moe_load);
+    free(m->moe_tokens);
     free(m);
 }

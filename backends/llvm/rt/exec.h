@@ -15,6 +15,9 @@ typedef struct NdlllModel {
     size_t ws_bytes;
     unsigned char *weights;         /* external weights: one block, 64-byte aligned tensors */
     const void **wptr;              /* external weights: per weight table entry */
+    int64_t *moe_load;              /* per moe_gather layer (program order): its rows in the
+                                       last run; NULL without moe */
+    int64_t *moe_tokens;            /* per moe layer (its expert 0's gather): its tokens */
 } NdlllModel;
 
 /* names: the weight table's tensor names (external weights only). */
@@ -26,6 +29,8 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
 int ndlll_dims(const int64_t *prog, int64_t output, const int64_t *syms, int64_t *dims);
 size_t ndlll_workspace_bytes(const int64_t *prog, const int64_t *syms);
 void ndlll_destroy(void *model);
+/* <prefix>_moe_stats (ndlrt.h's NdlrtModelInfo.moe_stats): returns E of moe layer `layer` */
+int64_t ndlll_moe_stats(const int64_t *prog, const void *model, int layer, int64_t *tokens, int64_t *counts);
 
 /* One layer: `ndlll_layer` is emitted per model (emit.c) as a switch over the op kinds
  * the model has, calling the ndlll_op_* below, so that the kernels of the others are
