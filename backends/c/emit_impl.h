@@ -79,3 +79,13 @@ OpId emitc_compressed_weight(const EmitC *e, const Op *op);
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result);
 
 #endif
+/* The epilogue of group head o (passes/fuse.c's pattern: act, residual add, act2): the
+ * activations as NdlrtAct values (0: none), the residual operand (0: none). */
+typedef struct EmitcEpilogue {
+    int act, act2;
+    ValueId residual;
+} EmitcEpilogue;
+EmitcEpilogue emitc_group_epilogue(const EmitC *e, OpId o);
+/* The comment that heads the layer function of group head o, into f: its op, NDL name,
+ * result type, what (if any) and source location (the C and the CUDA emitters). */
+void emitc_layer_comment(const EmitC *e, FILE *f, OpId o, const char *what);
