@@ -210,8 +210,13 @@ static void write_header(EmitCu *e, FILE *h)
     fprintf(h, " * Functions return 0 or a positive error code (%s_strerror). */\n", P_);
     fprintf(h, "#ifndef %s_CUDA_H\n#define %s_CUDA_H\n\n#include <stddef.h>\n#include <stdint.h>\n\n", P_, P_);
     fprintf(h, "#ifdef __cplusplus\nextern \"C\" {\n#endif\n\nstruct CUstream_st;\ntypedef struct %s %s;\n\n", P_, P_);
-    fprintf(h, "/* uploads the embedded weights to the current device (weights_path must be NULL) and,\n"
-               " * when every size has a bound, allocates the workspace for the bounds */\n");
+    if (e->c.o->external_weights)
+        fprintf(h, "/* reads the weight file weights_path (compiled with --external-weights: the\n"
+                   " * .weights.safetensors written beside the code) on the host, uploads it to the current\n"
+                   " * device and, when every size has a bound, allocates the workspace for the bounds */\n");
+    else
+        fprintf(h, "/* uploads the embedded weights to the current device (weights_path must be NULL) and,\n"
+                   " * when every size has a bound, allocates the workspace for the bounds */\n");
     fprintf(h, "int %s_create(%s **model, const char *weights_path);\n", P_, P_);
     fprintf(h, "/* allocates the workspace for these sizes (run_stream never allocates) */\n");
     fprintf(h, "int %s_reserve(%s *model%s%s);\n", P_, P_, so ? ", " : "", syms);
@@ -309,22 +314,44 @@ static void write_create(EmitCu *e)
     const Module *m = e->c.m;
     const char *Pf = e->c.prefix;
     uint32_t nw = e->c.cw.n;
+    bool external = e->c.o->external_weights;
     P("int %s_create(%s **out, const char *weights_path)\n{\n", Pf, Pf);
-    P("    if (!out) return NDLRT_EARG;\n    *out = NULL;\n    if (weights_path) return NDLRT_EARG; /* the weights are embedded */\n");
+    P("    if (!out) return NDLRT_EARG;\n    *out = NULL;\n");
+    if (external) P("    if (!weights_path) return NDLRT_ENOWEIGHTS; /* compiled with --external-weights */\n");
+    else P("    if (weights_path) return NDLRT_EARG; /* the weights are embedded */\n");
+    if (external && !nw) P("    (void)weights_path; /* this model reads no weight tensor */\n");
     P("    %s *m = (%s *)calloc(1, sizeof *m);\n    if (!m) return NDLRT_ENOMEM;\n", Pf, Pf);
     P("    int rc = ndlcu_device_ok();\n");
     P("    if (!rc) rc = ndlcu_status(cudaMalloc((void **)&m->bad, sizeof(int)));\n");
     P("    if (!rc) rc = ndlcu_status(cudaMemset(m->bad, 0, sizeof(int)));\n");
     if (nw) {
-        /* one device block, each array 256-byte aligned, uploaded once */
-        P("    static const struct { const void *host; size_t bytes; } w[%u] = {\n", nw);
-        for (uint32_t i = 0; i < nw; i++)
-            P("        {%s, sizeof %s},\n", e->c.cw.v[i].name, e->c.cw.v[i].name);
+        /* one device block, each array 256-byte aligned, uploaded once: from the host arrays,
+         * or from the weight file read and validated on the host (runtime/safetensors.c) */
+        if (external) {
+            P("    static const struct { const char *name; int dtype; size_t count, bytes; } w[%u] = {\n", nw);
+            for (uint32_t i = 0; i < nw; i++)
+                P("        {\"%s\", %d, %zu, %zu},\n", e->c.cw.v[i].name, emitc_st_dtype(e->c.cw.v[i].dtype),
+                  e->c.cw.v[i].count, e->c.cw.v[i].count * dtype_info[e->c.cw.v[i].dtype].size);
+        } else {
+            P("    static const struct { const void *host; size_t bytes; } w[%u] = {\n", nw);
+            for (uint32_t i = 0; i < nw; i++)
+                P("        {%s, sizeof %s},\n", e->c.cw.v[i].name, e->c.cw.v[i].name);
+        }
         P("    };\n    size_t at[%u], total = 0;\n", nw);
         P("    for (unsigned i = 0; i < %uu; i++) {\n        at[i] = total;\n        total += (w[i].bytes + 255) & ~(size_t)255;\n    }\n", nw);
         P("    if (!rc) rc = ndlcu_status(cudaMalloc((void **)&m->weights, total));\n");
-        P("    for (unsigned i = 0; !rc && i < %uu; i++)\n", nw);
-        P("        rc = ndlcu_status(cudaMemcpy(m->weights + at[i], w[i].host, w[i].bytes, cudaMemcpyHostToDevice));\n");
+        if (external) {
+            P("    NdlrtSt *file = NULL;\n    char why[256];\n");
+            P("    if (!rc && ndlrt_st_open(weights_path, &file, why, sizeof why) != 0) rc = NDLRT_EWEIGHTS;\n");
+            P("    for (unsigned i = 0; !rc && i < %uu; i++) {\n", nw);
+            P("        const NdlrtStTensor *t = ndlrt_st_find(file, w[i].name);\n");
+            P("        if (!t || (int)t->dtype != w[i].dtype || t->nelem != w[i].count) rc = NDLRT_EWEIGHTS;\n");
+            P("        else rc = ndlcu_status(cudaMemcpy(m->weights + at[i], t->data, w[i].bytes, cudaMemcpyHostToDevice));\n");
+            P("    }\n    if (file) ndlrt_st_close(file);\n");
+        } else {
+            P("    for (unsigned i = 0; !rc && i < %uu; i++)\n", nw);
+            P("        rc = ndlcu_status(cudaMemcpy(m->weights + at[i], w[i].host, w[i].bytes, cudaMemcpyHostToDevice));\n");
+        }
         P("    if (!rc) {\n");
         for (uint32_t i = 0; i < nw; i++)
             P("        m->%s = (const %s *)(m->weights + at[%u]);\n", e->c.cw.v[i].name, emitc_ctype(e->c.cw.v[i].dtype), i);
@@ -528,7 +555,7 @@ static void write_info(EmitCu *e)
     P(");\n}\n");
     P("static void %s_destroy_v(void *m) { %s_destroy((%s *)m); }\n\n", Pf, Pf, Pf);
     P("static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", Pf, m->name, nsym, Pf, Pf);
-    P("    %u, %u, %s_inputs, %s_outputs, 0,\n", m->inputs.n, m->outputs.n, Pf, Pf);
+    P("    %u, %u, %s_inputs, %s_outputs, %d,\n", m->inputs.n, m->outputs.n, Pf, Pf, e->c.o->external_weights ? 1 : 0);
     P("    %s_create_v, %s_reserve_v, %s_run_host, %s_destroy_v, %s_strerror,\n};\n\n", Pf, Pf, Pf, Pf, Pf);
     P("const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", Pf, Pf);
 }
@@ -549,6 +576,14 @@ static void write_runtime(EmitCu *e)
         !embedded_copy(e->f, "runtime/cuda/ndlcu.cuh"))
         NDLC_ICE("the CUDA runtime is not embedded");
     P("#endif /* NDLCU_RUNTIME_DEFINED */\n\n");
+    if (!e->c.o->external_weights) return;
+    /* the reader is C (runtime/safetensors.c, as the executable's driver uses): declared
+     * here with C linkage, compiled and linked beside this file */
+    P("/* ======== the weight file reader: link runtime/safetensors.c (built as C) ======== */\n");
+    P("#undef NDLRT_API\n#define NDLRT_API\n");
+    if (!embedded_copy(e->f, "runtime/safetensors.h")) NDLC_ICE("runtime/safetensors.h is not embedded");
+    P("#undef NDLRT_API\n#if defined(__GNUC__)\n#define NDLRT_API static __attribute__((unused))\n#else\n"
+      "#define NDLRT_API static\n#endif\n\n");
 }
 
 bool emitcu_check(const Module *m, OpId *bad_op, char *why, size_t len)
@@ -574,10 +609,6 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
 {
     OpId bad;
     if (!emitcu_check(m, &bad, err, errlen)) return false;
-    if (o->external_weights) {
-        snprintf(err, errlen, "--external-weights is not supported on --target cuda yet");
-        return false;
-    }
     EmitCu em = {.c = {.m = m, .o = o}, .f = cu}, *e = &em;
     e->c.prefix = emitc_prefix(m);
     plan_build(m, &e->c.plan);
@@ -586,13 +617,16 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
 
     write_header(e, h);
     P("/* %s - generated by ndlc %s from %s. Do not edit.\n", o->c_path, NDLC_VERSION, o->source);
-    P(" * command: %s\n * CUDA C for sm_80 or newer (nvcc -arch=sm_80 / sm_90); see %s for the API. */\n", o->command,
-      o->h_name);
+    P(" * command: %s\n * CUDA C for sm_80 or newer (nvcc -arch=sm_80 / sm_90); see %s for the API.%s */\n", o->command,
+      o->h_name, o->external_weights ? "\n * --external-weights: link ndlc's runtime/safetensors.c (C), which create uses to read\n"
+                                       " * the weight file" : "");
     P("#include \"%s\"\n\n#include <cuda_runtime.h>\n#include <math.h>\n#include <stdint.h>\n#include <stdlib.h>\n"
       "#include <string.h>\n#include <type_traits>\n\n", o->h_name);
     write_runtime(e);
     P("/* ======== weights (uploaded to the device by %s_create) ======== */\n\n", e->c.prefix);
-    for (uint32_t i = 0; i < e->c.cw.n; i++) write_weight_array(e, &e->c.cw.v[i]);
+    if (o->external_weights) P("/* read by %s_create from the weight file written beside this source */\n\n", e->c.prefix);
+    else
+        for (uint32_t i = 0; i < e->c.cw.n; i++) write_weight_array(e, &e->c.cw.v[i]);
     write_struct(e);
     write_plan(e);
     P("/* ======== layers: host functions that launch their kernel on st ======== */\n\n");
@@ -605,6 +639,8 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
     write_run_host(e);
     write_api_rest(e);
     write_info(e);
+    /* the weight file last: nothing is written unless the code is complete */
+    bool ok = !o->external_weights || emitc_write_weight_file(&e->c, err, errlen);
 
     for (OpId k = 1; k < m->ops.n; k++) free(e->c.fn_name[k]);
     free(e->c.fn_name);
@@ -613,5 +649,5 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
     free(e->c.raw_weight);
     free((char *)e->c.prefix);
     plan_free(&e->c.plan);
-    return true;
+    return ok;
 }

@@ -15,8 +15,8 @@
 #      the file written beside the artefact, which the executable finds by its own name).
 # MODE llvm-exe, llvm-exe-ext: exe and exe-ext through `--backend llvm` (no C compiler;
 #      cc only links the object).
-# MODE cuda-exe: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU to run, see
-#      tests/gpu/run.sh), then run like exe.
+# MODE cuda-exe, cuda-exe-ext: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU
+#      to run, see tests/gpu/run.sh), then run like exe; -ext with --external-weights.
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
@@ -27,7 +27,7 @@
 set -u
 
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe]" >&2
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe|cuda-exe-ext]" >&2
     exit 2
 fi
 ndlc=$1
@@ -77,7 +77,7 @@ interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe)
+exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe|cuda-exe-ext)
     ext=
     backend=
     case $mode in *-ext) ext=--external-weights ;; esac
