@@ -360,27 +360,26 @@ static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, 
                    "--backend c)", opt->backend);
         return false;
     }
-    OpId bad;
-    char why[256];
-    if (!emitcu_check(m, &bad, why, sizeof why)) {
-        diag_error(d, m->ops.v[bad].span, "%s", why);
-        return false;
-    }
-    if (opt->external_weights) {
-        diag_error(d, (Span){0}, "--external-weights is not supported on --target cuda yet");
-        return false;
-    }
     const char *out = opt->output ? opt->output : (opt->emit == EMIT_CUDA ? "a.cu" : "a.out");
+    /* --external-weights: NET.cu -> NET.weights.safetensors, an executable NET -> NET.weights.safetensors */
+    char *weights = with_suffix(out, opt->emit == EMIT_CUDA ? ".cu" : "", ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .external_weights = opt->external_weights, .weights_path = weights,
                       .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
-    bool ok;
-    if (opt->emit == EMIT_EXE) {
+    OpId bad;
+    bool ok = emitcu_check(m, &bad, err, sizeof err);
+    if (!ok) {
+        diag_error(d, m->ops.v[bad].span, "%s", err);
+    } else if (opt->emit == EMIT_EXE) {
         ok = emitcu_build_exe(m, &eo, out, err, sizeof err);
         if (!ok) diag_file_error(d, out, "%s", err);
-        return ok;
+    } else {
+        ok = write_pair(m, &eo, emitcu_module, out, ".cu", d);
     }
-    return write_pair(m, &eo, emitcu_module, out, ".cu", d);
+    if (!ok && opt->external_weights) unlink(weights); /* no stale weight file either */
+    free(weights);
+    return ok;
 }
 
 /* --emit ptx, and --emit exe --backend llvm --target cuda: the launch plan, then the PTX

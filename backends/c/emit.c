@@ -242,8 +242,11 @@ static NdlrtStDType st_dtype(DType dt)
                                                                                     : NDLRT_ST_F32;
 }
 
-/* --external-weights: exactly the tensors the artefact reads, by C name. */
-static bool write_weight_file(EmitC *e, char *err, size_t errlen)
+int emitc_st_dtype(DType dt) { return (int)st_dtype(dt); }
+
+/* --external-weights: exactly the tensors the artefact reads, by C name (the C and the
+ * CUDA backend: e->cw with its duplicates left out). */
+bool emitc_write_weight_file(const EmitC *e, char *err, size_t errlen)
 {
     NdlrtStOut *t = xcalloc(e->cw.n + 1, sizeof *t);
     int64_t *shapes = xcalloc(e->cw.n + 1, sizeof *shapes);
@@ -1321,7 +1324,7 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
         ok = false;
     }
     /* the weight file last: nothing is written unless the code is complete */
-    if (ok && o->external_weights) ok = write_weight_file(&e, err, errlen);
+    if (ok && o->external_weights) ok = emitc_write_weight_file(&e, err, errlen);
 
     for (OpId k = 1; k < m->ops.n; k++) free(e.fn_name[k]);
     free(e.fn_name);

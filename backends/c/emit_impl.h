@@ -76,6 +76,20 @@ void emitc_scratch_expr(EmitC *e, OpId o, char *buf, size_t len);
 /* --share compressed: the OP_HASHED whose result linear op reads as its weight, which
  * its layer reads through the pool instead of an expansion; 0 otherwise. */
 OpId emitc_compressed_weight(const EmitC *e, const Op *op);
+/* --external-weights: writes e->o->weights_path with each stored array of e->cw (1-D, by
+ * its C name); the NdlrtStDType code of dt (runtime/safetensors.h), for the loaders. */
+bool emitc_write_weight_file(const EmitC *e, char *err, size_t errlen);
+int emitc_st_dtype(DType dt);
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result);
+/* The epilogue of group head o (passes/fuse.c's pattern: act, residual add, act2): the
+ * activations as NdlrtAct values (0: none), the residual operand (0: none). */
+typedef struct EmitcEpilogue {
+    int act, act2;
+    ValueId residual;
+} EmitcEpilogue;
+EmitcEpilogue emitc_group_epilogue(const EmitC *e, OpId o);
+/* The comment that heads the layer function of group head o, into f: its op, NDL name,
+ * result type, what (if any) and source location (the C and the CUDA emitters). */
+void emitc_layer_comment(const EmitC *e, FILE *f, OpId o, const char *what);
 
 #endif

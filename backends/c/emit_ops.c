@@ -46,15 +46,9 @@ static unsigned group_members(const EmitC *e, OpId o, OpId *out, unsigned max)
     return n;
 }
 
-typedef struct Epi {
-    int act, act2;
-    ValueId residual;
-} Epi;
-
-/* The epilogue of head o: act, residual add, act2 (the fuse pass's pattern). */
-static Epi group_epilogue(const EmitC *e, OpId o)
+EmitcEpilogue emitc_group_epilogue(const EmitC *e, OpId o)
 {
-    Epi ep = {0};
+    EmitcEpilogue ep = {0};
     OpId mem[8];
     unsigned n = group_members(e, o, mem, 8);
     ValueId cur = e->m->ops.v[o].out;
@@ -99,7 +93,7 @@ unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned ma
     if (hashed) vals[1] = ir_operand(e->m, ir_op(e->m, hashed), 0); /* the pool, read in the kernel */
     OpId mem[8];
     unsigned nm = group_members(e, o, mem, 8);
-    Epi ep = group_epilogue(e, o);
+    EmitcEpilogue ep = emitc_group_epilogue(e, o);
     if (ep.residual && n < max) vals[n++] = ep.residual;
     *result = nm ? e->m->ops.v[mem[nm - 1]].out : op->out;
     return n;
@@ -199,19 +193,29 @@ const char *emitc_prod(const EmitC *e, const TensorType *t, unsigned from, unsig
 }
 
 /* The function header of op o's layer; s_decl declares the symbol sizes parameter. */
+void emitc_layer_comment(const EmitC *e, FILE *f, OpId o, const char *what)
+{
+    const Module *m = e->m;
+    const Op *op = &m->ops.v[o];
+    ValueId vals[16], res;
+    emitc_group_operands(e, o, vals, 16, &res);
+    char loc[256], t[256];
+    emitc_location(e, op->span, loc, sizeof loc);
+    fprintf(f, "/* %s%s%s: %s", op_info[op->kind].name, op->name ? " " : "", op->name ? op->name : "",
+            ir_format_type(m, ir_type(m, res), t, sizeof t));
+    if (what && what[0]) fprintf(f, " (%s)", what);
+    if (loc[0]) fprintf(f, ", %s", loc);
+    fprintf(f, " */\n");
+}
+
 static void signature_s(EmitC *e, OpId o, const char *what, const char *s_decl)
 {
     const Module *m = e->m;
     const Op *op = &m->ops.v[o];
     ValueId vals[16], res;
     unsigned n = emitc_group_operands(e, o, vals, 16, &res);
-    char loc[256], t[256];
-    emitc_location(e, op->span, loc, sizeof loc);
-    P("/* %s%s%s: %s", op_info[op->kind].name, op->name ? " " : "", op->name ? op->name : "",
-      ir_format_type(m, ir_type(m, res), t, sizeof t));
-    if (what && what[0]) P(" (%s)", what);
-    if (loc[0]) P(", %s", loc);
-    P(" */\nstatic int %s(%s", e->fn_name[o], s_decl);
+    emitc_layer_comment(e, e->c, o, what);
+    P("static int %s(%s", e->fn_name[o], s_decl);
     for (unsigned i = 0; i < n; i++) {
         DType dt = vals[i] ? ir_type(m, vals[i])->dtype : DT_F32;
         bool packed = i == 1 && (op->kind == OP_LINEAR || op->kind == OP_CONV2D);
@@ -228,7 +232,7 @@ static void end_fn(EmitC *e) { P("    return 0;\n}\n\n"); }
 
 static void epilogue_init(EmitC *e, OpId o, bool has_bias)
 {
-    Epi ep = group_epilogue(e, o);
+    EmitcEpilogue ep = emitc_group_epilogue(e, o);
     ValueId vals[16], res;
     unsigned n = emitc_group_operands(e, o, vals, 16, &res);
     P("    const NdlrtEpilogue ep = {%s, %d, %s, %d};\n", has_bias ? "a2" : "NULL", ep.act,

@@ -17,6 +17,9 @@ typedef struct EmitCu {
 /* Why op o cannot be emitted for the GPU yet (false), or true. */
 bool emitcu_op_supported(const Module *m, OpId o, char *why, size_t len);
 
+/* Why op o (any live op, views and epilogue members too) cannot run on the reserved
+ * maximum of a run-time row count (false), or true. */
+bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len);
 /* emit_ops.c: the layer function of group head o:
  *   static int NAME(const int64_t *s, <operands>, <result>, float *scratch, int *bad, cudaStream_t st)
  * (device pointers; bad: the instance's error word for out-of-range indices). */

@@ -37,6 +37,26 @@ static const char *numel(const EmitCu *e, ValueId v, char *buf)
     return emitcu_prod(e, t, 0, t->rank, buf, 256);
 }
 
+/* ---- run-time row counts (dynamic symbols: moe experts, recurse steps) ---------------------- */
+
+/* Whether d involves a dynamic symbol. */
+static bool dim_dynamic(const Module *m, Dim d)
+{
+    if (d >= 0) return false;
+    const DimExpr *x = ir_dim_expr(m, d);
+    for (unsigned k = 0; k < x->nsym; k++)
+        if (m->syms.v[x->sym[k]].dynamic) return true;
+    return false;
+}
+
+/* The dynamic symbol that is exactly t's first dim (its row count), or 0. */
+static SymId row_symbol(const Module *m, const TensorType *t)
+{
+    if (!t->rank || !dim_dynamic(m, t->dims[0])) return 0;
+    const DimExpr *x = ir_dim_expr(m, t->dims[0]);
+    return x->nsym == 1 && x->coef == 1 ? x->sym[0] : 0;
+}
+
 /* ---- helpers of what can be emitted (emitcu_op_supported, at the end) ---------------------- */
 
 /* Attention operand t: batched like the result, or one matrix for all (stride 0). */
@@ -58,62 +78,38 @@ static bool head_stride(const EmitCu *e, const TensorType *t, const TensorType *
 
 /* ---- groups ---------------------------------------------------------------------------------- */
 
-typedef struct Epi {
-    const char *act, *act2;
-    bool residual;
-} Epi;
-
-/* act, residual add, act2 of head o's group (passes/fuse.c's pattern, in member order) */
-static Epi epilogue_of(const EmitCu *e, OpId o)
-{
-    const Module *m = e->c.m;
-    Epi ep = {"0", "0", false};
-    bool after_add = false, have_act = false;
-    for (OpId k = o + 1; k < m->ops.n; k++) {
-        const Op *op = &m->ops.v[k];
-        if (op->group != o || (op->flags & OPF_DEAD)) continue;
-        if (op_info[op->kind].flags & OPF_EW1) {
-            if (after_add || have_act) ep.act2 = act_names[op->kind];
-            else ep.act = act_names[op->kind], have_act = true;
-        } else if (op->kind == OP_ADD) {
-            ep.residual = after_add = true;
-        } else {
-            NDLC_ICE("op %u fused into %u is not an epilogue", k, o);
-        }
-    }
-    return ep;
-}
+/* NdlrtAct values by name (0: none), for the epilogue */
+static const char *const act_values[] = {
+    "0",
+#define EW1(K, name, expr) "NDLRT_ACT_" #K,
+#include "../../ir/eltwise.def"
+#undef EW1
+};
 
 static void signature(EmitCu *e, OpId o, const char *what)
 {
     const Module *m = e->c.m;
-    const Op *op = &m->ops.v[o];
     ValueId vals[16], res;
     unsigned n = emitc_group_operands(&e->c, o, vals, 16, &res);
-    char loc[256], t[256];
-    emitc_location(&e->c, op->span, loc, sizeof loc);
-    P("/* %s%s%s: %s", op_info[op->kind].name, op->name ? " " : "", op->name ? op->name : "",
-      ir_format_type(m, ir_type(m, res), t, sizeof t));
-    if (what && what[0]) P(" (%s)", what);
-    if (loc[0]) P(", %s", loc);
-    P(" */\nstatic int %s(const int64_t *s", e->c.fn_name[o]);
+    emitc_layer_comment(&e->c, e->f, o, what);
+    P("static int %s(const int64_t *s", e->c.fn_name[o]);
     for (unsigned i = 0; i < n; i++)
         P(", const %s *a%u", emitc_ctype(vals[i] ? ir_type(m, vals[i])->dtype : DT_F32), i);
-    P(", %s *y, float *scratch, int *bad, cudaStream_t st)\n{\n", emitc_ctype(ir_type(m, res)->dtype));
-    P("    (void)s;\n    (void)scratch;\n    (void)bad;\n");
+    P(", %s *y, float *scratch, int *bad, int64_t *rows, cudaStream_t st)\n{\n", emitc_ctype(ir_type(m, res)->dtype));
+    P("    (void)s;\n    (void)scratch;\n    (void)bad;\n    (void)rows;\n");
     for (unsigned i = 0; i < n; i++)
         if (!vals[i]) P("    (void)a%u; /* absent optional operand: NULL */\n", i);
 }
 
 static void epilogue_init(EmitCu *e, OpId o, bool has_bias)
 {
-    Epi ep = epilogue_of(e, o);
+    EmitcEpilogue ep = emitc_group_epilogue(&e->c, o);
     ValueId vals[16], res;
     unsigned n = emitc_group_operands(&e->c, o, vals, 16, &res);
-    P("    const NdlrtEpilogue ep = {%s, %s, ", has_bias ? "a2" : "NULL", ep.act);
+    P("    const NdlrtEpilogue ep = {%s, %s, ", has_bias ? "a2" : "NULL", act_values[ep.act]);
     if (ep.residual) P("a%u", n - 1);
     else P("NULL");
-    P(", %s};\n", ep.act2);
+    P(", %s};\n", act_values[ep.act2]);
 }
 
 /* ---- the ops ---------------------------------------------------------------------------------- */
@@ -343,10 +339,17 @@ static void layer_linear(EmitCu *e, OpId o)
     const TensorType *w = ir_type(m, ir_operand(m, op, 1)), *x = ir_type(m, ir_operand(m, op, 0));
     char rows[256];
     emitcu_prod(e, x, 0, x->rank - 1, rows, sizeof rows);
-    signature(e, o, "tensor cores, TF32");
+    SymId dyn = row_symbol(m, x);
+    signature(e, o, dyn ? "f32 on the run-time rows of a moe expert or recurse step" : "tensor cores, TF32");
     epilogue_init(e, o, ir_operand(m, op, 2) != 0);
     P("    const NdlcuGemm p = {%s, %" PRId64 ", %" PRId64 ", a0, %" PRId64 ", a1, %" PRId64 ", 1, y, %" PRId64
       ", 1, {1}, {0}, {0}, {0}, ep};\n", rows, w->dims[0], w->dims[1], w->dims[1], w->dims[1], w->dims[0]);
+    if (dyn) {
+        char per[256];
+        emitcu_prod(e, x, 1, x->rank - 1, per, sizeof per);
+        P("    return ndlcu_gemm_rows(&p, rows + %u /* %s */, %s, st);\n}\n\n", dyn - 1, m->syms.v[dyn].name, per);
+        return;
+    }
     P("    return ndlcu_gemm(&p, st);\n}\n\n");
 }
 
@@ -554,6 +557,102 @@ static void layer_reshape(EmitCu *e, OpId o)
       numel(e, e->c.m->ops.v[o].out, n));
 }
 
+/* ---- mixture of experts (spec 8.4) and recurse (spec 8.3): ndlcu.cuh's run-time rows ------------
+ * The scratch holds T int64 flags that become each row's place among the selected (-1: not
+ * selected), and for a scatter its own count after them; a gather stores the count in rows[]. */
+
+static void layer_moe_route(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *g = ir_type(m, op->out);
+    char d[64];
+    signature(e, o, "a thread per token");
+    P("    return ndlcu_moe_route(%s, %" PRId64 ", a0, %d, %" PRId64 ", %s, %d, %d, y, scratch, st);\n}\n\n",
+      D(e, g->dims[0], d), g->dims[1], (int)ir_op_int(m, op, ATTR_POLICY), ir_op_int(m, op, ATTR_K),
+      F(ir_op_float(m, op, ATTR_P)), (int)ir_op_int(m, op, ATTR_RENORM), (int)ir_op_int(m, op, ATTR_SOFTMAX));
+}
+
+static void layer_moe_assign(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *g = ir_type(m, op->out);
+    char d[64];
+    signature(e, o, "");
+    P("    return ndlcu_moe_assign(%s, %" PRId64 ", a0, %d, y, bad, st);\n}\n\n", D(e, g->dims[0], d), g->dims[1],
+      ir_type(m, ir_operand(m, op, 0))->dtype == DT_I64);
+}
+
+/* The expert's rows to the front of y (all T reserved), their count into rows[]. */
+static void layer_moe_gather(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *g = ir_type(m, ir_operand(m, op, 1));
+    SymId r = ir_dim_expr(m, ir_op_int(m, op, ATTR_ROWS))->sym[0];
+    int64_t ex = ir_op_int(m, op, ATTR_EXPERT);
+    char T[64];
+    D(e, x->dims[0], T);
+    signature(e, o, "the expert's rows, counted on the device");
+    P("    int64_t *row = (int64_t *)scratch;\n");
+    P("    int rc = ndlcu_flag_gate(%s, %" PRId64 ", %" PRId64 ", a1, row, st);\n", T, g->dims[1], ex);
+    P("    if (!rc) rc = ndlcu_compact(%s, row, rows + %u, st); /* %s */\n", T, r - 1, m->syms.v[r].name);
+    P("    return rc ? rc : ndlcu_rows_gather<float>(%s, %" PRId64 ", a0, row, rows + %u, y, st);\n}\n\n", T, x->dims[1],
+      r - 1);
+}
+
+static void layer_moe_scatter(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *y = ir_type(m, op->out), *g = ir_type(m, ir_operand(m, op, 2));
+    int64_t ex = ir_op_int(m, op, ATTR_EXPERT);
+    char T[64];
+    D(e, y->dims[0], T);
+    signature(e, o, "weighted add of the expert's rows");
+    P("    int64_t *row = (int64_t *)scratch;\n");
+    P("    int rc = ndlcu_flag_gate(%s, %" PRId64 ", %" PRId64 ", a2, row, st);\n", T, g->dims[1], ex);
+    P("    if (!rc) rc = ndlcu_compact(%s, row, row + %s, st);\n", T, T);
+    P("    return rc ? rc : ndlcu_moe_scatter(%s, %" PRId64 ", %" PRId64 ", %" PRId64 ", a0, a1, a2, row, y, st);\n}\n\n",
+      T, y->dims[1], g->dims[1], ex);
+}
+
+/* One recurse step: the rows whose depth exceeds the step (an operand, so every step calls
+ * the same function) to the front of y, their count into rows[]; a depth outside 0..max
+ * sets the error word (the C backend returns NDLRT_EINDEX at once). */
+static void layer_recurse_gather(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    SymId r = row_symbol(m, ir_type(m, op->out));
+    char row[256];
+    emitcu_prod(e, x, 1, x->rank, row, sizeof row);
+    signature(e, o, "the rows still recursing, counted on the device");
+    P("    int64_t *row = (int64_t *)scratch;\n");
+    P("    int rc = ndlcu_flag_depth(%" PRId64 ", a1, a2, %" PRId64 ", row, bad, st);\n", x->dims[0],
+      ir_op_int(m, op, ATTR_MAX));
+    P("    if (!rc) rc = ndlcu_compact(%" PRId64 ", row, rows + %u, st); /* %s */\n", x->dims[0], r - 1,
+      m->syms.v[r].name);
+    P("    return rc ? rc : ndlcu_rows_gather(%" PRId64 ", %s, a0, row, rows + %u, y, st);\n}\n\n", x->dims[0], row,
+      r - 1);
+}
+
+static void layer_recurse_scatter(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    char row[256];
+    emitcu_prod(e, x, 1, x->rank, row, sizeof row);
+    signature(e, o, "");
+    P("    int64_t *row = (int64_t *)scratch;\n");
+    P("    int rc = ndlcu_flag_depth(%" PRId64 ", a2, a3, INT64_MAX, row, (int *)NULL, st);\n", x->dims[0]);
+    P("    if (!rc) rc = ndlcu_compact(%" PRId64 ", row, row + %" PRId64 ", st);\n", x->dims[0], x->dims[0]);
+    P("    return rc ? rc : ndlcu_recurse_scatter(%" PRId64 ", %s, a0, a1, row, y, st);\n}\n\n", x->dims[0], row);
+}
+
 typedef void EmitLayerFn(EmitCu *e, OpId o);
 
 /* NULL: no CUDA kernel yet (emitcu_op_supported refuses the op before anything is written) */
@@ -570,7 +669,9 @@ static EmitLayerFn *const layer_fns[OP_COUNT] = {
     [OP_RMS_NORM] = layer_norm, [OP_ATTENTION] = layer_attention, [OP_RESHAPE] = layer_reshape,
     [OP_PERMUTE] = layer_permute, [OP_SLICE] = layer_slice, [OP_CONCAT] = layer_concat,
     [OP_EMBEDDING] = layer_gather, [OP_TAKE] = layer_gather, [OP_KRON] = layer_kron, [OP_HASHED] = layer_hashed,
-    [OP_HASH_ROUTE] = layer_hash_route,
+    [OP_HASH_ROUTE] = layer_hash_route, [OP_MOE_ROUTE] = layer_moe_route, [OP_MOE_ASSIGN] = layer_moe_assign,
+    [OP_MOE_GATHER] = layer_moe_gather, [OP_MOE_SCATTER] = layer_moe_scatter,
+    [OP_RECURSE_GATHER] = layer_recurse_gather, [OP_RECURSE_SCATTER] = layer_recurse_scatter,
 };
 
 void emitcu_layer(EmitCu *e, OpId o)
@@ -630,6 +731,75 @@ bool emitcu_op_supported(const Module *m, OpId o, char *why, size_t len)
     }
 }
 
+/* Why op o, on a run-time row count, cannot run over the reserved maximum rows (false), or
+ * true. Its layers see all T rows, the ones past the count zero-filled: that is right when
+ * each result row depends only on the same row of its inputs, with the rows on the first
+ * axis (frontend/recurse.c checks a recurse body likewise; a moe expert is not checked
+ * there, as the CPU backends run it on exactly its rows), and when no kernel reports an
+ * index error on a padding row. */
+bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len)
+{
+    const Op *op = &m->ops.v[o];
+    const char *name = op_info[op->kind].name, *problem = NULL;
+    bool in_rows = false, any_rows = false;
+    for (unsigned i = 0; i <= op->nin; i++) {
+        ValueId v = i < op->nin ? ir_operand(m, op, i) : op->out;
+        if (!v) continue;
+        const TensorType *t = ir_type(m, v);
+        for (unsigned k = 0; k < t->rank; k++) {
+            if (!dim_dynamic(m, t->dims[k])) continue;
+            any_rows = true;
+            in_rows |= i < op->nin;
+            if (k != 0 || !row_symbol(m, t)) problem = "with the rows not alone on the first axis";
+        }
+    }
+    if (!any_rows) return true;
+    bool out_rows = row_symbol(m, ir_type(m, op->out)) != 0;
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    switch (op->kind) {
+    case OP_MOE_ROUTE: case OP_MOE_ASSIGN: case OP_MOE_GATHER: case OP_RECURSE_GATHER:
+        if (in_rows) problem = "nested in a moe expert or a recurse body";
+        break;
+    case OP_MOE_SCATTER: case OP_RECURSE_SCATTER:
+        out_rows = true; /* they end the rows */
+        if (row_symbol(m, ir_type(m, op->out))) problem = "nested in a moe expert or a recurse body";
+        break;
+    case OP_SOFTMAX: case OP_LOG_SOFTMAX: case OP_ARGMAX:
+        if (ir_op_int(m, op, ATTR_DIM) == 0) problem = "over the row axis";
+        break;
+    case OP_LAYER_NORM: case OP_RMS_NORM:
+        if (x->rank < 2) problem = "over the row axis";
+        break;
+    case OP_MATMUL: {
+        const TensorType *b = ir_type(m, ir_operand(m, op, 1));
+        if ((row_symbol(m, x) && x->rank < 2) || (row_symbol(m, b) && b->rank < 3)) problem = "across rows";
+        break;
+    }
+    case OP_ATTENTION:
+        for (unsigned i = 0; i < 3; i++)
+            if (row_symbol(m, ir_type(m, ir_operand(m, op, i))) && ir_type(m, ir_operand(m, op, i))->rank < 3)
+                problem = "across rows";
+        break;
+    case OP_CONV2D: case OP_MAX_POOL2D: case OP_AVG_POOL2D:
+        if (x->rank != 4) problem = "across rows";
+        break;
+    case OP_SLICE: {
+        const int64_t *begin = ir_op_ints(m, op, ATTR_BEGIN, NULL), *step = ir_op_ints(m, op, ATTR_STEP, NULL);
+        if (begin[0] != 0 || step[0] != 1) problem = "selecting rows";
+        break;
+    }
+    case OP_EMBEDDING: case OP_TAKE:
+        problem = "(an index error would be reported for the padding rows)";
+        break;
+    default: break;
+    }
+    if (!problem && !out_rows) problem = "combining rows";
+    if (!problem) return true;
+    snprintf(why, len, "'%s' %s on the run-time rows of a moe expert or recurse step is not supported on "
+             "--target cuda yet", name, problem);
+    return false;
+}
+
 void emitcu_scratch_expr(EmitCu *e, OpId o, char *buf, size_t len)
 {
     const Module *m = e->c.m;
@@ -640,5 +810,17 @@ void emitcu_scratch_expr(EmitCu *e, OpId o, char *buf, size_t len)
         const int64_t *dims = ir_op_ints(m, op, ATTR_DIMS, &nd);
         const TensorType *x = ir_type(m, ir_operand(m, op, 0));
         if (nd && dims[nd - 1] - dims[0] + 1 != (int64_t)nd) emitcu_prod(e, x, 0, x->rank, buf, len);
+        return;
+    }
+    char T[64];
+    switch (op->kind) {
+    case OP_MOE_ROUTE: /* 2 E floats per token */
+        snprintf(buf, len, "2*%" PRId64 "*%s", ir_type(m, op->out)->dims[1], D(e, ir_type(m, op->out)->dims[0], T));
+        break;
+    case OP_MOE_GATHER: case OP_MOE_SCATTER: case OP_RECURSE_GATHER: case OP_RECURSE_SCATTER:
+        /* T + 1 int64: the rows' places and a count */
+        snprintf(buf, len, "2*(%s + 1)", D(e, ir_type(m, ir_operand(m, op, op->kind == OP_MOE_SCATTER ? 2 : 0))->dims[0], T));
+        break;
+    default: break;
     }
 }

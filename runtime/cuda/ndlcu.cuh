@@ -1056,3 +1056,271 @@ static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
               (unsigned)p->groups);
     return ndlcu_gemm_launch<NdlcuConvOperands>(*p, true, grid, st);
 }
+
+/* ---- run-time row counts: mixture of experts (spec 8.4) and recurse (spec 8.3) --------------
+ * An expert (or a recurse step) runs on the rows selected for it, a count known only on the
+ * device. The host never reads it back (run_stream stays asynchronous): every layer of the
+ * expert is launched over the reserved maximum (all T rows), the selected rows gathered to
+ * the front and the rest zero-filled; layers are row-wise (backends/cuda/emit_ops.c refuses
+ * others), so rows past the count never reach a selected row. The GEMM of a linear on such
+ * rows reads the count and its blocks past it exit (ndlcu_gemm_rows). Semantics are those of
+ * runtime/kernels/moe.c and the C backend's recurse layers: rows in token order, ties in
+ * routing to the lower expert. */
+
+/* moe routing, a thread per token; scratch: 2 E floats per token (the CPU kernel's 2 E, each) */
+static __global__ void ndlcu_moe_route_k(int64_t T, int64_t E, const float *scores, int threshold, int64_t k, float p,
+                                         int renorm, int softmax, float *gates, float *scratch)
+{
+    NDLCU_FOR(t, T) {
+        const float *sc = scores + t * E;
+        float *g = gates + t * E, *prob = scratch + t * 2 * E, *taken = prob + E;
+        if (softmax) {
+            float mx = -INFINITY;
+            for (int64_t e = 0; e < E; e++)
+                if (sc[e] > mx || isnan(sc[e])) mx = sc[e];
+            double sum = 0;
+            for (int64_t e = 0; e < E; e++) sum += expf(sc[e] - mx);
+            for (int64_t e = 0; e < E; e++) prob[e] = (float)(expf(sc[e] - mx) / sum);
+        } else {
+            for (int64_t e = 0; e < E; e++) prob[e] = sc[e];
+        }
+        for (int64_t e = 0; e < E; e++) taken[e] = 0, g[e] = 0;
+        double cum = 0;
+        for (int64_t n = 0; n < k; n++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++)
+                if (!taken[e] && (best < 0 || prob[e] > prob[best])) best = e;
+            if (best < 0) break;
+            taken[best] = 1;
+            cum += prob[best];
+            if (threshold && cum >= p) break;
+        }
+        for (int64_t e = 0; e < E; e++)
+            if (taken[e] != 0) g[e] = renorm ? (float)(prob[e] / cum) : prob[e];
+    }
+}
+
+static int ndlcu_moe_route(int64_t T, int64_t E, const float *scores, int threshold, int64_t k, float p, int renorm,
+                           int softmax, float *gates, float *scratch, cudaStream_t st)
+{
+    if (T <= 0 || E <= 0) return NDLRT_OK;
+    ndlcu_moe_route_k<<<ndlcu_blocks(T), NDLCU_THREADS, 0, st>>>(T, E, scores, threshold, k, p, renorm, softmax, gates,
+                                                                  scratch);
+    return ndlcu_launched();
+}
+
+/* gates of assign(idx): a one-hot row per token; an expert index out of range leaves the row
+ * zero and sets *bad (the CPU kernel returns NDLRT_EINDEX) */
+static __global__ void ndlcu_moe_assign_k(int64_t T, int64_t E, const void *idx, int i64, float *gates, int *bad)
+{
+    NDLCU_FOR(t, T) {
+        int64_t e = ndlcu_index(idx, i64, t);
+        for (int64_t j = 0; j < E; j++) gates[t * E + j] = 0.0f;
+        if (e < 0 || e >= E) *bad = 1;
+        else gates[t * E + e] = 1.0f;
+    }
+}
+
+static int ndlcu_moe_assign(int64_t T, int64_t E, const void *idx, int i64, float *gates, int *bad, cudaStream_t st)
+{
+    if (T <= 0 || E <= 0) return NDLRT_OK;
+    ndlcu_moe_assign_k<<<ndlcu_blocks(T), NDLCU_THREADS, 0, st>>>(T, E, idx, i64, gates, bad);
+    return ndlcu_launched();
+}
+
+/* flag[t] = 1 when token t selected expert e (a nonzero gate), else 0 */
+static __global__ void ndlcu_flag_gate_k(int64_t T, int64_t E, int64_t e, const float *gates, int64_t *flag)
+{
+    NDLCU_FOR(t, T) flag[t] = gates[t * E + e] != 0.0f;
+}
+
+static int ndlcu_flag_gate(int64_t T, int64_t E, int64_t e, const float *gates, int64_t *flag, cudaStream_t st)
+{
+    if (T <= 0) return NDLRT_OK;
+    ndlcu_flag_gate_k<<<ndlcu_blocks(T), NDLCU_THREADS, 0, st>>>(T, E, e, gates, flag);
+    return ndlcu_launched();
+}
+
+/* flag[t] = 1 when row t still recurses at this step (depth > step); a depth outside 0..max
+ * sets *bad (NULL: not checked again) and is not selected */
+template <typename D>
+static __global__ void ndlcu_flag_depth_k(int64_t T, const D *depth, const int64_t *step, int64_t max, int64_t *flag,
+                                          int *bad)
+{
+    NDLCU_FOR(t, T) {
+        int64_t d = (int64_t)depth[t];
+        bool ok = d >= 0 && d <= max;
+        if (!ok && bad) *bad = 1;
+        flag[t] = ok && d > step[0];
+    }
+}
+
+template <typename D>
+static int ndlcu_flag_depth(int64_t T, const D *depth, const int64_t *step, int64_t max, int64_t *flag, int *bad,
+                            cudaStream_t st)
+{
+    if (T <= 0) return NDLRT_OK;
+    ndlcu_flag_depth_k<D><<<ndlcu_blocks(T), NDLCU_THREADS, 0, st>>>(T, depth, step, max, flag, bad);
+    return ndlcu_launched();
+}
+
+/* One block turns the flags into each row's place among the selected rows (-1: not
+ * selected), in row order, and stores their number in *count: a warp ballot per 32 rows,
+ * the warps' totals summed in order by thread 0, chunk by chunk. */
+enum { NDLCU_COMPACT_THREADS = 1024 };
+
+static __global__ void __launch_bounds__(NDLCU_COMPACT_THREADS) ndlcu_compact_k(int64_t T, int64_t *flag_row,
+                                                                                int64_t *count)
+{
+    __shared__ int64_t warp_base[NDLCU_COMPACT_THREADS / 32];
+    __shared__ int64_t base;
+    int lane = threadIdx.x % 32, warp = threadIdx.x / 32;
+    if (threadIdx.x == 0) base = 0;
+    __syncthreads();
+    for (int64_t c0 = 0; c0 < T; c0 += NDLCU_COMPACT_THREADS) { /* the same trip count in every thread */
+        int64_t t = c0 + threadIdx.x;
+        bool sel = t < T && flag_row[t] != 0;
+        unsigned ballot = __ballot_sync(0xffffffffu, sel);
+        if (lane == 0) warp_base[warp] = __popc(ballot);
+        __syncthreads();
+        if (threadIdx.x == 0) {
+            int64_t run = base;
+            for (int w = 0; w < NDLCU_COMPACT_THREADS / 32; w++) {
+                int64_t n = warp_base[w];
+                warp_base[w] = run;
+                run += n;
+            }
+            base = run;
+        }
+        __syncthreads();
+        if (t < T) flag_row[t] = sel ? warp_base[warp] + __popc(ballot & ((1u << lane) - 1u)) : -1;
+        __syncthreads(); /* warp_base is rewritten by the next chunk */
+    }
+    if (threadIdx.x == 0) *count = base;
+}
+
+static int ndlcu_compact(int64_t T, int64_t *flag_row, int64_t *count, cudaStream_t st)
+{
+    ndlcu_compact_k<<<1, NDLCU_COMPACT_THREADS, 0, st>>>(T, flag_row, count);
+    return ndlcu_launched();
+}
+
+/* y[row[t]] = x[t] for the selected rows t (row[t] >= 0); rows count.. of y (all T rows are
+ * reserved) are zero-filled, so that the expert's layers read defined values there */
+template <typename E>
+static __global__ void ndlcu_rows_gather_k(int64_t T, int64_t d, const E *x, const int64_t *row, const int64_t *count,
+                                           E *y)
+{
+    int64_t n = *count;
+    NDLCU_FOR(i, T * d) {
+        int64_t t = i / d, r = row[t];
+        if (r >= 0) y[r * d + i % d] = x[i];
+        if (t >= n) y[i] = E(0);
+    }
+}
+
+template <typename E>
+static int ndlcu_rows_gather(int64_t T, int64_t d, const E *x, const int64_t *row, const int64_t *count, E *y,
+                             cudaStream_t st)
+{
+    if (T * d <= 0) return NDLRT_OK;
+    ndlcu_rows_gather_k<E><<<ndlcu_blocks(T * d), NDLCU_THREADS, 0, st>>>(T, d, x, row, count, y);
+    return ndlcu_launched();
+}
+
+/* moe_scatter: y[t] = acc[t] (0 without acc) + gates[t, e] * ye[row[t]] where t selected e */
+static __global__ void ndlcu_moe_scatter_k(int64_t T, int64_t n, int64_t E, int64_t e, const float *acc,
+                                           const float *ye, const float *gates, const int64_t *row, float *y)
+{
+    NDLCU_FOR(i, T * n) {
+        int64_t t = i / n, r = row[t];
+        float v = acc ? acc[i] : 0.0f;
+        if (r >= 0) v += gates[t * E + e] * ye[r * n + i % n];
+        y[i] = v;
+    }
+}
+
+static int ndlcu_moe_scatter(int64_t T, int64_t n, int64_t E, int64_t e, const float *acc, const float *ye,
+                             const float *gates, const int64_t *row, float *y, cudaStream_t st)
+{
+    if (T * n <= 0) return NDLRT_OK;
+    ndlcu_moe_scatter_k<<<ndlcu_blocks(T * n), NDLCU_THREADS, 0, st>>>(T, n, E, e, acc, ye, gates, row, y);
+    return ndlcu_launched();
+}
+
+/* recurse_scatter: y[t] = ye[row[t]] for the rows that recursed, x[t] for the others */
+template <typename E>
+static __global__ void ndlcu_recurse_scatter_k(int64_t T, int64_t d, const E *x, const E *ye, const int64_t *row, E *y)
+{
+    NDLCU_FOR(i, T * d) {
+        int64_t r = row[i / d];
+        y[i] = r >= 0 ? ye[r * d + i % d] : x[i];
+    }
+}
+
+template <typename E>
+static int ndlcu_recurse_scatter(int64_t T, int64_t d, const E *x, const E *ye, const int64_t *row, E *y,
+                                 cudaStream_t st)
+{
+    if (T * d <= 0) return NDLRT_OK;
+    ndlcu_recurse_scatter_k<E><<<ndlcu_blocks(T * d), NDLCU_THREADS, 0, st>>>(T, d, x, ye, row, y);
+    return ndlcu_launched();
+}
+
+/* The GEMM of a layer on a run-time row count (a linear in an expert or a recurse body):
+ * p->m is the reserved maximum, the rows in use are *count * per_row (per_row: the rows of
+ * the layer's input per selected row). A plain tiled f32 GEMM on CUDA cores, 32 x 32 tiles
+ * of 32 x 8 threads, 4 outputs a thread, with the same epilogue; blocks past the rows in
+ * use exit at once (the grid covers the maximum, the count is never read on the host). The
+ * tensor-core GEMM above is left as it is: it has no such exit. */
+enum { NDLCU_RT = 32, NDLCU_RT_Y = 8 };
+
+typedef struct NdlcuRowsGemm {
+    NdlcuGemm g;             /* batch_rank 1, batch_dims {1}: one matrix */
+    const int64_t *count;    /* device: the selected rows */
+    int64_t per_row;
+} NdlcuRowsGemm;
+
+static __global__ void __launch_bounds__(NDLCU_RT * NDLCU_RT_Y) ndlcu_gemm_rows_k(NdlcuRowsGemm q)
+{
+    const NdlcuGemm &p = q.g;
+    int64_t used = *q.count * q.per_row, m = used < p.m ? used : p.m;
+    int64_t row0 = (int64_t)blockIdx.y * NDLCU_RT, col0 = (int64_t)blockIdx.x * NDLCU_RT;
+    if (row0 >= m) return; /* the whole block: before any barrier */
+    __shared__ float as[NDLCU_RT][NDLCU_RT + 1], bs[NDLCU_RT][NDLCU_RT + 1]; /* as[i][k], bs[k][j] */
+    int tx = threadIdx.x, ty = threadIdx.y;
+    float acc[NDLCU_RT / NDLCU_RT_Y] = {0.0f};
+    for (int64_t k0 = 0; k0 < p.k; k0 += NDLCU_RT) {
+        for (int r = ty; r < NDLCU_RT; r += NDLCU_RT_Y) {
+            int64_t i = row0 + r, kk = k0 + tx;
+            as[r][tx] = i < m && kk < p.k ? p.a[i * p.lda + kk] : 0.0f;
+            if (p.trans_b) { /* b[j][k]: k contiguous, so tx runs along k */
+                int64_t j = col0 + r;
+                bs[tx][r] = j < p.n && kk < p.k ? p.b[j * p.ldb + kk] : 0.0f;
+            } else {
+                int64_t kr = k0 + r, j = col0 + tx;
+                bs[r][tx] = kr < p.k && j < p.n ? p.b[kr * p.ldb + j] : 0.0f;
+            }
+        }
+        __syncthreads();
+        for (int kk = 0; kk < NDLCU_RT; kk++) {
+            float b = bs[kk][tx];
+            for (int q4 = 0; q4 < NDLCU_RT / NDLCU_RT_Y; q4++) acc[q4] += as[ty + q4 * NDLCU_RT_Y][kk] * b;
+        }
+        __syncthreads();
+    }
+    for (int q4 = 0; q4 < NDLCU_RT / NDLCU_RT_Y; q4++) {
+        int64_t i = row0 + ty + q4 * NDLCU_RT_Y, j = col0 + tx;
+        if (i < m && j < p.n) p.c[i * p.ldc + j] = ndlcu_epilogue(p.ep, acc[q4], j, i * p.ldc + j);
+    }
+}
+
+static int ndlcu_gemm_rows(const NdlcuGemm *p, const int64_t *count, int64_t per_row, cudaStream_t st)
+{
+    if (p->m <= 0 || p->n <= 0) return NDLRT_OK;
+    if ((p->m + NDLCU_RT - 1) / NDLCU_RT > 65535) return NDLRT_ESIZE;
+    const NdlcuRowsGemm q = {*p, count, per_row};
+    dim3 grid((unsigned)((p->n + NDLCU_RT - 1) / NDLCU_RT), (unsigned)((p->m + NDLCU_RT - 1) / NDLCU_RT));
+    ndlcu_gemm_rows_k<<<grid, dim3(NDLCU_RT, NDLCU_RT_Y), 0, st>>>(q);
+    return ndlcu_launched();
+}

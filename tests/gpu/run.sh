@@ -9,7 +9,8 @@
 #   2. builds stcmp with cc;
 #   3. every golden case (tests/*/<stem>.ndl with <stem>.out.safetensors) through
 #      `--emit exe --target cuda`, run on the GPU and compared with stcmp at the spec
-#      tolerance (run_golden.sh cuda-exe; `# TOL:`/`# ARGS:` lines as everywhere), in
+#      tolerance (run_golden.sh cuda-exe, and cuda-exe-ext for tests/models: --external-weights;
+#      `# TOL:`/`# ARGS:` lines as everywhere), in
 #      parallel; a pass/fail table and totals (cases the CUDA backend refuses with "not
 #      supported on --target cuda yet" are listed as such and do not fail the suite);
 #   4. every golden case through the PTX of the LLVM backend (`--emit exe --backend llvm
@@ -135,7 +136,10 @@ trap 'rm -rf "$work"' EXIT
 cc -std=c11 -O2 -I. -o "$work/stcmp" tests/harness/stcmp.c runtime/safetensors.c -lm || exit 1
 
 # ---- the goldens ---------------------------------------------------------------------------------
-cases=$(for f in tests/*/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c"; done |
+# a case is CASE.ndl (run_golden.sh cuda-exe) or CASE.ndl:MODE; the whole models also with
+# --external-weights (create reads the weight file beside the executable)
+cases=$({ for f in tests/*/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c"; done
+          for f in tests/models/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c:cuda-exe-ext"; done; } |
         grep -E -e "$filter")
 ncases=$(echo "$cases" | grep -c .)
 say "$ncases golden cases on the GPU, $jobs at a time"
@@ -148,8 +152,9 @@ progress=/dev/null
 export ndlc work root progress
 export CASE_TIMEOUT=${CASE_TIMEOUT:-120}
 echo "$cases" | xargs -P "$jobs" -I{} sh -c '
-    c={}; key=$(echo "$c" | tr / _); t0=$(date +%s)
-    timeout "$CASE_TIMEOUT" sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "$c" cuda-exe > "$work/res/$key.log" 2>&1
+    c={}; key=$(echo "$c" | tr / _); t0=$(date +%s); mode=cuda-exe
+    case $c in *:*) mode=${c#*:} ;; esac
+    timeout "$CASE_TIMEOUT" sh "$root/tests/harness/run_golden.sh" "$ndlc" "$work/stcmp" "${c%%:*}" "$mode" > "$work/res/$key.log" 2>&1
     rc=$?; t=$(( $(date +%s) - t0 ))
     if [ $rc -eq 0 ]; then r=pass
     elif [ $rc -eq 124 ]; then r=FAIL-timeout

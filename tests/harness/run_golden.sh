@@ -15,8 +15,8 @@
 #      the file written beside the artefact, which the executable finds by its own name).
 # MODE llvm-exe, llvm-exe-ext: exe and exe-ext through `--backend llvm` (no C compiler;
 #      cc only links the object).
-# MODE cuda-exe: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU to run, see
-#      tests/gpu/run.sh), then run like exe.
+# MODE cuda-exe, cuda-exe-ext: `NDLC CASE.ndl --target cuda -o TMP/net` (nvcc; needs a GPU
+#      to run, see tests/gpu/run.sh), then run like exe; -ext with --external-weights.
 # MODE ptx-exe: `NDLC CASE.ndl --emit exe --backend llvm --target cuda -o TMP/net` (the PTX
 #      of the LLVM backend and its driver-API host runtime; needs a GPU to run), then as exe.
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
@@ -29,7 +29,7 @@
 set -u
 
 if [ $# -ne 3 ] && [ $# -ne 4 ]; then
-    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe|ptx-exe]" >&2
+    echo "usage: run_golden.sh NDLC STCMP CASE.ndl [interp|exe|c|exe-ext|c-ext|llvm-exe|llvm-exe-ext|cuda-exe|cuda-exe-ext|ptx-exe]" >&2
     exit 2
 fi
 ndlc=$1
@@ -79,7 +79,7 @@ interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
     "$ndlc" run "$case_ndl" $args --inputs "$stem.in.safetensors" -o "$out" || fail "ndlc run exited with status $?"
     ;;
-exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe|ptx-exe)
+exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe|cuda-exe-ext|ptx-exe)
     ext=
     backend=
     case $mode in *-ext) ext=--external-weights ;; esac
