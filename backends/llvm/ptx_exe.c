@@ -98,7 +98,7 @@ static void write_model_c(FILE *f, const Module *m, const char *dir, uint64_t we
           "{\n    (void)syms;\n    return ndlptx_run(model, in, out);\n}\n"
           "static void destroy(void *model) { ndlptx_destroy(model); }\n\n", f);
     fprintf(f, "static const NdlrtModelInfo info = {\"%s\", 0, NULL, NULL, %u, %u, in_ports, out_ports, 0, create, "
-               "reserve, run, destroy, ndlrt_strerror};\n\n",
+               "reserve, run, destroy, ndlrt_strerror, NULL};\n\n",
             m->name, m->inputs.n, m->outputs.n);
     fputs("int main(int argc, char **argv) { return ndlrt_driver_main(&info, argc, argv); }\n", f);
 }
