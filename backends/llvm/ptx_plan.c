@@ -248,8 +248,11 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
         }
         case OP_LINEAR: {
             const TensorType *w = ir_type(m, ir_operand(m, op, 1));
-            k->device_fn = "ndlptx_linear";
-            param(k, numel(x, 0, x->rank - 1));
+            /* a block per 16 x 16 tile of y (rt/ptx_kernels.c), so the work is tiles x 256 */
+            int64_t rows = numel(x, 0, x->rank - 1);
+            k->device_fn = "ndlptx_linear_tiled";
+            *work = ((rows + 15) / 16) * ((w->dims[0] + 15) / 16) * PTX_BLOCK;
+            param(k, rows);
             param(k, w->dims[0]);
             param(k, w->dims[1]);
             param(k, g.act);
@@ -284,7 +287,9 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             int64_t sa[8] = {0}, sb[8] = {0};
             bstrides(&ab, &yb, sa);
             bstrides(&bb, &yb, sb);
-            k->device_fn = "ndlptx_matmul";
+            /* a block per 16 x 16 tile of each batch entry (rt/ptx_kernels.c) */
+            k->device_fn = "ndlptx_matmul_tiled";
+            *work = numel(&yb, 0, by) * ((M + 15) / 16) * ((N + 15) / 16) * PTX_BLOCK;
             param(k, numel(&yb, 0, by));
             param(k, M);
             param(k, N);

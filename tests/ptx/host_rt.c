@@ -55,6 +55,8 @@ static DeviceFn *device_fn(const char *name)
 {
     static const struct { const char *name; DeviceFn *fn; } table[] = {
         {"ndlptx_unary", ndlptx_unary}, {"ndlptx_binary", ndlptx_binary}, {"ndlptx_linear", ndlptx_linear},
+        {"ndlptx_linear_tiled", ndlptx_linear_tiled},
+        {"ndlptx_matmul_tiled", ndlptx_matmul_tiled},
         {"ndlptx_matmul", ndlptx_matmul}, {"ndlptx_conv2d", ndlptx_conv2d}, {"ndlptx_pool", ndlptx_pool},
         {"ndlptx_softmax", ndlptx_softmax}, {"ndlptx_reduce", ndlptx_reduce}, {"ndlptx_norm", ndlptx_norm},
         {"ndlptx_batch_norm", ndlptx_batch_norm}, {"ndlptx_copy", ndlptx_copy}, {"ndlptx_concat", ndlptx_concat},

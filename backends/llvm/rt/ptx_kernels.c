@@ -36,6 +36,32 @@ double __nv_sqrt(double);
 #define KFN
 #endif
 
+/* Block-cooperative kernels (shared-memory tiles) are written in phases separated by
+ * barriers: on the device each thread runs a phase for its own tid; on the host one call
+ * plays a whole block, running every phase for each tid in turn (per-thread values live in
+ * arrays indexed by SLOT(tid), of one element on the device), and one block loops over all
+ * the tiles. So the host check runs the same tile logic as the GPU. */
+enum { BLOCK = 256, TILE = 16 };
+#ifdef __NVPTX__
+#define THREADS 1
+#define EACH_THREAD(tid) for (int tid = (int)__nvvm_read_ptx_sreg_tid_x(), tid##_1 = 1; tid##_1; tid##_1 = 0)
+#define SLOT(tid) 0
+#define BARRIER() __syncthreads()
+#define BLOCK_FIRST ((int64_t)__nvvm_read_ptx_sreg_ctaid_x())
+#define BLOCK_STRIDE ((int64_t)__nvvm_read_ptx_sreg_nctaid_x())
+/* the GEMM tiles in shared memory: one copy per thread block (not a global of the program) */
+static __attribute__((address_space(3))) float tile_a[TILE][TILE + 1], tile_b[TILE][TILE + 1];
+#define TILES
+#else
+#define THREADS BLOCK
+#define EACH_THREAD(tid) for (int tid = 0; tid < BLOCK; tid++)
+#define SLOT(tid) (tid)
+#define BARRIER() ((void)0)
+#define BLOCK_FIRST 0
+#define BLOCK_STRIDE 1
+#define TILES float tile_a[TILE][TILE + 1], tile_b[TILE][TILE + 1];
+#endif
+
 #define FOR(i, n) for (int64_t i = FIRST, i##_step = STRIDE; i < (n); i += i##_step)
 
 static float fbits(int64_t w)
@@ -102,6 +128,85 @@ KFN void ndlptx_linear(const int64_t *p, void *const *t)
         float s = 0.0f;
         for (int64_t k = 0; k < K; k++) s += x[r * K + k] * w[c * K + k];
         y[i] = epilogue(p + 3, bias, res, s, c, i);
+    }
+}
+
+/* The same as ndlptx_linear, tiled: a block of 256 threads computes a 16 x 16 tile of y,
+ * stepping through K 16 at a time with the x and w tiles in shared memory (padded by one
+ * column, so the transposed reads of w hit distinct banks). Launched with blocks of 256. */
+KFN void ndlptx_linear_tiled(const int64_t *p, void *const *t)
+{
+    TILES
+    const int64_t M = p[0], N = p[1], K = p[2];
+    const float *x = t[0], *w = t[1], *bias = p[5] ? t[2] : 0, *res = p[6] ? t[3] : 0;
+    float *y = t[3 + (p[6] != 0)];
+    const int64_t tiles_n = (N + TILE - 1) / TILE, tiles = (M + TILE - 1) / TILE * tiles_n;
+    float acc[THREADS];
+    for (int64_t tile = BLOCK_FIRST; tile < tiles; tile += BLOCK_STRIDE) {
+        const int64_t r0 = tile / tiles_n * TILE, c0 = tile % tiles_n * TILE;
+        EACH_THREAD(tid) acc[SLOT(tid) + 0 * tid] = 0.0f;
+        for (int64_t k0 = 0; k0 < K; k0 += TILE) {
+            EACH_THREAD(tid) {
+                int64_t ty = tid / TILE, tx = tid % TILE, k = k0 + tx;
+                tile_a[ty][tx] = r0 + ty < M && k < K ? x[(r0 + ty) * K + k] : 0.0f;
+                tile_b[ty][tx] = c0 + ty < N && k < K ? w[(c0 + ty) * K + k] : 0.0f;
+            }
+            BARRIER();
+            EACH_THREAD(tid) {
+                int64_t ty = tid / TILE, tx = tid % TILE;
+                float sum = acc[SLOT(tid)];
+                for (int kk = 0; kk < TILE; kk++) sum += tile_a[ty][kk] * tile_b[tx][kk];
+                acc[SLOT(tid)] = sum;
+            }
+            BARRIER();
+        }
+        EACH_THREAD(tid) {
+            int64_t r = r0 + tid / TILE, c = c0 + tid % TILE;
+            if (r < M && c < N) y[r * N + c] = epilogue(p + 3, bias, res, acc[SLOT(tid)], c, r * N + c);
+        }
+    }
+}
+
+/* ndlptx_matmul tiled as ndlptx_linear_tiled: a block per 16 x 16 tile of one batch
+ * entry's y; the b tile is read along its rows (b is k x n). Same parameters as ndlptx_matmul. */
+KFN void ndlptx_matmul_tiled(const int64_t *p, void *const *t)
+{
+    TILES
+    const int64_t M = p[1], N = p[2], K = p[3], brank = p[4], *bd = p + 5, *sa = p + 9, *sb = p + 13;
+    const float *a = t[0], *b = t[1];
+    float *y = t[2];
+    const int64_t tiles_n = (N + TILE - 1) / TILE, per_z = (M + TILE - 1) / TILE * tiles_n;
+    float acc[THREADS];
+    for (int64_t tile = BLOCK_FIRST; tile < p[0] * per_z; tile += BLOCK_STRIDE) {
+        int64_t z = tile / per_z, oa = 0, ob = 0;
+        for (int64_t k = brank - 1; k >= 0; k--) {
+            oa += (z % bd[k]) * sa[k];
+            ob += (z % bd[k]) * sb[k];
+            z /= bd[k];
+        }
+        const float *ab = a + oa, *bb = b + ob;
+        float *yz = y + tile / per_z * M * N;
+        const int64_t r0 = tile % per_z / tiles_n * TILE, c0 = tile % tiles_n * TILE;
+        EACH_THREAD(tid) acc[SLOT(tid) + 0 * tid] = 0.0f;
+        for (int64_t k0 = 0; k0 < K; k0 += TILE) {
+            EACH_THREAD(tid) {
+                int64_t ty = tid / TILE, tx = tid % TILE;
+                tile_a[ty][tx] = r0 + ty < M && k0 + tx < K ? ab[(r0 + ty) * K + k0 + tx] : 0.0f;
+                tile_b[ty][tx] = k0 + ty < K && c0 + tx < N ? bb[(k0 + ty) * N + c0 + tx] : 0.0f;
+            }
+            BARRIER();
+            EACH_THREAD(tid) {
+                int64_t ty = tid / TILE, tx = tid % TILE;
+                float sum = acc[SLOT(tid)];
+                for (int kk = 0; kk < TILE; kk++) sum += tile_a[ty][kk] * tile_b[kk][tx];
+                acc[SLOT(tid)] = sum;
+            }
+            BARRIER();
+        }
+        EACH_THREAD(tid) {
+            int64_t r = r0 + tid / TILE, c = c0 + tid % TILE;
+            if (r < M && c < N) yz[r * N + c] = acc[SLOT(tid)];
+        }
     }
 }
 
