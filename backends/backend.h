@@ -55,6 +55,12 @@ void plan_arena(const Module *m, const Plan *p, const int64_t *symvals, size_t *
 /* The value whose bytes v really uses (follows ST_ALIAS chains). */
 ValueId plan_root(const Plan *p, ValueId v);
 
+/* --share compressed (spec 8.3): the `hashed` op whose result op (a linear) reads as its
+ * f32 weight from a stored f32 pool, so that the kernel computes it tile by tile; else 0. */
+OpId plan_compressed_weight(const Module *m, const Plan *p, bool share_compressed, const Op *op);
+/* Per OpId (malloc'd): a `hashed` read only as such weights, so never computed or stored. */
+bool *plan_compressed_only(const Module *m, const Plan *p, bool share_compressed);
+
 /* --sparse: how constant weights of linear / 1x1 conv layers may be stored (spec 8.2). */
 typedef enum SparseMode {
     SPARSE_AUTO = 0,         /* the cost model decides per layer (the default) */

@@ -182,3 +182,34 @@ void plan_arena(const Module *m, const Plan *p, const int64_t *symvals, size_t *
     for (uint32_t k = 0; k < p->nslots; k++) *arena += (slot[k] + 63) & ~(size_t)63;
     free(slot);
 }
+
+OpId plan_compressed_weight(const Module *m, const Plan *p, bool share_compressed, const Op *op)
+{
+    if (!share_compressed || op->kind != OP_LINEAR) return 0;
+    const Value *w = ir_value(m, ir_operand(m, op, 1));
+    if (w->kind != VAL_RESULT) return 0;
+    const Op *h = ir_op(m, w->def);
+    if (h->kind != OP_HASHED || (h->flags & OPF_DEAD) || h->group || w->type.dtype != DT_F32) return 0;
+    ValueId pool = ir_operand(m, h, 0);
+    return p->v[plan_root(p, pool)].kind == ST_WEIGHT && ir_type(m, pool)->dtype == DT_F32 ? w->def : 0;
+}
+
+bool *plan_compressed_only(const Module *m, const Plan *p, bool share_compressed)
+{
+    bool *only = xcalloc(m->ops.n, sizeof *only), *other = xcalloc(m->ops.n, sizeof *other);
+    for (OpId o = 1; o < m->ops.n; o++) {
+        const Op *op = &m->ops.v[o];
+        if (op->flags & OPF_DEAD) continue;
+        OpId h = plan_compressed_weight(m, p, share_compressed, op);
+        if (h) only[h] = true;
+        for (unsigned i = 0; i < op->nin; i++) {
+            ValueId v = ir_operand(m, op, i);
+            if (v && m->values.v[v].kind == VAL_RESULT && !(h && i == 1)) other[m->values.v[v].def] = true;
+        }
+    }
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        if (m->values.v[m->outputs.v[i].value].kind == VAL_RESULT) other[m->values.v[m->outputs.v[i].value].def] = true;
+    for (OpId o = 1; o < m->ops.n; o++) only[o] &= !other[o];
+    free(other);
+    return only;
+}

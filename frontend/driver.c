@@ -287,7 +287,8 @@ static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
                                 ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
                       .external_weights = opt->external_weights, .weights_path = weights, .threads = 1,
-                      .sparse = (SparseMode)opt->sparse};
+                      .sparse = (SparseMode)opt->sparse,
+                      .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0};
     char err[512] = "";
     EmitLlvmKind kind = opt->emit == EMIT_OBJ ? EMITLL_OBJ : opt->emit == EMIT_LLVM ? EMITLL_IR : EMITLL_EXE;
     bool ok = emitll_module(m, &eo, kind, out, opt->cpu, err, sizeof err);
@@ -508,10 +509,6 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
     if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
-    bool llvm = opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0);
-    if (opt->share && strcmp(opt->share, "compressed") == 0 && llvm)
-        diag_warn(d, (Span){0}, "--share compressed is not supported by the LLVM backend yet: its 'hashed' "
-                  "weights are expanded when they are used (the C backend reads them from the pool)");
     PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL,
                       .hyper_init = opt->hyper && strcmp(opt->hyper, "init") == 0};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,

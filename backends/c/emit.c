@@ -480,7 +480,7 @@ static void write_struct(EmitC *e)
                     e->fn_name[e->m->values.v[v].def] ? "computed by create (a predicted or hashed weight)"
                                                       : "unused: its linears read the pool (--share compressed)");
     for (ValueId v = 1; v < e->m->values.n; v++)
-        if (e->init_pack[v]) fprintf(f, "    float *initpack%u; /* init%u packed for its linear */\n", e->init_pack[v] - 1,
+        if (e->init_pack[v]) fprintf(f, "    float *initpack%u; /* init%u packed for its linear or conv */\n", e->init_pack[v] - 1,
                                      e->plan.v[v].index);
     uint32_t nlayers, ngathers = moe_gathers(e->m, &nlayers);
     if (ngathers) {
@@ -647,6 +647,8 @@ static const char *layer_fn(const EmitC *e, OpId o)
  * their intermediates under --hyper init, hashed expansions), each computed once into its
  * own buffer by its layer function, in op order, with one scratch block sized for the
  * largest of them (their sizes are concrete) and freed at the end. */
+static void write_init_pack(EmitC *e, ValueId res);
+
 static void write_init_values(EmitC *e)
 {
     FILE *f = e->c;
@@ -674,16 +676,7 @@ static void write_init_values(EmitC *e)
         write_operands(e, o, vals, nv);
         fprintf(f, ", m->init%u, scratch)) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
                 e->plan.v[res].index, e->prefix);
-        if (e->init_pack[res]) { /* a linear's weight: packed once, here */
-            const TensorType *t = ir_type(m, res);
-            unsigned k = e->init_pack[res] - 1;
-            fprintf(f, "    m->initpack%u = (float *)malloc(ndlrt_linear_packed_floats(%" PRId64 ", %" PRId64 ") * sizeof(float) + 1);\n",
-                    k, t->dims[0], t->dims[1]);
-            fprintf(f, "    if (!m->initpack%u) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
-                    k, e->prefix);
-            fprintf(f, "    ndlrt_linear_pack(%" PRId64 ", %" PRId64 ", m->init%u, m->initpack%u);\n", t->dims[0], t->dims[1],
-                    e->plan.v[res].index, k);
-        }
+        if (e->init_pack[res]) write_init_pack(e, res); /* a linear's or conv's weight: packed once, here */
     }
     fprintf(f, "    free(scratch);\n");
 }
@@ -1211,33 +1204,12 @@ static void write_info(EmitC *e)
     fprintf(f, "const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", P, P);
 }
 
-/* only[o]: op o is a `hashed` read only as the weight of linears that compute it in the
- * kernel (--share compressed), so it has no code of its own and is never expanded. */
-static bool *compressed_only(const EmitC *e)
-{
-    const Module *m = e->m;
-    bool *only = xcalloc(m->ops.n, sizeof *only), *other = xcalloc(m->ops.n, sizeof *other);
-    for (OpId o = 1; o < m->ops.n; o++) {
-        const Op *op = &m->ops.v[o];
-        if (op->flags & OPF_DEAD) continue;
-        OpId h = emitc_compressed_weight(e, op);
-        if (h) only[h] = true;
-        for (unsigned i = 0; i < op->nin; i++) {
-            ValueId v = ir_operand(m, op, i);
-            if (v && m->values.v[v].kind == VAL_RESULT && !(h && i == 1)) other[m->values.v[v].def] = true;
-        }
-    }
-    for (uint32_t i = 0; i < m->outputs.n; i++)
-        if (m->values.v[m->outputs.v[i].value].kind == VAL_RESULT) other[m->values.v[m->outputs.v[i].value].def] = true;
-    for (OpId o = 1; o < m->ops.n; o++) only[o] &= !other[o];
-    free(other);
-    return only;
-}
-
 static void name_layers(EmitC *e)
 {
     const Module *m = e->m;
-    bool *only_compressed = compressed_only(e);
+    /* a `hashed` read only by linears that compute it in the kernel (--share compressed)
+     * has no code of its own and is never expanded */
+    bool *only_compressed = plan_compressed_only(e->m, &e->plan, e->o->share_compressed);
     e->fn_name = xcalloc(m->ops.n, sizeof *e->fn_name);
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
@@ -1259,25 +1231,74 @@ static void name_layers(EmitC *e)
     free(only_compressed);
 }
 
-/* Init buffers read as a linear's weight (predicted weights under --hyper init, hashed
- * weights under --share materialize): create packs each once, as the compiler packs a
- * constant weight (see EmitC.init_pack). A linear that reads its hashed weight from the
- * pool (--share compressed) has no init buffer to pack. */
+/* Init buffers read as a linear's or conv2d's weight (predicted weights under --hyper
+ * init, hashed weights under --share materialize): create packs each once, as the
+ * compiler packs a constant weight (see EmitC.init_pack). A linear that reads its hashed
+ * weight from the pool (--share compressed) has no init buffer to pack. The packed layout
+ * depends on the weight's type as the layer reads it (a reshaped view of the buffer) and
+ * a conv's groups: a buffer read in two different ways is packed by each run, as before. */
 static uint32_t *init_packs(const EmitC *e)
 {
     const Module *m = e->m;
     const Plan *p = &e->plan;
     uint32_t *pack = xcalloc(m->values.n, sizeof *pack), n = 0;
+    int64_t *groups = xcalloc(m->values.n, sizeof *groups); /* the first reader's; -1: mixed */
+    ValueId *as = xcalloc(m->values.n, sizeof *as);           /* the first reader's weight operand */
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
-        if ((op->flags & OPF_DEAD) || op->kind != OP_LINEAR || p->v[op->out].kind == ST_INIT ||
-            emitc_compressed_weight(e, op))
+        if ((op->flags & OPF_DEAD) || (op->kind != OP_LINEAR && op->kind != OP_CONV2D) ||
+            p->v[op->out].kind == ST_INIT || emitc_compressed_weight(e, op))
             continue;
         ValueId w = ir_operand(m, op, 1), root = plan_root(p, w);
-        if (p->v[root].kind == ST_INIT && !pack[root] && ir_type_equal(ir_type(m, root), ir_type(m, w)))
-            pack[root] = ++n; /* a view of another shape is packed by run, as before */
+        if (p->v[root].kind != ST_INIT) continue;
+        int64_t g = op->kind == OP_CONV2D ? ir_op_int(m, op, ATTR_GROUPS) : 0;
+        if (!pack[root]) {
+            groups[root] = g;
+            as[root] = w;
+            pack[root] = ++n;
+        } else if (groups[root] != g || !ir_type_equal(ir_type(m, as[root]), ir_type(m, w))) {
+            groups[root] = -1;
+        }
     }
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (groups[v] < 0) pack[v] = 0; /* its numbers stay unique: a gap is harmless */
+    free(groups);
+    free(as);
     return pack;
+}
+
+/* create: packs init buffer res into m->initpack<k>, in the layout of the first run layer
+ * that reads it as its weight (a linear, or a conv2d: channels, kernel and groups). */
+static void write_init_pack(EmitC *e, ValueId res)
+{
+    FILE *f = e->c;
+    const Module *m = e->m;
+    unsigned k = e->init_pack[res] - 1;
+    const Op *reader = NULL;
+    for (OpId o = 1; o < m->ops.n && !reader; o++)
+        if (!(m->ops.v[o].flags & OPF_DEAD) && emitc_init_pack_of(e, &m->ops.v[o]) == k + 1 &&
+            e->plan.v[m->ops.v[o].out].kind != ST_INIT)
+            reader = &m->ops.v[o];
+    if (!reader) NDLC_ICE("init%u is packed for no layer", e->plan.v[res].index);
+    const TensorType *t = ir_type(m, ir_operand(m, reader, 1)); /* as the layer reads it */
+    char size[512];
+    if (reader->kind == OP_LINEAR) {
+        snprintf(size, sizeof size, "ndlrt_linear_packed_floats(%" PRId64 ", %" PRId64 ")", t->dims[0], t->dims[1]);
+    } else {
+        int64_t g = ir_op_int(m, reader, ATTR_GROUPS);
+        fprintf(f, "    const NdlrtConv2d pack%u = {.c = %" PRId64 ", .o = %" PRId64 ", .kh = %" PRId64
+                   ", .kw = %" PRId64 ", .groups = %" PRId64 "};\n",
+                k, t->dims[1] * g, t->dims[0], t->dims[2], t->dims[3], g);
+        snprintf(size, sizeof size, "ndlrt_conv2d_packed_floats(&pack%u)", k);
+    }
+    fprintf(f, "    m->initpack%u = (float *)malloc(%s * sizeof(float) + 1);\n", k, size);
+    fprintf(f, "    if (!m->initpack%u) {\n        free(scratch);\n        %s_destroy(m);\n        return NDLRT_ENOMEM;\n    }\n",
+            k, e->prefix);
+    if (reader->kind == OP_LINEAR)
+        fprintf(f, "    ndlrt_linear_pack(%" PRId64 ", %" PRId64 ", m->init%u, m->initpack%u);\n", t->dims[0], t->dims[1],
+                e->plan.v[res].index, k);
+    else
+        fprintf(f, "    ndlrt_conv2d_pack(&pack%u, m->init%u, m->initpack%u);\n", k, e->plan.v[res].index, k);
 }
 
 bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char *err, size_t errlen)

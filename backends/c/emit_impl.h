@@ -33,18 +33,19 @@ typedef struct EmitC {
     VEC(CWeight) cw;
     uint32_t *raw_weight;    /* per IR weight: index into cw + 1 of its raw form, or 0 */
     uint32_t *init_pack;     /* per value: k + 1 when it is an init buffer (ST_INIT) that a
-                                linear reads as its weight, which create packs into
+                                linear or conv2d reads as its weight, which create packs into
                                 m->initpack<k> (so run never packs it); else 0 */
     bool uses_act[64];       /* activation helpers needed */
     char err[256];
 } EmitC;
 
-/* The index + 1 of the create-time pack a linear op reads as its weight, or 0. */
+/* The index + 1 of the create-time pack a linear or conv2d op reads as its weight, or 0. */
 static inline uint32_t emitc_init_pack_of(const EmitC *e, const Op *op)
 {
-    if (op->kind != OP_LINEAR) return 0;
-    ValueId w = ir_operand(e->m, op, 1), root = plan_root(&e->plan, w);
-    return e->init_pack[root] && ir_type_equal(ir_type(e->m, root), ir_type(e->m, w)) ? e->init_pack[root] : 0;
+    if (op->kind != OP_LINEAR && op->kind != OP_CONV2D) return 0;
+    /* init_packs packs a root only when every run layer reads it as one same type (a
+     * predicted weight or a reshaped view of it) */
+    return e->init_pack[plan_root(&e->plan, ir_operand(e->m, op, 1))];
 }
 
 /* C spelling of a dimension: "16", "s[0]", "(3*s[0]*s[1])". */

@@ -74,14 +74,7 @@ EmitcEpilogue emitc_group_epilogue(const EmitC *e, OpId o)
 
 OpId emitc_compressed_weight(const EmitC *e, const Op *op)
 {
-    const Module *m = e->m;
-    if (!e->o->share_compressed || op->kind != OP_LINEAR) return 0;
-    const Value *w = ir_value(m, ir_operand(m, op, 1));
-    if (w->kind != VAL_RESULT) return 0;
-    const Op *h = ir_op(m, w->def);
-    if (h->kind != OP_HASHED || (h->flags & OPF_DEAD) || h->group || w->type.dtype != DT_F32) return 0;
-    ValueId pool = ir_operand(m, h, 0);
-    return e->plan.v[plan_root(&e->plan, pool)].kind == ST_WEIGHT && ir_type(m, pool)->dtype == DT_F32 ? w->def : 0;
+    return plan_compressed_weight(e->m, &e->plan, e->o->share_compressed, op);
 }
 
 unsigned emitc_group_operands(const EmitC *e, OpId o, ValueId *vals, unsigned max, ValueId *result)

@@ -62,6 +62,9 @@ typedef struct EmitL {
     uint32_t *weight_entry;  /* per WeightId: raw entry + 1, or 0 */
     int64_t nrows;
     I64Vec rows;       /* NDLLL_ROW_WORDS per row */
+    bool *compressed_only;   /* per OpId: a `hashed` no layer computes (plan_compressed_only) */
+    int64_t nlayers;         /* run layers recorded so far (a pack entry names its reader) */
+    I64Vec packs;            /* NDLLL_H_PACKS triples */
     bool op_used[OP_COUNT];
     char err[256];
     /* LLVM */
@@ -75,12 +78,34 @@ typedef struct EmitL {
 
 static void put(EmitL *e, int64_t x) { vec_push(e->prog, x); }
 
+/* A row is a pure descriptor, so identical rows are one: a shared layer applied again
+ * (or a recurse step) then has records identical to the first application's, which
+ * put_layer stores once (the program does not grow with the number of applications). */
 static int64_t add_row(EmitL *e, int at, uint32_t index, const TensorType *t, bool own)
 {
     int64_t r[NDLLL_ROW_WORDS] = {at, index, t->dtype, own, t->rank};
     for (unsigned i = 0; i < t->rank; i++) r[NDLLL_ROW_DIMS + i] = t->dims[i];
+    for (int64_t k = 0; k < e->nrows; k++)
+        if (memcmp(&e->rows.v[k * NDLLL_ROW_WORDS], r, sizeof r) == 0) return k;
     for (int i = 0; i < NDLLL_ROW_WORDS; i++) vec_push(e->rows, r[i]);
     return e->nrows++;
+}
+
+/* Records rec[start..] as a layer whose offset goes to starts: an identical earlier record
+ * (same op, rows, epilogue, attributes) is reused and the copy dropped. */
+static void end_layer(I64Vec *rec, uint32_t start, I64Vec *starts)
+{
+    size_t len = rec->n - start;
+    for (uint32_t i = 0; i < starts->n; i++) {
+        uint32_t s = (uint32_t)starts->v[i];
+        if (s + len <= start && rec->v[s] == rec->v[start] && rec->v[s + 1] == rec->v[start + 1] &&
+            memcmp(&rec->v[s], &rec->v[start], len * sizeof *rec->v) == 0) {
+            rec->n = start;
+            vec_push(*starts, s);
+            return;
+        }
+    }
+    vec_push(*starts, start);
 }
 
 static char *ident(const char *prefix, const char *s, size_t n)
@@ -120,6 +145,7 @@ static int64_t row_of(EmitL *e, ValueId v)
     case ST_OUTPUT: at = NDLLL_AT_OUTPUT; break;
     case ST_WS: at = NDLLL_AT_WS; break;
     case ST_WEIGHT: at = NDLLL_AT_WEIGHT; index = raw_weight(e, p->index); break;
+    case ST_INIT: at = NDLLL_AT_INIT; break;
     default: NDLC_ICE("value %%%u has no storage", v);
     }
     int64_t row = add_row(e, at, index, ir_type(e->m, v), r == v);
@@ -192,8 +218,44 @@ static const char *op_fn(OpKind k)
     case OP_KRON: return "ndlll_op_kron";
     case OP_HASHED: case OP_HASH_ROUTE: return "ndlll_op_hash";
     case OP_MOE_ROUTE: case OP_MOE_ASSIGN: case OP_MOE_GATHER: case OP_MOE_SCATTER: return "ndlll_op_moe";
+    case OP_RECURSE_GATHER: case OP_RECURSE_SCATTER: return "ndlll_op_recurse";
     default: return NULL;
     }
+}
+
+/* Conv2d's image sizes are known at compile time (so its weight can be packed before run). */
+static bool conv_sizes_known(const Module *m, const Op *op)
+{
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    unsigned b = x->rank == 4;
+    return x->dims[b] >= 0 && x->dims[b + 1] >= 0 && x->dims[b + 2] >= 0;
+}
+
+/* Operand 1 of a run layer is an init value or a view of one (a predicted or materialized
+ * hashed weight, perhaps reshaped):
+ * create packs it once, after computing it, into a buffer of its own (a pack entry), and
+ * the layer reads that buffer as the compile-time packed weight. */
+static int64_t init_packed_row(EmitL *e, const Op *op, int *pack)
+{
+    const Module *m = e->m;
+    ValueId wv = ir_operand(m, op, 1);
+    if (op->kind == OP_CONV2D && !conv_sizes_known(m, op)) return -1;
+    uint32_t buffer = e->plan.ninit + e->packs.n / 3;
+    vec_push(e->packs, row_of(e, wv));
+    vec_push(e->packs, buffer);
+    vec_push(e->packs, e->nlayers);
+    *pack = NDLLL_PACK_DENSE;
+    return add_row(e, NDLLL_AT_INIT, buffer, ir_type(m, wv), false);
+}
+
+/* --share compressed: a linear whose weight is a `hashed` of a stored pool reads the pool
+ * (a row with the weight's dims over the pool's weight entry; *pack = NDLLL_PACK_HASHED). */
+static int64_t hashed_pool_row(EmitL *e, OpId hashed, int *pack)
+{
+    const Op *h = &e->m->ops.v[hashed];
+    ValueId pool = plan_root(&e->plan, ir_operand(e->m, h, 0));
+    *pack = NDLLL_PACK_HASHED;
+    return add_row(e, NDLLL_AT_WEIGHT, raw_weight(e, e->plan.v[pool].index), ir_type(e->m, h->out), false);
 }
 
 /* Packs operand 1 of a linear/conv2d head at compile time when it is a weight (and, for
@@ -205,6 +267,7 @@ static int64_t packed_row(EmitL *e, const Op *op, int *pack)
     const Module *m = e->m;
     ValueId wv = ir_operand(m, op, 1);
     *pack = NDLLL_PACK_NONE;
+    if (e->plan.v[plan_root(&e->plan, wv)].kind == ST_INIT) return init_packed_row(e, op, pack);
     if (e->plan.v[plan_root(&e->plan, wv)].kind != ST_WEIGHT || plan_root(&e->plan, wv) != wv) return -1;
     const Weight *w = &m->weights.v[e->plan.v[wv].index];
     LWeight lw = {.dtype = DT_F32};
@@ -221,7 +284,7 @@ static int64_t packed_row(EmitL *e, const Op *op, int *pack)
     } else {
         const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *y = ir_type(m, op->out);
         unsigned b = x->rank == 4;
-        if (x->dims[b] < 0 || x->dims[b + 1] < 0 || x->dims[b + 2] < 0) return -1;
+        if (!conv_sizes_known(m, op)) return -1;
         const int64_t *st = ir_op_ints(m, op, ATTR_STRIDE, NULL), *pd = ir_op_ints(m, op, ATTR_PAD, NULL);
         const int64_t *dl = ir_op_ints(m, op, ATTR_DILATION, NULL);
         NdlrtConv2d p = {.n = 0, .c = x->dims[b], .h = x->dims[b + 1], .w = x->dims[b + 2], .o = w->type.dims[0],
@@ -235,14 +298,23 @@ static int64_t packed_row(EmitL *e, const Op *op, int *pack)
     if (*pack == NDLLL_PACK_NONE) *pack = NDLLL_PACK_DENSE;
     lw.data = lw.owned;
     lw.bytes = lw.count * sizeof(float);
-    lw.name = ident("P_", op->name ? op->name : op_info[op->kind].name, e->w.n);
-    vec_push(e->w, lw);
+    /* a shared layer applied again packs the same bytes: one entry (spec 8.3) */
+    uint32_t entry = e->w.n;
+    for (uint32_t i = 0; i < e->w.n && entry == e->w.n; i++)
+        if (e->w.v[i].owned && e->w.v[i].bytes == lw.bytes && memcmp(e->w.v[i].owned, lw.owned, lw.bytes) == 0)
+            entry = i;
+    if (entry < e->w.n) {
+        free(lw.owned);
+    } else {
+        lw.name = ident("P_", op->name ? op->name : op_info[op->kind].name, e->w.n);
+        vec_push(e->w, lw);
+    }
     /* the row keeps the IR weight's dims: the executor reads n, k (kh, kw) from them */
-    return add_row(e, NDLLL_AT_WEIGHT, e->w.n - 1, &w->type, false);
+    return add_row(e, NDLLL_AT_WEIGHT, entry, &w->type, false);
 }
 
-/* One layer record (program.h) for head o. */
-static void put_layer(EmitL *e, OpId o, I64Vec *rec)
+/* One layer record (program.h) for head o; run: a layer of run (not of create). */
+static void put_layer(EmitL *e, OpId o, I64Vec *rec, bool run)
 {
     const Module *m = e->m;
     const Op *op = &m->ops.v[o];
@@ -257,7 +329,12 @@ static void put_layer(EmitL *e, OpId o, I64Vec *rec)
         snprintf(e->err, sizeof e->err, "the LLVM backend cannot emit '%s'", op_info[op->kind].name);
     e->op_used[op->kind] = true;
     int pack = NDLLL_PACK_NONE;
-    int64_t packed = (op->kind == OP_LINEAR || op->kind == OP_CONV2D) ? packed_row(e, op, &pack) : -1;
+    OpId hashed = plan_compressed_weight(m, &e->plan, e->o->share_compressed, op);
+    int64_t packed = -1;
+    if (hashed) packed = hashed_pool_row(e, hashed, &pack);
+    else if ((op->kind == OP_LINEAR || op->kind == OP_CONV2D) &&
+             (run || e->plan.v[plan_root(&e->plan, ir_operand(m, op, 1))].kind != ST_INIT))
+        packed = packed_row(e, op, &pack);
     unsigned nt = op->nin + (g.residual ? 1 : 0) + 1;
     vec_push(*rec, op->kind);
     vec_push(*rec, nt);
@@ -269,7 +346,12 @@ static void put_layer(EmitL *e, OpId o, I64Vec *rec)
     vec_push(*rec, g.act2);
     vec_push(*rec, g.residual ? (int64_t)op->nin : -1);
     vec_push(*rec, pack);
-    vec_push(*rec, op->nattr);
+    vec_push(*rec, op->nattr + (hashed ? 1 : 0));
+    if (hashed) {
+        vec_push(*rec, ATTR_SEED);
+        vec_push(*rec, 1);
+        vec_push(*rec, ir_op_int(m, &m->ops.v[hashed], ATTR_SEED));
+    }
     for (unsigned i = 0; i < op->nattr; i++) {
         const Attr *a = &m->attrs.v[op->attr + i];
         vec_push(*rec, a->key);
@@ -296,20 +378,38 @@ static void build_program(EmitL *e)
     const Module *m = e->m;
     e->value_row = xcalloc(m->values.n + 1, sizeof *e->value_row);
     e->weight_entry = xcalloc(m->weights.n + 1, sizeof *e->weight_entry);
-    /* layers in execution order: a group runs where its stored result is defined */
+    e->compressed_only = plan_compressed_only(m, &e->plan, e->o->share_compressed);
+    /* layers in execution order: a group runs where its stored result is defined; values
+     * of weights alone (ST_INIT, never a group) are computed by create, in op order */
     OpId *head_at = xcalloc(m->ops.n + 1, sizeof *head_at);
-    for (OpId h = 1; h < m->ops.n; h++) {
+    I64Vec layers = {0}, starts = {0}, init_layers = {0}, init_starts = {0};
+    for (OpId h = 1; h < m->ops.n && !e->err[0]; h++) {
         const Op *op = &m->ops.v[h];
-        if ((op->flags & OPF_DEAD) || op->group || e->plan.v[op->out].kind == ST_ALIAS) continue;
-        head_at[m->values.v[group_of(e, h).result].def] = h;
+        if ((op->flags & OPF_DEAD) || op->group || e->plan.v[op->out].kind == ST_ALIAS || e->compressed_only[h])
+            continue;
+        if (e->plan.v[op->out].kind == ST_INIT) {
+            uint32_t start = init_layers.n;
+            put_layer(e, h, &init_layers, false);
+            end_layer(&init_layers, start, &init_starts);
+        } else {
+            head_at[m->values.v[group_of(e, h).result].def] = h;
+        }
     }
-    I64Vec layers = {0}, starts = {0};
     for (OpId o = 1; o < m->ops.n && !e->err[0]; o++) {
         if (!head_at[o]) continue;
-        vec_push(starts, layers.n);
-        put_layer(e, head_at[o], &layers);
+        uint32_t start = layers.n;
+        put_layer(e, head_at[o], &layers, true);
+        end_layer(&layers, start, &starts);
+        e->nlayers++;
     }
     free(head_at);
+    /* the init buffers: each computed value's row; packed forms and never-computed hashed
+     * weights have none (-1) */
+    int64_t *init_row = xmalloc((e->plan.ninit + e->packs.n / 3 + 1) * sizeof *init_row);
+    for (uint32_t k = 0; k < e->plan.ninit + e->packs.n / 3; k++) init_row[k] = -1;
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (e->plan.v[v].kind == ST_INIT && !e->compressed_only[m->values.v[v].def])
+            init_row[e->plan.v[v].index] = row_of(e, v);
     for (ValueId v = 1; v < m->values.n; v++) /* every slot's values size it */
         if (e->plan.v[v].kind == ST_WS) row_of(e, v);
     int64_t *outrows = xcalloc(m->outputs.n + 1, sizeof *outrows);
@@ -346,6 +446,17 @@ static void build_program(EmitL *e)
     h[NDLLL_H_DYNMAX] = at;
     at += m->syms.n - napi;
     h[NDLLL_H_WEIGHTS] = at;
+    at += 3 * (int64_t)e->w.n;
+    h[NDLLL_H_NINIT] = e->plan.ninit + e->packs.n / 3;
+    h[NDLLL_H_INIT] = at;
+    at += h[NDLLL_H_NINIT];
+    h[NDLLL_H_NINIT_LAYERS] = init_starts.n;
+    h[NDLLL_H_INIT_LAYERS] = at;
+    at += init_starts.n;
+    int64_t init_base = at;
+    at += init_layers.n;
+    h[NDLLL_H_NPACKS] = e->packs.n / 3;
+    h[NDLLL_H_PACKS] = at;
     for (int i = 0; i < NDLLL_H_WORDS; i++) put(e, h[i]);
     for (uint32_t k = 0; k < m->dimexprs.n; k++) {
         const DimExpr *x = &m->dimexprs.v[k];
@@ -367,6 +478,13 @@ static void build_program(EmitL *e)
         put(e, (int64_t)e->w.v[i].count);
         put(e, (int64_t)e->w.v[i].bytes);
     }
+    for (int64_t k = 0; k < h[NDLLL_H_NINIT]; k++) put(e, init_row[k]);
+    for (uint32_t i = 0; i < init_starts.n; i++) put(e, init_base + init_starts.v[i]);
+    for (uint32_t i = 0; i < init_layers.n; i++) put(e, init_layers.v[i]);
+    for (uint32_t i = 0; i < e->packs.n; i++) put(e, e->packs.v[i]);
+    free(init_row);
+    vec_free(init_layers);
+    vec_free(init_starts);
     vec_free(layers);
     vec_free(starts);
     free(outrows);
@@ -457,18 +575,19 @@ typedef struct Api {
 static void emit_api(EmitL *e, const char *P, Api *a, NameVec *exported)
 {
     const Module *m = e->m;
-    LLVMTypeRef *pt = xcalloc(a->nsym + m->inputs.n + m->outputs.n + 4, sizeof *pt);
-    LLVMValueRef *av = xcalloc(a->nsym + m->inputs.n + m->outputs.n + 4, sizeof *av);
+    LLVMTypeRef *pt = xcalloc(a->nsym + m->inputs.n + m->outputs.n + 5, sizeof *pt);
+    LLVMValueRef *av = xcalloc(a->nsym + m->inputs.n + m->outputs.n + 5, sizeof *av);
 #define EXPORT(n) export_name(exported, P, n)
     /* create(model, path) */
     pt[0] = e->ptr;
     pt[1] = e->ptr;
     LLVMValueRef create = define(e, EXPORT("create"), e->i32, pt, 2, true);
     av[0] = a->prog;
-    av[1] = a->names;
-    av[2] = LLVMGetParam(create, 0);
-    av[3] = LLVMGetParam(create, 1);
-    LLVMBuildRet(e->b, call(e, runtime_fn(e, "ndlll_create"), av, 4));
+    av[1] = a->wtab;
+    av[2] = a->names;
+    av[3] = LLVMGetParam(create, 0);
+    av[4] = LLVMGetParam(create, 1);
+    LLVMBuildRet(e->b, call(e, runtime_fn(e, "ndlll_create"), av, 5));
     /* reserve(model, syms...) */
     for (unsigned i = 0; i <= a->nsym; i++) pt[i] = i ? e->i64 : e->ptr;
     LLVMValueRef f = define(e, EXPORT("reserve"), e->i32, pt, a->nsym + 1, true);
@@ -788,7 +907,7 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
                    char *err, size_t errlen)
 {
     EmitL e = {.m = m, .o = o};
-    plan_build(m, &e.plan);
+    plan_build_with_init(m, &e.plan);
     bool ok = e.plan.nslots <= MAX_SLOTS;
     if (!ok) snprintf(err, errlen, "the LLVM backend supports at most %d workspace slots", MAX_SLOTS);
     if (ok) build_program(&e);
@@ -844,6 +963,14 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
             LLVMValueRef args[3] = {info, LLVMGetParam(mainf, 0), LLVMGetParam(mainf, 1)};
             LLVMBuildRet(e.b, call(&e, runtime_fn(&e, "ndlrt_driver_main"), args, 3));
         }
+        if (kind == EMITLL_IR) { /* the program as written, for readers of the IR: O3 may fold it away */
+            LLVMMetadataRef *md = xmalloc((e.prog.n + 1) * sizeof *md);
+            for (uint32_t i = 0; i < e.prog.n; i++)
+                md[i] = LLVMValueAsMetadata(LLVMConstInt(e.i64, (unsigned long long)e.prog.v[i], 1));
+            LLVMAddNamedMetadataOperand(e.mod, "ndlll.program",
+                                        LLVMMetadataAsValue(e.ctx, LLVMMDNodeInContext2(e.ctx, md, e.prog.n)));
+            free(md);
+        }
         finish_functions(&e, cpu, features, exported.v, exported.n);
         char *msg = NULL;
         if (LLVMVerifyModule(e.mod, LLVMReturnStatusAction, &msg)) NDLC_ICE("invalid LLVM module: %s", msg);
@@ -876,6 +1003,8 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
     vec_free(e.rows);
     free(e.value_row);
     free(e.weight_entry);
+    free(e.compressed_only);
+    vec_free(e.packs);
     plan_free(&e.plan);
     return ok;
 }

@@ -65,6 +65,17 @@ enum {
                              the moe_gather layers while the model runs */
     NDLLL_H_DYNMAX,       /* offset of ndyn dims (IR encoding): each one's maximum, over the
                              run-time symbols, at which the workspace is planned */
+    NDLLL_H_NINIT,        /* init buffers of an instance (NDLLL_AT_INIT): filled once by create */
+    NDLLL_H_INIT,         /* offset of ninit rows: buffer k holds that row's bytes (concrete
+                             dims); -1: a pack entry allocates it, or nothing reads it (a
+                             hashed weight that its linears read from the pool) */
+    NDLLL_H_NINIT_LAYERS,
+    NDLLL_H_INIT_LAYERS,  /* offset of ninit_layers offsets, each to a layer record that create
+                             runs, in order (--hyper init's init part, hashed expansions) */
+    NDLLL_H_NPACKS,
+    NDLLL_H_PACKS,        /* offset of npacks triples {source row, buffer, run layer}: create
+                             packs an init value into the buffer, in the dense layout of the
+                             run layer that reads it as operand 1 (a linear or conv2d) */
     NDLLL_H_WORDS
 };
 
@@ -75,7 +86,7 @@ enum {
 enum { NDLLL_DIM_COEF, NDLLL_DIM_NSYM, NDLLL_DIM_SYM0, NDLLL_DIM_WORDS = NDLLL_DIM_SYM0 + 4 };
 
 /* where a tensor's bytes live */
-enum { NDLLL_AT_INPUT, NDLLL_AT_OUTPUT, NDLLL_AT_WEIGHT, NDLLL_AT_WS };
+enum { NDLLL_AT_INPUT, NDLLL_AT_OUTPUT, NDLLL_AT_WEIGHT, NDLLL_AT_WS, NDLLL_AT_INIT };
 
 /* a row: one tensor as a layer sees it */
 enum {
@@ -92,12 +103,15 @@ enum {
  *   op kind, nt, rows[nt] (operands in IR order, then the residual if fused, then the
  *   stored result; -1 for an absent optional operand), act, act2 (NdlrtAct), residual
  *   (index into rows or -1), packed (NDLLL_PACK_*: how operand 1 was packed at compile
- *   time), nattr, then per attribute: key, n, n words (AK_FLOAT: the double's bits). */
+ *   time, or by create for an init value), nattr, then per attribute: key, n, n words (AK_FLOAT: the double's bits). */
 enum { NDLLL_L_OP, NDLLL_L_NT, NDLLL_L_ROWS };
 enum {
     NDLLL_PACK_NONE,   /* operand 1 as stored: the layer packs it into scratch */
     NDLLL_PACK_DENSE,  /* the dense kernel's layout (ndlrt_linear_pack / ndlrt_conv2d_pack) */
-    NDLLL_PACK_SPARSE  /* ndlrt_sparse_pack: the sparse linear / 1x1 conv kernels */
+    NDLLL_PACK_SPARSE, /* ndlrt_sparse_pack: the sparse linear / 1x1 conv kernels */
+    NDLLL_PACK_HASHED  /* --share compressed: operand 1 is the pool of a `hashed` weight (its
+                          row has the weight's dims over the pool's weight entry) and the
+                          attributes end with the hash's SEED: ndlrt_linear_hashed_f32 */
 };
 
 #endif

@@ -56,8 +56,25 @@ $(./create_timer model.weights.safetensors "$rounds")
 EOT
 echo "init: Gpt2Hyper_create (load $(wc -c <model.weights.safetensors) bytes, predict and pack every weight): best wall $t s, best cpu $tcpu s (target < 5 s)"
 
+# the same through the LLVM backend (its create runs the init part once, like the C's)
+mkdir llvm
+if "$ndlc" gpt2_hyper.ndl --hyper init --external-weights --emit obj -o llvm/model.o 2>llvm/err.txt; then
+    ${CC:-cc} -O2 -std=c11 -Illvm -I"$root/runtime" -o llvm/create_timer "$root/bench/hyper/create_timer.c" llvm/model.o -lm
+    read -r t tcpu <<EOT
+$(./llvm/create_timer llvm/model.weights.safetensors "$rounds")
+EOT
+    echo "init (--backend llvm): Gpt2Hyper_create: best wall $t s, best cpu $tcpu s (target < 5 s)"
+    "$ndlc" gpt2_hyper.ndl --hyper init --backend llvm --external-weights -o llvm/init
+else
+    echo "init (--backend llvm): not measured: $(cat llvm/err.txt)"
+fi
+
 "$ndlc" gpt2_hyper.ndl --external-weights -o fold
 "$ndlc" gpt2_hyper.ndl --hyper init --external-weights -o init
 ./fold gpt2_hyper.in.safetensors fold.out.safetensors
 ./init gpt2_hyper.in.safetensors init.out.safetensors
 "$stcmp" init.out.safetensors fold.out.safetensors
+if [ -x llvm/init ]; then
+    ./llvm/init gpt2_hyper.in.safetensors llvm/init.out.safetensors
+    "$stcmp" llvm/init.out.safetensors fold.out.safetensors
+fi

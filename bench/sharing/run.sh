@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: MIT
 # bench/sharing/run.sh - issue 7's speed targets (spec 8.3), each against a peer in the same run:
 #
-#   bench/sharing/run.sh [--ndlc PATH] [--repeat N]
+#   bench/sharing/run.sh [--ndlc PATH] [--repeat N] [--backend c|llvm]
 #
 # 1. recurse (recurse.ndl: a shared 256 -> 1024 -> 256 FFN, 256 tokens, max 3): depths
 #    spread evenly over 0..3 vs every row 3 steps, the same executable on two inputs.
@@ -10,7 +10,8 @@
 # 2. ROAST (roast.ndl: a 1024 x 1024 linear hashed from a pool of 1/16, 128 rows) vs the
 #    dense linear (dense.ndl): --share compressed (the pool read in the kernel) within
 #    2.5x, --share materialize (expanded once by create) within 1.1x.
-# Executables from the C backend (cc -O3 -march=native, one thread); each time is the
+# Executables from the C backend (cc -O3 -march=native, one thread; --backend llvm: the LLVM
+# backend's, every case and its peer alike); each time is the
 # fastest of the executable's own --repeat N timed runs, over 3 rounds (min_ms: only the run calls are
 # timed; the minimum, because the machines this runs on are shared and the median moves
 # with the other load).
@@ -20,11 +21,13 @@ root=$(cd "$(dirname "$0")/../.." && pwd)
 here=$root/bench/sharing
 ndlc=$root/build/ndlc
 repeat=30
+backend=c
 while [ $# -gt 0 ]; do
     case $1 in
     --ndlc) ndlc=$2; shift 2 ;;
     --repeat) repeat=$2; shift 2 ;;
-    *) echo "usage: bench/sharing/run.sh [--ndlc PATH] [--repeat N]" >&2; exit 2 ;;
+    --backend) backend=$2; shift 2 ;;
+    *) echo "usage: bench/sharing/run.sh [--ndlc PATH] [--repeat N] [--backend c|llvm]" >&2; exit 2 ;;
     esac
 done
 [ -x "$ndlc" ] || { echo "bench/sharing: no ndlc at $ndlc (build it, or pass --ndlc)" >&2; exit 2; }
@@ -35,7 +38,7 @@ trap 'rm -rf "$tmp"' EXIT INT TERM
 build() { # NAME MODEL OPTIONS...
     name=$1 model=$2
     shift 2
-    "$ndlc" "$here/$model.ndl" --weights "$tmp/$model.w.safetensors" "$@" -o "$tmp/$name"
+    "$ndlc" "$here/$model.ndl" --weights "$tmp/$model.w.safetensors" --backend "$backend" "$@" -o "$tmp/$name"
 }
 best() { # EXE INPUT -> fastest run, ms
     "$tmp/$1" "$tmp/$2.in.safetensors" "$tmp/out.safetensors" --repeat "$repeat" |

@@ -14,8 +14,9 @@
 #     itself holds linear/conv weights in their packed layout, so its size is not compared);
 # then the deployable C of --hyper init (cc -Werror, embedded weights) matches the golden;
 # its create computes the predicted weights (init buffers) and its run calls exactly the
-# layer functions fold's run calls (the hypernetwork never runs per inference); and the fold and
-# init executables' outputs agree with each other within tolerance.
+# layer functions fold's run calls (the hypernetwork never runs per inference), none of
+# which packs a weight where fold's do not (create packs predicted linear and conv weights
+# once); and the fold and init executables' outputs agree with each other within tolerance.
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
 [ $# -eq 4 ] || { echo "usage: check_hyper.sh NDLC JSONGET STCMP CASE.ndl" >&2; exit 2; }
@@ -66,4 +67,8 @@ create_values() { sed -n '/^int [A-Za-z0-9_]*_create(/,/^}/p' "$1" | grep -c 'm-
 [ "$(create_values "$tmp/model.c")" -gt 0 ] || fail "--hyper init: create computes no predicted weight"
 [ "$(run_calls "$tmp/model.c")" = "$(run_calls "$tmp/fold.c")" ] ||
     fail "--hyper init: run calls $(run_calls "$tmp/model.c"), fold's run $(run_calls "$tmp/fold.c")"
+# layer functions that pack their weight operand (a1) on every call
+run_packs() { grep -c 'ndlrt_\(linear\|conv2d\)_pack([^;]*a1, ' "$1"; }
+[ "$(run_packs "$tmp/model.c")" = "$(run_packs "$tmp/fold.c")" ] ||
+    fail "--hyper init: $(run_packs "$tmp/model.c") layers pack their weight per run, fold's $(run_packs "$tmp/fold.c")"
 exit 0

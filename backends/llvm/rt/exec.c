@@ -27,6 +27,7 @@ struct NdlllCx {
     const void *const *w;            /* weight table */
     unsigned char *ws;
     const size_t *off;               /* workspace slot offsets, off[nslots] = scratch */
+    void *const *init;               /* the instance's init buffers */
 };
 typedef NdlllCx Cx;
 
@@ -103,13 +104,15 @@ static void *ptr_of(const Cx *c, int64_t r)
     case NDLLL_AT_INPUT: return (void *)c->in[i];
     case NDLLL_AT_OUTPUT: return c->out[i];
     case NDLLL_AT_WEIGHT: return (void *)c->w[i];
+    case NDLLL_AT_INIT: return c->init[i];
     default: return c->ws + c->off[i];
     }
 }
 
-static Layer layer_at(const int64_t *prog, int64_t k)
+/* Layer k of the offset table at prog[table] (NDLLL_H_LAYERS: run, NDLLL_H_INIT_LAYERS: create). */
+static Layer layer_in(const int64_t *prog, int table, int64_t k)
 {
-    const int64_t *p = prog + prog[prog[NDLLL_H_LAYERS] + k];
+    const int64_t *p = prog + prog[prog[table] + k];
     Layer l;
     l.op = (int)p[NDLLL_L_OP];
     l.nt = (int)p[NDLLL_L_NT];
@@ -123,6 +126,8 @@ static Layer layer_at(const int64_t *prog, int64_t k)
     l.attrs = p + 5;
     return l;
 }
+
+static Layer layer_at(const int64_t *prog, int64_t k) { return layer_in(prog, NDLLL_H_LAYERS, k); }
 
 static const int64_t *attr(const Layer *l, int key, int64_t *n)
 {
@@ -440,6 +445,13 @@ int ndlll_op_linear(const Cx *c, const Layer *l, float *scratch)
 {
     int64_t xr = l->rows[0], wr = l->rows[1];
     int64_t rows = prod(c, xr, 0, rank_of(c, xr) - 1), n = dim_of(c, wr, 0), k = dim_of(c, wr, 1);
+    if (l->packed == NDLLL_PACK_HASHED) { /* the weight's rows hashed from the pool, tile by tile */
+        const int64_t *wt = c->prog + c->prog[NDLLL_H_WEIGHTS] + 3 * row_of(c->prog, wr)[NDLLL_ROW_INDEX];
+        const NdlrtLinearHashed q = {rows, n, k, X(1), wt[1], (uint32_t)attr_int(l, NDLLL_ATTR_SEED),
+                                     epilogue(c, l, l->rows[2] >= 0)};
+        ndlrt_linear_hashed_f32(&q, X(0), Y, scratch);
+        return 0;
+    }
     if (l->packed == NDLLL_PACK_SPARSE) {
         const NdlrtSparseLinear q = {rows, n, k, X(1), epilogue(c, l, l->rows[2] >= 0)};
         ndlrt_sparse_linear_f32(&q, X(0), Y, scratch);
@@ -640,6 +652,46 @@ int ndlll_op_moe(const Cx *c, const Layer *l, float *scratch)
     }
 }
 
+/* Spec 8.3 recurse, one step (the C backend's layer_recurse_gather/scatter): the rows t
+ * with depth[t] > step, compacted; the gather checks every depth first (a run-time error,
+ * never an out-of-bounds access) and stores the number of rows still recursing in the
+ * rows symbol the body's layers read (c->s is the run's own copy, as for moe). The step
+ * is an operand, so every step is the same records over the same kernels. */
+static int64_t int_at(const Cx *c, int64_t r, int64_t i)
+{
+    const void *p = ptr_of(c, r);
+    return dtype_of(c, r) == NDLLL_DT_I32 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
+}
+
+int ndlll_op_recurse(const Cx *c, const Layer *l, float *scratch)
+{
+    int gather = l->op == NDLLL_OP_RECURSE_GATHER;
+    int64_t xr = l->rows[0], dr = l->rows[gather ? 1 : 2], sr = l->rows[gather ? 2 : 3];
+    int64_t n = dim_of(c, xr, 0), step = int_at(c, sr, 0), r = 0;
+    size_t row = (size_t)prod(c, xr, 1, rank_of(c, xr)) * dtype_size(dtype_of(c, xr));
+    unsigned char *y = Y;
+    (void)scratch;
+    if (gather) {
+        int64_t max = attr_int(l, NDLLL_ATTR_MAX);
+        for (int64_t t = 0; t < n; t++) {
+            int64_t k = int_at(c, dr, t);
+            if (k < 0 || k > max) return NDLRT_EINDEX; /* depth outside 0..max */
+        }
+        const unsigned char *x = X(0);
+        for (int64_t t = 0; t < n; t++)
+            if (int_at(c, dr, t) > step) memcpy(y + (size_t)r++ * row, x + (size_t)t * row, row);
+        int64_t d = row_of(c->prog, YR)[NDLLL_ROW_DIMS];
+        const int64_t *e = c->prog + c->prog[NDLLL_H_DIMS] + (-d - 1) * NDLLL_DIM_WORDS;
+        ((int64_t *)c->s)[e[NDLLL_DIM_SYM0]] = r;
+        return 0;
+    }
+    const unsigned char *body = X(1);
+    if (y != (const unsigned char *)X(0)) memcpy(y, X(0), (size_t)n * row);
+    for (int64_t t = 0; t < n; t++)
+        if (int_at(c, dr, t) > step) memcpy(y + (size_t)t * row, body + (size_t)r++ * row, row);
+    return 0;
+}
+
 #undef X
 #undef Y
 #undef YR
@@ -666,6 +718,7 @@ static size_t layer_scratch(const Cx *c, const Layer *l)
         int64_t xr = l->rows[0], wr = l->rows[1];
         int64_t rows = prod(c, xr, 0, rank_of(c, xr) - 1), n = dim_of(c, wr, 0), k = dim_of(c, wr, 1);
         if (l->packed == NDLLL_PACK_SPARSE) return ndlrt_sparse_linear_scratch_floats(rows, n, k);
+        if (l->packed == NDLLL_PACK_HASHED) return ndlrt_linear_hashed_scratch_floats(rows, n, k);
         return ndlrt_linear_scratch_floats(rows, n, k) + (l->packed ? 0 : ndlrt_linear_packed_floats(n, k));
     }
     case NDLLL_OP_CONV2D: {
@@ -830,7 +883,66 @@ int64_t ndlll_moe_stats(const int64_t *prog, const void *model, int layer, int64
     return n;
 }
 
-int ndlll_create(const int64_t *prog, const char *const *names, void **out, const char *path)
+static void *alloc_bytes(size_t n) { return n < SIZE_MAX - 64 ? malloc(n + 1) : NULL; }
+
+/* Packs init value src into buffer dst in the dense layout of run layer k (a linear, or a
+ * conv2d whose image sizes are concrete), as the emitter packs a constant weight. */
+static int pack_init(const Cx *c, NdlllModel *m, int64_t src, int64_t dst, int64_t k)
+{
+    Layer l = layer_at(c->prog, k);
+    if (l.op == NDLLL_OP_LINEAR) {
+        int64_t n = dim_of(c, l.rows[1], 0), kk = dim_of(c, l.rows[1], 1);
+        size_t f = ndlrt_linear_packed_floats(n, kk);
+        m->init[dst] = f < SIZE_MAX / sizeof(float) ? alloc_bytes(f * sizeof(float)) : NULL;
+        if (!m->init[dst]) return NDLRT_ENOMEM;
+        ndlrt_linear_pack(n, kk, ptr_of(c, src), m->init[dst]);
+        return 0;
+    }
+    NdlrtConv2d p = conv_params(c, &l);
+    size_t f = ndlrt_conv2d_packed_floats(&p);
+    m->init[dst] = f < SIZE_MAX / sizeof(float) ? alloc_bytes(f * sizeof(float)) : NULL;
+    if (!m->init[dst]) return NDLRT_ENOMEM;
+    ndlrt_conv2d_pack(&p, ptr_of(c, src), m->init[dst]);
+    return 0;
+}
+
+/* The values that depend on weights alone, computed once (the C backend's create does the
+ * same with its layer functions): each init layer into its own buffer, in order, with
+ * one scratch block for the largest, then the packed forms the run layers read. */
+static int run_init(const int64_t *prog, const void *const *w, NdlllModel *m)
+{
+    int64_t n = prog[NDLLL_H_NINIT];
+    if (n == 0) return 0;
+    m->init = calloc((size_t)n, sizeof *m->init);
+    if (!m->init) return NDLRT_ENOMEM;
+    m->ninit = n;
+    int64_t s[NDLLL_MAX_SYMS] = {0}; /* init values have concrete sizes; a pack reads no batch */
+    const int64_t *rows = prog + prog[NDLLL_H_INIT];
+    for (int64_t k = 0; k < n; k++)
+        if (rows[k] >= 0 && !(m->init[k] = alloc_bytes(row_bytes(prog, s, rows[k])))) return NDLRT_ENOMEM;
+    Cx c = {.prog = prog, .s = s, .w = w, .init = m->init};
+    size_t most = 0;
+    for (int64_t k = 0; k < prog[NDLLL_H_NINIT_LAYERS]; k++) {
+        Layer l = layer_in(prog, NDLLL_H_INIT_LAYERS, k);
+        size_t f = layer_scratch(&c, &l);
+        if (f > most) most = f;
+    }
+    float *scratch = most < SIZE_MAX / sizeof(float) ? alloc_bytes(most * sizeof(float)) : NULL;
+    if (!scratch) return NDLRT_ENOMEM;
+    int rc = 0;
+    for (int64_t k = 0; k < prog[NDLLL_H_NINIT_LAYERS] && !rc; k++) {
+        Layer l = layer_in(prog, NDLLL_H_INIT_LAYERS, k);
+        rc = ndlll_layer(l.op, &c, &l, scratch);
+    }
+    free(scratch);
+    const int64_t *packs = prog + prog[NDLLL_H_PACKS];
+    for (int64_t k = 0; k < prog[NDLLL_H_NPACKS] && !rc; k++)
+        rc = pack_init(&c, m, packs[3 * k], packs[3 * k + 1], packs[3 * k + 2]);
+    return rc;
+}
+
+int ndlll_create(const int64_t *prog, const void *const *wtab, const char *const *names, void **out,
+                 const char *path)
 {
     if (!out) return NDLRT_EARG;
     *out = NULL;
@@ -846,6 +958,7 @@ int ndlll_create(const int64_t *prog, const char *const *names, void **out, cons
         m->moe_tokens = calloc((size_t)nlayers, sizeof *m->moe_tokens);
         if (!m->moe_load || !m->moe_tokens) rc = NDLRT_ENOMEM;
     }
+    if (!rc) rc = run_init(prog, m->wptr ? (const void *const *)m->wptr : wtab, m);
     /* bounded symbols: reserve at the bounds, so that run never allocates */
     const int64_t *bounds = prog + prog[NDLLL_H_BOUNDS];
     int all_bounded = 1;
@@ -878,7 +991,7 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
     size_t off[MAX_SLOTS + 1];
     rc = grow(m, plan(prog, sv, off));
     if (rc) return rc;
-    Cx c = {prog, sv, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off};
+    Cx c = {prog, sv, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off, m->init};
     float *scratch = (float *)(m->ws + off[prog[NDLLL_H_NSLOTS]]);
     int64_t ngathers = 0, nlayers = 0;
     for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
@@ -918,6 +1031,8 @@ void ndlll_destroy(void *model)
 {
     NdlllModel *m = model;
     if (!m) return;
+    for (int64_t k = 0; k < m->ninit; k++) free(m->init[k]);
+    free(m->init);
     free(m->ws_block);
     free(m->weights);
     free(m->wptr);

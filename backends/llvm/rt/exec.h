@@ -18,10 +18,14 @@ typedef struct NdlllModel {
     int64_t *moe_load;              /* per moe_gather layer (program order): its rows in the
                                        last run; NULL without moe */
     int64_t *moe_tokens;            /* per moe layer (its expert 0's gather): its tokens */
+    void **init;                    /* init buffers (program.h NDLLL_H_INIT), filled by create */
+    int64_t ninit;
 } NdlllModel;
 
-/* names: the weight table's tensor names (external weights only). */
-int ndlll_create(const int64_t *prog, const char *const *names, void **model, const char *path);
+/* wtab: the embedded weights (unused with external weights); names: the weight table's
+ * tensor names (external weights only). Computes the init buffers, once. */
+int ndlll_create(const int64_t *prog, const void *const *wtab, const char *const *names, void **model,
+                 const char *path);
 int ndlll_reserve(const int64_t *prog, void *model, const int64_t *syms);
 /* wtab: the embedded weights (unused with external weights) */
 int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const int64_t *syms,
@@ -39,7 +43,7 @@ typedef struct NdlllCx NdlllCx;        /* a run: symbols, pointers, workspace */
 typedef struct NdlllLayer NdlllLayer;  /* a decoded layer record */
 int ndlll_layer(int op, const NdlllCx *c, const NdlllLayer *l, float *scratch);
 #define NDLLL_OPS(X) X(unary) X(binary) X(cast) X(softmax) X(reduce) X(argmax) X(norm) X(matmul) \
-    X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash) X(moe)
+    X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash) X(moe) X(recurse)
 #define NDLLL_OP_DECL(name) int ndlll_op_##name(const NdlllCx *c, const NdlllLayer *l, float *scratch);
 NDLLL_OPS(NDLLL_OP_DECL)
 #undef NDLLL_OP_DECL

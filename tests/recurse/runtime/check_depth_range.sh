@@ -2,16 +2,17 @@
 # SPDX-License-Identifier: MIT
 # check_depth_range.sh - a recurse depth outside 0..max is a run-time error (spec 8.3).
 #
-#   check_depth_range.sh NDLC STCMP DIR
+#   check_depth_range.sh NDLC STCMP DIR [NDLC-OPTIONS...]
 #
 # DIR holds depth_range.ndl (max 2) and inputs depth_ok (every depth 0..2), depth_high
 # (a 3) and depth_negative (a -1). The interpreter (`ndlc run`) and the executable both
 # exit 1 on the bad ones with the error naming the input, and write no output file; on
-# depth_ok both succeed and agree.
+# depth_ok both succeed and agree. NDLC-OPTIONS build the executable (e.g. --backend llvm).
 # Exit status: 0 pass, 1 fail, 2 usage.
 set -u
-[ $# -eq 3 ] || { echo "usage: check_depth_range.sh NDLC STCMP DIR" >&2; exit 2; }
+[ $# -ge 3 ] || { echo "usage: check_depth_range.sh NDLC STCMP DIR [NDLC-OPTIONS...]" >&2; exit 2; }
 ndlc=$1 stcmp=$2 dir=$3
+shift 3
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/recurse.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 fail() {
@@ -19,7 +20,7 @@ fail() {
     exit 1
 }
 
-"$ndlc" "$dir/depth_range.ndl" -o "$tmp/net" || fail "ndlc exited with $?"
+"$ndlc" "$dir/depth_range.ndl" "$@" -o "$tmp/net" || fail "ndlc exited with $?"
 "$ndlc" run "$dir/depth_range.ndl" --inputs "$dir/depth_ok.in.safetensors" -o "$tmp/ref.safetensors" ||
     fail "ndlc run on depth_ok exited with $?"
 "$tmp/net" "$dir/depth_ok.in.safetensors" "$tmp/exe.safetensors" || fail "the executable on depth_ok exited with $?"
