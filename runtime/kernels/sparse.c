@@ -475,10 +475,10 @@ static void nm_rows(const float *pk, int64_t P, const float *X, int64_t ldx, flo
     }
 }
 
-/* Column of lane l in a slice's index floats ix (relative to its chunk). */
-static int32_t ell_col(const float *ix, int64_t l)
+/* Column of lane l of a slice (relative to its chunk), from its 4 index floats as integers. */
+static int32_t ell_col(const int32_t *code, int64_t l)
 {
-    return ((int32_t)ix[l % 4] >> (6 * (l / 4))) & (NDLRT_SPARSE_ELL_COLS - 1);
+    return (code[l % 4] >> (6 * (l / 4))) & (NDLRT_SPARSE_ELL_COLS - 1);
 }
 
 /* ELL, one column: y[r * ldy] = W[r, :] . x */
@@ -529,8 +529,10 @@ static void ell_vector(const float *pk, const float *x, float *y, int64_t ldy)
 #else
         float acc[R] = {0};
         for (int64_t c = 0; c < nc; c++)
-            for (int64_t t = 0, ns = (int64_t)cnt[p * nc + c]; t < ns; t++, at += S)
-                for (int64_t l = 0; l < rows; l++) acc[l] += at[4 + l] * x[c * C + ell_col(at, l)];
+            for (int64_t t = 0, ns = (int64_t)cnt[p * nc + c]; t < ns; t++, at += S) {
+                int32_t code[4] = {(int32_t)at[0], (int32_t)at[1], (int32_t)at[2], (int32_t)at[3]};
+                for (int64_t l = 0; l < rows; l++) acc[l] += at[4 + l] * x[c * C + ell_col(code, l)];
+            }
         for (int64_t l = 0; l < rows; l++) y[(p * R + l) * ldy] = acc[l];
 #endif
     }
@@ -558,7 +560,7 @@ static void ell_columns(const float *pk, int64_t P, const float *X, int64_t ldx,
                 int32_t code[4] = {(int32_t)at[0], (int32_t)at[1], (int32_t)at[2], (int32_t)at[3]};
                 for (int64_t l = 0; l < rows; l++) {
                     /* branch-free: a padding lane (value 0) is written and not counted */
-                    ci[l][m[l]] = (int32_t)(c * C) + ((code[l % 4] >> (6 * (l / 4))) & (C - 1));
+                    ci[l][m[l]] = (int32_t)(c * C) + ell_col(code, l);
                     cv[l][m[l]] = at[4 + l];
                     m[l] += at[4 + l] != 0;
                     if (m[l] == ELL_ROW_CHUNK) {
