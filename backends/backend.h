@@ -132,13 +132,15 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
                    const char *cpu, char *err, size_t errlen);
 
 /* --emit ptx (backends/llvm/ptx_plan.c, no LLVM needed): one kernel per fused group, the
- * launch plan the host runtime (runtime/cuda/ptxrt.c) follows. Sizes are all known when
- * the plan is built (symbolic sizes are refused), so every offset is a number. */
+ * launch plan the host runtime (runtime/cuda/ptxrt.c) follows. A size that depends on the
+ * model's symbols is a size expression (text over the symbols' names: integers, + * /
+ * (floor), max(a,b), parentheses; docs/decisions.md "PTX launch plan"), which the runtime
+ * evaluates once the inputs have bound the symbols; a constant size is a number. */
 typedef enum PtxWhere { PTX_NULL, PTX_INPUT, PTX_OUTPUT, PTX_WEIGHT, PTX_WS } PtxWhere;
 typedef struct PtxArg {
     PtxWhere at;
-    uint32_t index;            /* the input or output port (PTX_INPUT / PTX_OUTPUT) */
-    uint64_t offset;           /* bytes from the start of that buffer, the weight block or the workspace */
+    uint32_t index;            /* the input or output port, or the workspace slot (PTX_WS) */
+    uint64_t offset;           /* bytes from the start of that buffer, the weight block or the slot */
 } PtxArg;
 enum { PTX_MAX_ARGS = 16, PTX_MAX_PARAMS = 64 };
 typedef struct PtxKernel {
@@ -146,9 +148,14 @@ typedef struct PtxKernel {
     const char *device_fn;     /* the function of ptx_kernels.c it calls (ndlptx_<kind>) */
     OpId op;                   /* the group head */
     uint32_t grid, block, shared;
+    char *grid_expr;           /* NULL, or the grid as a size expression (grid is then 0) */
     uint32_t nargs, nparams;
     PtxArg args[PTX_MAX_ARGS]; /* the kernel's pointer parameters, in order */
-    int64_t params[PTX_MAX_PARAMS]; /* constant sizes and attributes (the kernel's p[]) */
+    int64_t params[PTX_MAX_PARAMS]; /* sizes and attributes (the kernel's p[]) */
+    /* per parameter: NULL (params[i] is a constant folded into the kernel), or its size
+     * expression, passed to the kernel as an i64 after the pointers (nsized of them) */
+    char *param_expr[PTX_MAX_PARAMS];
+    uint32_t nsized;
 } PtxKernel;
 typedef struct PtxWeightAt {
     WeightId weight;
@@ -157,15 +164,19 @@ typedef struct PtxWeightAt {
 typedef struct PtxCopy {
     uint32_t output;           /* an output not computed in place: copied at the end of run */
     PtxArg from;
-    uint64_t bytes;
+    char *bytes;               /* size expression */
 } PtxCopy;
 typedef struct PtxPlan {
     VEC(PtxKernel) kernels;    /* in run order */
     VEC(PtxWeightAt) weights;
     VEC(PtxCopy) copies;
-    uint64_t weight_bytes, workspace_bytes;
-    bool has_error;            /* an int32 error word (index out of range) at error_offset in */
-    uint64_t error_offset;     /* the workspace: run zeroes it first and reports NDLRT_EINDEX */
+    uint64_t weight_bytes;
+    /* the workspace: slot k's bytes (a size expression), the runtime lays the slots out
+     * one after the other, each 256-byte aligned, at the sizes of the run */
+    VEC(char *) slot_bytes;
+    VEC(char *) input_bytes, output_bytes; /* per port, size expressions */
+    bool has_error;            /* an int32 error word (index out of range) in workspace */
+    uint32_t error_slot;       /* slot error_slot: run zeroes it first and reports NDLRT_EINDEX */
 } PtxPlan;
 /* Builds the plan; false with *bad (the op, or 0 for the model) and why when the module
  * holds something --emit ptx cannot run yet. */

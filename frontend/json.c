@@ -504,6 +504,14 @@ static cJSON *hyper_json(const Module *m)
     return h;
 }
 
+/* a size of the launch plan: a number, or (when it depends on symbols) its expression */
+static cJSON *size_json(const char *size)
+{
+    char *end;
+    long long n = strtoll(size, &end, 10);
+    return *end ? cJSON_CreateString(size) : cJSON_CreateNumber((double)n);
+}
+
 /* "ptx_launch_plan": the kernels of --emit ptx in run order, with their buffers */
 static cJSON *ptx_json(const Module *m, const PtxPlan *p)
 {
@@ -511,7 +519,9 @@ static cJSON *ptx_json(const Module *m, const PtxPlan *p)
                                         [PTX_WEIGHT] = "weights", [PTX_WS] = "workspace"};
     cJSON *o = cJSON_CreateObject();
     cJSON_AddNumberToObject(o, "weight_bytes", (double)p->weight_bytes);
-    cJSON_AddNumberToObject(o, "workspace_bytes", (double)p->workspace_bytes);
+    /* sizes that depend on symbols are strings: expressions over the symbols' names */
+    cJSON *slots = cJSON_AddArrayToObject(o, "workspace_slot_bytes");
+    for (uint32_t i = 0; i < p->slot_bytes.n; i++) cJSON_AddItemToArray(slots, size_json(p->slot_bytes.v[i]));
     cJSON *ws = cJSON_AddArrayToObject(o, "weights");
     for (uint32_t i = 0; i < p->weights.n; i++) {
         const Weight *w = &m->weights.v[p->weights.v[i].weight];
@@ -527,14 +537,14 @@ static cJSON *ptx_json(const Module *m, const PtxPlan *p)
         cJSON *e = cJSON_CreateObject();
         cJSON_AddStringToObject(e, "name", k->name);
         cJSON_AddStringToObject(e, "op", op_info[m->ops.v[k->op].kind].name);
-        cJSON_AddNumberToObject(e, "grid", k->grid);
+        cJSON_AddItemToObject(e, "grid", k->grid_expr ? cJSON_CreateString(k->grid_expr) : cJSON_CreateNumber(k->grid));
         cJSON_AddNumberToObject(e, "block", k->block);
         cJSON_AddNumberToObject(e, "shared_bytes", k->shared);
         cJSON *args = cJSON_AddArrayToObject(e, "buffers");
         for (uint32_t a = 0; a < k->nargs; a++) {
             cJSON *b = cJSON_CreateObject();
             cJSON_AddStringToObject(b, "in", where[k->args[a].at]);
-            if (k->args[a].at == PTX_INPUT || k->args[a].at == PTX_OUTPUT)
+            if (k->args[a].at == PTX_INPUT || k->args[a].at == PTX_OUTPUT || k->args[a].at == PTX_WS)
                 cJSON_AddNumberToObject(b, "index", k->args[a].index);
             if (k->args[a].at != PTX_NULL) cJSON_AddNumberToObject(b, "offset", (double)k->args[a].offset);
             cJSON_AddItemToArray(args, b);

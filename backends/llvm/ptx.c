@@ -3,10 +3,10 @@
  *
  * The device functions (rt/ptx_kernels.c, one per op kind, libdevice linked in) come as
  * NVPTX bitcode compiled by CMake and embedded in ndlc. For each kernel of the plan this
- * file adds one `.entry` named after the layer, whose parameters are the plan's buffers:
- * it passes them, with a constant array of the group's sizes and attributes, to its device
- * function, marked always-inline; default<O3> for the sm_80/sm_90 target machine then
- * folds the sizes into each kernel. The PTX is LLVM's assembly headed by the plan as
+ * file adds one `.entry` named after the layer, whose parameters are the plan's buffers
+ * and its sizes that depend on symbols: it passes them, with the group's constant sizes and
+ * attributes, to its device function, marked always-inline; default<O3> for the
+ * sm_80/sm_90 target machine then folds the constant sizes into each kernel. The PTX is LLVM's assembly headed by the plan as
  * comment lines. LLVM types never leave this file; the plan is all the runtime needs.
  */
 #define _POSIX_C_SOURCE 200809L /* mkstemp */
@@ -49,7 +49,11 @@ static LLVMTargetMachineRef nvptx_tm(const char *sm, char *err, size_t errlen)
     return tm;
 }
 
-/* One .entry for k: `void name(ptr t0, ..., ptr tn)` calling device_fn(params, {t0..tn}). */
+/* One .entry for k: `void name(ptr t0, ..., ptr tn, i64 s0, ..., i64 sm)` calling
+ * device_fn(params, {t0..tn}). params is a constant array when every parameter is a
+ * constant; else a local array of the constants and, in the places of the size expressions,
+ * the i64 parameters s0..sm the runtime computed for this launch (SROA and O3 still fold
+ * the constants). */
 static void add_kernel(LLVMContextRef ctx, LLVMModuleRef mod, LLVMBuilderRef b, const PtxKernel *k)
 {
     LLVMTypeRef ptr = LLVMPointerTypeInContext(ctx, 0), i64 = LLVMInt64TypeInContext(ctx);
@@ -58,18 +62,29 @@ static void add_kernel(LLVMContextRef ctx, LLVMModuleRef mod, LLVMBuilderRef b, 
     if (!dev) NDLC_ICE("the device bitcode lacks '%s'", k->device_fn);
     LLVMValueRef pv[PTX_MAX_PARAMS];
     for (uint32_t i = 0; i < k->nparams; i++) pv[i] = LLVMConstInt(i64, (unsigned long long)k->params[i], 1);
-    LLVMValueRef init = LLVMConstArray(i64, pv, k->nparams);
-    LLVMValueRef params = LLVMAddGlobal(mod, LLVMTypeOf(init), "params");
-    LLVMSetInitializer(params, init);
-    LLVMSetGlobalConstant(params, 1);
-    LLVMSetLinkage(params, LLVMPrivateLinkage);
-    LLVMSetAlignment(params, 8);
-
-    LLVMTypeRef pt[PTX_MAX_ARGS];
+    LLVMTypeRef pt[PTX_MAX_ARGS + PTX_MAX_PARAMS];
     for (uint32_t i = 0; i < k->nargs; i++) pt[i] = ptr;
-    LLVMValueRef f = LLVMAddFunction(mod, k->name, LLVMFunctionType(vd, pt, k->nargs, 0));
+    for (uint32_t i = 0; i < k->nsized; i++) pt[k->nargs + i] = i64;
+    LLVMValueRef f = LLVMAddFunction(mod, k->name, LLVMFunctionType(vd, pt, k->nargs + k->nsized, 0));
     LLVMSetFunctionCallConv(f, LLVMPTXKernelCallConv);
     LLVMPositionBuilderAtEnd(b, LLVMAppendBasicBlockInContext(ctx, f, "entry"));
+    LLVMValueRef params;
+    if (!k->nsized) {
+        LLVMValueRef init = LLVMConstArray(i64, pv, k->nparams);
+        params = LLVMAddGlobal(mod, LLVMTypeOf(init), "params");
+        LLVMSetInitializer(params, init);
+        LLVMSetGlobalConstant(params, 1);
+        LLVMSetLinkage(params, LLVMPrivateLinkage);
+        LLVMSetAlignment(params, 8);
+    } else {
+        LLVMTypeRef pat = LLVMArrayType(i64, k->nparams);
+        params = LLVMBuildAlloca(b, pat, "p");
+        for (uint32_t i = 0, sized = 0; i < k->nparams; i++) {
+            LLVMValueRef idx[2] = {LLVMConstInt(i32, 0, 0), LLVMConstInt(i32, i, 0)};
+            LLVMValueRef v = k->param_expr[i] ? LLVMGetParam(f, k->nargs + sized++) : pv[i];
+            LLVMBuildStore(b, v, LLVMBuildInBoundsGEP2(b, pat, params, idx, 2, ""));
+        }
+    }
     LLVMTypeRef at = LLVMArrayType(ptr, k->nargs);
     LLVMValueRef arr = LLVMBuildAlloca(b, at, "t");
     for (uint32_t i = 0; i < k->nargs; i++) {

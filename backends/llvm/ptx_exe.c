@@ -7,7 +7,8 @@
  * the CUDA toolkit nor a driver, and without a GPU the executable reports the missing
  * device (exit 3) instead of failing to load. Everything is built in
  * a private directory beside the output, removed at the end; the output appears only on
- * success. Only sizes known at compile time (ptx_plan.c refuses symbols), so no symbols.
+ * success. The model's symbols are bound by the driver from the input shapes (as for the
+ * CPU executables) and passed to ptxrt, which evaluates the plan's sizes for them.
  */
 #define _XOPEN_SOURCE 700 /* realpath, open_memstream */
 #include <errno.h>
@@ -25,7 +26,8 @@
 /* the files written into the temporary directory, removed in reverse order */
 static const char *const tree[] = {"ir", "runtime", "runtime/cuda", "model.ptx", "model.weights", "model.c",
                                    "driver.c", "safetensors.c", "runtime/cuda/ptxrt.c", "runtime/safetensors.h",
-                                   "runtime/ndlrt.h", "ir/eltwise.def", "runtime/cuda/ptxrt.h", "runtime/cuda/status.c", "a.out"};
+                                   "runtime/ndlrt.h", "ir/eltwise.def", "runtime/cuda/ptxrt.h", "runtime/cuda/ptxsize.h",
+                                   "runtime/cuda/status.c", "a.out"};
 
 static bool put_file(const char *dir, const char *name, const void *data, size_t n, bool is_dir, char *err,
                      size_t errlen)
@@ -51,7 +53,16 @@ static void write_port(FILE *f, const Module *m, const char *io, uint32_t i, con
 {
     const TensorType *t = ir_type(m, port->value);
     fprintf(f, "static const NdlrtDim %s%u_dims[] = {", io, i);
-    for (unsigned k = 0; k < t->rank; k++) fprintf(f, "%s{%" PRId64 ", 0, {0}}", k ? ", " : "", t->dims[k]);
+    for (unsigned k = 0; k < t->rank; k++) {
+        if (t->dims[k] >= 0) {
+            fprintf(f, "%s{%" PRId64 ", 0, {0}}", k ? ", " : "", t->dims[k]);
+            continue;
+        }
+        const DimExpr *x = ir_dim_expr(m, t->dims[k]); /* the driver's symbol k is API symbol k + 1 */
+        fprintf(f, "%s{%" PRId64 ", %u, {", k ? ", " : "", x->coef, x->nsym);
+        for (unsigned j = 0; j < x->nsym; j++) fprintf(f, "%s%u", j ? ", " : "", x->sym[j] - 1);
+        fputs("}}", f);
+    }
     fprintf(f, "%s};\n", t->rank ? "" : "{1, 0, {0}}");
 }
 
@@ -78,28 +89,24 @@ static void write_model_c(FILE *f, const Module *m, const char *dir, uint64_t we
                     tag, i);
         }
         fprintf(f, "%s};\n", n ? "" : "{0, 0, 0, 0}");
-        fprintf(f, "static const size_t %s_bytes[] = {", tag);
-        for (uint32_t i = 0; i < n; i++) {
-            const IrPort *p = io ? &m->outputs.v[i] : &m->inputs.v[i];
-            const TensorType *t = ir_type(m, p->value);
-            int64_t e = 1;
-            for (unsigned k = 0; k < t->rank; k++) e *= t->dims[k];
-            fprintf(f, "%s%" PRId64, i ? ", " : "", e * (int64_t)dtype_info[t->dtype].size);
-        }
-        fprintf(f, "%s};\n", n ? "" : "0");
     }
+    unsigned nsym = ir_api_symbols(m) - 1;
+    fputs("static const char *const sym_names[] = {", f);
+    for (SymId k = 1; k <= nsym; k++) fprintf(f, "%s\"%s\"", k > 1 ? ", " : "", m->syms.v[k].name);
+    fprintf(f, "%s};\nstatic const int64_t sym_bounds[] = {", nsym ? "" : "0");
+    for (SymId k = 1; k <= nsym; k++) fprintf(f, "%s%" PRId64, k > 1 ? ", " : "", m->syms.v[k].bound);
+    fprintf(f, "%s};\n", nsym ? "" : "0");
     fprintf(f, "\nstatic int create(void **model, const char *weights_path)\n{\n"
                "    if (weights_path) return NDLRT_EARG; /* the weights are embedded */\n"
-               "    return ndlptx_create((NdlptxModel **)model, ndl_ptx, ndl_weights, %" PRIu64 "u, %u, in_bytes, %u, "
-               "out_bytes);\n}\n",
+               "    return ndlptx_create((NdlptxModel **)model, ndl_ptx, ndl_weights, %" PRIu64 "u, %u, %u);\n}\n",
             weight_bytes, m->inputs.n, m->outputs.n);
     fputs("static int reserve(void *model, const int64_t *syms) { (void)model; (void)syms; return NDLRT_OK; }\n"
           "static int run(void *model, const int64_t *syms, const void *const *in, void *const *out)\n"
-          "{\n    (void)syms;\n    return ndlptx_run(model, in, out);\n}\n"
+          "{\n    return ndlptx_run(model, syms, in, out);\n}\n"
           "static void destroy(void *model) { ndlptx_destroy(model); }\n\n", f);
-    fprintf(f, "static const NdlrtModelInfo info = {\"%s\", 0, NULL, NULL, %u, %u, in_ports, out_ports, 0, create, "
-               "reserve, run, destroy, ndlrt_strerror, NULL};\n\n",
-            m->name, m->inputs.n, m->outputs.n);
+    fprintf(f, "static const NdlrtModelInfo info = {\"%s\", %u, sym_names, sym_bounds, %u, %u, in_ports, out_ports, 0, "
+               "create, reserve, run, destroy, ndlrt_strerror, NULL};\n\n",
+            m->name, nsym, m->inputs.n, m->outputs.n);
     fputs("int main(int argc, char **argv) { return ndlrt_driver_main(&info, argc, argv); }\n", f);
 }
 
@@ -169,7 +176,8 @@ bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const cha
          put_text(dir, "runtime/cuda/status.c", embedded_lookup("runtime/kernels/status.c"), err, errlen) &&
          put_text(dir, "runtime/safetensors.h", embedded_lookup("runtime/safetensors.h"), err, errlen) &&
          put_text(dir, "runtime/ndlrt.h", embedded_lookup("runtime/ndlrt.h"), err, errlen) &&
-         put_text(dir, "runtime/cuda/ptxrt.h", embedded_lookup("runtime/cuda/ptxrt.h"), err, errlen);
+         put_text(dir, "runtime/cuda/ptxrt.h", embedded_lookup("runtime/cuda/ptxrt.h"), err, errlen) &&
+         put_text(dir, "runtime/cuda/ptxsize.h", embedded_lookup("runtime/cuda/ptxsize.h"), err, errlen);
     free(ptx);
     free(wb);
     free(rt);

@@ -5,15 +5,19 @@
  * (runtime/cuda/ptxrt.c) reads it back from the comment lines that head the PTX.
  *
  * Same passes, same storage plan (backends/plan.c) as the other backends; this file only
- * lays the plan's storage out as byte offsets (one weight block, one workspace, both
- * 256-byte aligned per tensor) and describes each group head for the device functions of
- * rt/ptx_kernels.c. Every size must be known: a model with symbolic sizes is refused.
+ * lays the plan's storage out (one weight block at byte offsets, 256-byte aligned per
+ * tensor; workspace slots whose sizes are expressions) and describes each group head for the device functions of
+ * rt/ptx_kernels.c. A size that depends on the model's symbols (`N`, `B*T`) is written as
+ * an expression over them (Sz below), which the runtime evaluates once the inputs have
+ * bound the symbols: such kernel parameters are passed at launch, grids and workspace slot
+ * sizes are computed per run.
  */
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <ctype.h>
+#include <stdarg.h>
 #include "../backend.h"
 
 enum { PTX_BLOCK = 256, PTX_MAX_GRID = 65535, PTX_ALIGN = 256 };
@@ -23,18 +27,110 @@ typedef struct Builder {
     Plan plan;
     PtxPlan *p;
     uint64_t *weight_off;    /* per WeightId: offset + 1 in the block, or 0 */
-    uint64_t *slot_off;      /* per workspace slot */
+    VEC(char *) texts;       /* every size expression's text made while building, freed at the end */
     char *why;
     size_t whylen;
 } Builder;
 
 static uint64_t align_up(uint64_t x) { return (x + PTX_ALIGN - 1) / PTX_ALIGN * PTX_ALIGN; }
 
-static int64_t numel(const TensorType *t, unsigned from, unsigned to)
+/* A size: the constant c, or (e != NULL) an expression over the symbols, with the
+ * precedence of its outermost operator so that operands are parenthesized only where needed. */
+enum { PREC_ADD = 1, PREC_DIV, PREC_MUL, PREC_ATOM };
+typedef struct Sz {
+    int64_t c;
+    const char *e;
+    int prec;
+} Sz;
+
+static Sz sz_c(int64_t c) { return (Sz){c, NULL, PREC_ATOM}; }
+
+static const char *sz_text(Builder *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static const char *sz_text(Builder *b, const char *fmt, ...)
 {
-    int64_t n = 1;
-    for (unsigned i = from; i < to; i++) n *= t->dims[i];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    char *t = xmalloc((size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf(t, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    vec_push(b->texts, t);
+    return t;
+}
+
+/* x as an operand: its text, in parentheses when its operator binds looser than min_prec */
+static const char *operand(Builder *b, Sz x, int min_prec)
+{
+    if (!x.e) return sz_text(b, "%" PRId64, x.c);
+    return x.prec < min_prec ? sz_text(b, "(%s)", x.e) : x.e;
+}
+
+static Sz sz_mul(Builder *b, Sz x, Sz y)
+{
+    if (!x.e && !y.e) return sz_c(x.c * y.c);
+    if ((!x.e && x.c == 0) || (!y.e && y.c == 0)) return sz_c(0);
+    if (!x.e && x.c == 1) return y;
+    if (!y.e && y.c == 1) return x;
+    if (!y.e) { /* the constant first: 16*B */
+        Sz t = x;
+        x = y;
+        y = t;
+    }
+    return (Sz){0, sz_text(b, "%s*%s", operand(b, x, PREC_DIV), operand(b, y, PREC_MUL)), PREC_MUL};
+}
+
+static Sz sz_add(Builder *b, Sz x, Sz y)
+{
+    if (!x.e && !y.e) return sz_c(x.c + y.c);
+    if (!x.e && x.c == 0) return y;
+    if (!y.e && y.c == 0) return x;
+    return (Sz){0, sz_text(b, "%s+%s", operand(b, x, PREC_ADD), operand(b, y, PREC_ADD)), PREC_ADD};
+}
+
+/* ceil(x / d) for a constant d > 0 */
+static Sz sz_ceil_div(Builder *b, Sz x, int64_t d)
+{
+    if (!x.e) return sz_c((x.c + d - 1) / d);
+    if (d == 1) return x;
+    return (Sz){0, sz_text(b, "(%s+%" PRId64 ")/%" PRId64, x.e, d - 1, d), PREC_DIV};
+}
+
+static Sz sz_max(Builder *b, Sz x, Sz y)
+{
+    if (!x.e && !y.e) return sz_c(x.c > y.c ? x.c : y.c);
+    if (!x.e && x.c == 0) return y;
+    if (!y.e && y.c == 0) return x;
+    if (x.e && y.e && strcmp(x.e, y.e) == 0) return x;
+    return (Sz){0, sz_text(b, "max(%s,%s)", operand(b, x, 0), operand(b, y, 0)), PREC_ATOM};
+}
+
+/* a dimension: coef * symbols, by the symbols' names */
+static Sz sz_dim(Builder *b, Dim d)
+{
+    if (d >= 0) return sz_c(d);
+    const DimExpr *x = ir_dim_expr(b->m, d);
+    Sz r = sz_c(x->coef);
+    for (unsigned i = 0; i < x->nsym; i++)
+        r = sz_mul(b, r, (Sz){0, b->m->syms.v[x->sym[i]].name, PREC_ATOM});
+    return r;
+}
+
+/* the size as plan text, malloc'd: a number or the expression */
+static char *sz_dup(Builder *b, Sz x) { return xstrdup(operand(b, x, 0)); }
+
+static Sz numel(Builder *b, const TensorType *t, unsigned from, unsigned to)
+{
+    Sz n = sz_c(1);
+    for (unsigned i = from; i < to; i++) n = sz_mul(b, n, sz_dim(b, t->dims[i]));
     return n;
+}
+
+static Sz value_bytes(Builder *b, ValueId v)
+{
+    const TensorType *t = ir_type(b->m, v);
+    return sz_mul(b, numel(b, t, 0, t->rank), sz_c((int64_t)dtype_info[t->dtype].size));
 }
 
 static PtxArg arg_of(Builder *b, ValueId v)
@@ -44,7 +140,7 @@ static PtxArg arg_of(Builder *b, ValueId v)
     switch (vp->kind) {
     case ST_INPUT: return (PtxArg){PTX_INPUT, vp->index, 0};
     case ST_OUTPUT: return (PtxArg){PTX_OUTPUT, vp->index, 0};
-    case ST_WS: return (PtxArg){PTX_WS, 0, b->slot_off[vp->index]};
+    case ST_WS: return (PtxArg){PTX_WS, vp->index, 0};
     case ST_WEIGHT: {
         if (!b->weight_off[vp->index]) {
             const Weight *w = &b->m->weights.v[vp->index];
@@ -111,6 +207,16 @@ static void param(PtxKernel *k, int64_t x)
     k->params[k->nparams++] = x;
 }
 
+/* a size parameter: folded into the kernel when constant, else passed at launch */
+static void psz(Builder *b, PtxKernel *k, Sz x)
+{
+    param(k, x.c);
+    if (!x.e) return;
+    k->params[k->nparams - 1] = 0;
+    k->param_expr[k->nparams - 1] = sz_dup(b, x);
+    k->nsized++;
+}
+
 static void arg(Builder *b, PtxKernel *k, ValueId v)
 {
     if (k->nargs >= PTX_MAX_ARGS) NDLC_ICE("too many tensors for a ptx kernel");
@@ -125,17 +231,17 @@ static int64_t float_bits(double x)
 }
 
 /* element strides of t per axis of out (right-aligned, 0 where broadcast), into s[8] */
-static void bstrides(const TensorType *t, const TensorType *out, int64_t *s)
+static void bstrides(Builder *b, const TensorType *t, const TensorType *out, Sz *s)
 {
     unsigned off = out->rank - t->rank;
-    int64_t known = 1;
+    Sz known = sz_c(1);
     for (int i = (int)out->rank - 1; i >= 0; i--) {
         if (i < (int)off || t->dims[i - off] == 1) {
-            s[i] = 0;
+            s[i] = sz_c(0);
             continue;
         }
         s[i] = known;
-        known *= t->dims[i - off];
+        known = sz_mul(b, known, sz_dim(b, t->dims[i - off]));
     }
 }
 
@@ -151,18 +257,18 @@ static bool all_f32(const Module *m, const Op *op)
 static int64_t dtype_code(DType dt) { return dt == DT_F32 ? 0 : dt == DT_I32 ? 1 : dt == DT_I64 ? 2 : 3; }
 
 /* The ops whose operands are not all f32: cast, argmax, embedding, take, hash_route. */
-static bool describe_typed(Builder *b, OpId o, PtxKernel *k, int64_t *work)
+static bool describe_typed(Builder *b, OpId o, PtxKernel *k, Sz *work)
 {
     const Module *m = b->m;
     const Op *op = &m->ops.v[o];
     const char *name = op_info[op->kind].name;
     const TensorType *y = ir_type(m, op->out), *x = ir_type(m, ir_operand(m, op, 0));
-    *work = numel(y, 0, y->rank);
+    *work = numel(b, y, 0, y->rank);
     for (unsigned i = 0; i < op->nin; i++) arg(b, k, ir_operand(m, op, i));
     switch (op->kind) {
     case OP_CAST:
         k->device_fn = "ndlptx_cast";
-        param(k, *work);
+        psz(b, k, *work);
         param(k, dtype_code(x->dtype));
         param(k, dtype_code(y->dtype));
         break;
@@ -171,9 +277,9 @@ static bool describe_typed(Builder *b, OpId o, PtxKernel *k, int64_t *work)
         int64_t d = ir_op_int(m, op, ATTR_DIM);
         unsigned from = d < 0 ? 0 : (unsigned)d, to = d < 0 ? x->rank : (unsigned)d + 1;
         k->device_fn = "ndlptx_argmax";
-        param(k, numel(x, 0, from));
-        param(k, numel(x, from, to));
-        param(k, numel(x, to, x->rank));
+        psz(b, k, numel(b, x, 0, from));
+        psz(b, k, numel(b, x, from, to));
+        psz(b, k, numel(b, x, to, x->rank));
         break;
     }
     case OP_EMBEDDING: case OP_TAKE: {
@@ -182,24 +288,24 @@ static bool describe_typed(Builder *b, OpId o, PtxKernel *k, int64_t *work)
         const TensorType *tab = ir_type(m, ir_operand(m, op, take ? 0 : 1));
         if (tab->dtype != DT_F32)
             return refuse(b, "'%s' of a non-f32 table is not supported for --emit ptx yet", name);
-        if (!b->p->has_error) { /* one int32 word after the slots */
+        if (!b->p->has_error) { /* one int32 word in a slot of its own */
             b->p->has_error = true;
-            b->p->error_offset = b->p->workspace_bytes;
-            b->p->workspace_bytes += PTX_ALIGN;
+            b->p->error_slot = b->p->slot_bytes.n;
+            vec_push(b->p->slot_bytes, xstrdup("4"));
         }
         k->device_fn = "ndlptx_gather";
         param(k, take);
-        param(k, *work);
+        psz(b, k, *work);
         param(k, ids->dtype == DT_I64);
-        param(k, take ? numel(tab, 0, tab->rank) : tab->dims[0]);
-        param(k, take ? 1 : tab->dims[1]);
-        k->args[k->nargs++] = (PtxArg){PTX_WS, 0, b->p->error_offset};
+        psz(b, k, take ? numel(b, tab, 0, tab->rank) : sz_dim(b, tab->dims[0]));
+        psz(b, k, take ? sz_c(1) : sz_dim(b, tab->dims[1]));
+        k->args[k->nargs++] = (PtxArg){PTX_WS, b->p->error_slot, 0};
         break;
     }
     default: /* OP_HASH_ROUTE */
         k->device_fn = "ndlptx_hash";
         param(k, 1);
-        param(k, *work);
+        psz(b, k, *work);
         param(k, ir_op_int(m, op, ATTR_NUM));
         param(k, ir_op_int(m, op, ATTR_SEED));
         param(k, x->dtype == DT_I64);
@@ -210,8 +316,9 @@ static bool describe_typed(Builder *b, OpId o, PtxKernel *k, int64_t *work)
 }
 
 /* Fills k for head o: its device function, parameters and tensors; *work is the number of
- * threads the work needs (output elements, or rows). False: not supported yet. */
-static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
+ * threads the work needs (output elements, or rows), *tiles (when not negative) the blocks
+ * of a tiled kernel. False: not supported yet. */
+static bool describe(Builder *b, OpId o, PtxKernel *k, Sz *work, Sz *tiles)
 {
     const Module *m = b->m;
     const Op *op = &m->ops.v[o];
@@ -225,34 +332,34 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
         return describe_typed(b, o, k, work);
     if (!copies && !all_f32(m, op)) return refuse(b, "'%s' of other than f32 tensors is not supported for --emit ptx yet", name);
     if (g.members && op->kind != OP_LINEAR && op->kind != OP_CONV2D) NDLC_ICE("'%s' heads a fused group", name);
-    *work = numel(y, 0, y->rank);
+    *work = numel(b, y, 0, y->rank);
     for (unsigned i = 0; i < op->nin; i++) arg(b, k, ir_operand(m, op, i));
     if (op_info[op->kind].flags & OPF_EW1) {
         k->device_fn = "ndlptx_unary";
-        param(k, *work);
+        psz(b, k, *work);
         param(k, act_of(op->kind));
     } else {
         switch (op->kind) {
         case OP_ADD: case OP_SUB: case OP_MUL: case OP_DIV: {
-            int64_t sa[8] = {0}, sb[8] = {0};
-            bstrides(ir_type(m, ir_operand(m, op, 0)), y, sa);
-            bstrides(ir_type(m, ir_operand(m, op, 1)), y, sb);
+            Sz sa[8], sb[8];
+            bstrides(b, ir_type(m, ir_operand(m, op, 0)), y, sa);
+            bstrides(b, ir_type(m, ir_operand(m, op, 1)), y, sb);
             k->device_fn = "ndlptx_binary";
-            param(k, *work);
+            psz(b, k, *work);
             param(k, op->kind == OP_ADD ? 0 : op->kind == OP_SUB ? 1 : op->kind == OP_MUL ? 2 : 3);
             param(k, y->rank);
-            for (unsigned i = 0; i < 8; i++) param(k, i < y->rank ? y->dims[i] : 1);
-            for (unsigned i = 0; i < 8; i++) param(k, sa[i]);
-            for (unsigned i = 0; i < 8; i++) param(k, sb[i]);
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < y->rank ? sz_dim(b, y->dims[i]) : sz_c(1));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < y->rank ? sa[i] : sz_c(0));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < y->rank ? sb[i] : sz_c(0));
             break;
         }
         case OP_LINEAR: {
             const TensorType *w = ir_type(m, ir_operand(m, op, 1));
-            /* a block per 16 x 16 tile of y (rt/ptx_kernels.c), so the work is tiles x 256 */
-            int64_t rows = numel(x, 0, x->rank - 1);
+            /* a block per 16 x 16 tile of y (rt/ptx_kernels.c) */
+            Sz rows = numel(b, x, 0, x->rank - 1);
             k->device_fn = "ndlptx_linear_tiled";
-            *work = ((rows + 15) / 16) * ((w->dims[0] + 15) / 16) * PTX_BLOCK;
-            param(k, rows);
+            *tiles = sz_mul(b, sz_ceil_div(b, rows, 16), sz_c((w->dims[0] + 15) / 16));
+            psz(b, k, rows);
             param(k, w->dims[0]);
             param(k, w->dims[1]);
             param(k, g.act);
@@ -266,17 +373,19 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             const int64_t *st = ir_op_ints(m, op, ATTR_STRIDE, NULL), *pd = ir_op_ints(m, op, ATTR_PAD, NULL);
             const int64_t *dl = ir_op_ints(m, op, ATTR_DILATION, NULL);
             unsigned bt = x->rank == 4;
-            int64_t v[] = {bt ? x->dims[0] : 1, x->dims[bt], x->dims[bt + 1], x->dims[bt + 2], w->dims[0], w->dims[2],
-                           w->dims[3], y->dims[bt + 1], y->dims[bt + 2], st[0], st[1], pd[0], pd[1], dl[0], dl[1],
-                           ir_op_int(m, op, ATTR_GROUPS), g.act, g.act2, ir_operand(m, op, 2) != 0, g.residual != 0};
+            Sz v[] = {bt ? sz_dim(b, x->dims[0]) : sz_c(1), sz_dim(b, x->dims[bt]), sz_dim(b, x->dims[bt + 1]),
+                      sz_dim(b, x->dims[bt + 2]), sz_c(w->dims[0]), sz_c(w->dims[2]), sz_c(w->dims[3]),
+                      sz_dim(b, y->dims[bt + 1]), sz_dim(b, y->dims[bt + 2]), sz_c(st[0]), sz_c(st[1]), sz_c(pd[0]),
+                      sz_c(pd[1]), sz_c(dl[0]), sz_c(dl[1]), sz_c(ir_op_int(m, op, ATTR_GROUPS)), sz_c(g.act),
+                      sz_c(g.act2), sz_c(ir_operand(m, op, 2) != 0), sz_c(g.residual != 0)};
             k->device_fn = "ndlptx_conv2d";
-            for (size_t i = 0; i < sizeof v / sizeof *v; i++) param(k, v[i]);
+            for (size_t i = 0; i < sizeof v / sizeof *v; i++) psz(b, k, v[i]);
             break;
         }
         case OP_MATMUL: {
             const TensorType *ta = x, *tb = ir_type(m, ir_operand(m, op, 1));
-            int64_t M = ta->rank == 1 ? 1 : ta->dims[ta->rank - 2], K = ta->dims[ta->rank - 1];
-            int64_t N = tb->rank == 1 ? 1 : tb->dims[tb->rank - 1];
+            Sz M = ta->rank == 1 ? sz_c(1) : sz_dim(b, ta->dims[ta->rank - 2]), K = sz_dim(b, ta->dims[ta->rank - 1]);
+            Sz N = tb->rank == 1 ? sz_c(1) : sz_dim(b, tb->dims[tb->rank - 1]);
             /* batch axes: the result's, less the matrix axes; each operand's right-aligned */
             unsigned by = y->rank - (ta->rank >= 2) - (tb->rank >= 2);
             if (by > 4) return refuse(b, "'%s' with more than 4 batch axes is not supported for --emit ptx yet", name);
@@ -284,25 +393,26 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             for (unsigned i = 0; i < by; i++) yb.dims[i] = y->dims[i];
             for (unsigned i = 0; i + 2 < ta->rank; i++) ab.dims[ab.rank++] = ta->dims[i];
             for (unsigned i = 0; i + 2 < tb->rank; i++) bb.dims[bb.rank++] = tb->dims[i];
-            int64_t sa[8] = {0}, sb[8] = {0};
-            bstrides(&ab, &yb, sa);
-            bstrides(&bb, &yb, sb);
+            Sz sa[8], sb[8];
+            bstrides(b, &ab, &yb, sa);
+            bstrides(b, &bb, &yb, sb);
             /* a block per 16 x 16 tile of each batch entry (rt/ptx_kernels.c) */
             k->device_fn = "ndlptx_matmul_tiled";
-            *work = numel(&yb, 0, by) * ((M + 15) / 16) * ((N + 15) / 16) * PTX_BLOCK;
-            param(k, numel(&yb, 0, by));
-            param(k, M);
-            param(k, N);
-            param(k, K);
+            Sz batch = numel(b, &yb, 0, by);
+            *tiles = sz_mul(b, batch, sz_mul(b, sz_ceil_div(b, M, 16), sz_ceil_div(b, N, 16)));
+            psz(b, k, batch);
+            psz(b, k, M);
+            psz(b, k, N);
+            psz(b, k, K);
             param(k, by);
-            for (unsigned i = 0; i < 4; i++) param(k, i < by ? yb.dims[i] : 1);
-            for (unsigned i = 0; i < 4; i++) param(k, sa[i] * M * K);
-            for (unsigned i = 0; i < 4; i++) param(k, sb[i] * K * N);
+            for (unsigned i = 0; i < 4; i++) psz(b, k, i < by ? sz_dim(b, yb.dims[i]) : sz_c(1));
+            for (unsigned i = 0; i < 4; i++) psz(b, k, i < by ? sz_mul(b, sa[i], sz_mul(b, M, K)) : sz_c(0));
+            for (unsigned i = 0; i < 4; i++) psz(b, k, i < by ? sz_mul(b, sb[i], sz_mul(b, K, N)) : sz_c(0));
             break;
         }
         case OP_ATTENTION: {
             const TensorType *q = x, *kt = ir_type(m, ir_operand(m, op, 1)), *v = ir_type(m, ir_operand(m, op, 2));
-            int64_t st[3];
+            Sz st[3];
             for (int i = 0; i < 3; i++) {
                 const TensorType *tt = i == 0 ? q : i == 1 ? kt : v;
                 bool all_one = true, same = tt->rank == y->rank;
@@ -312,40 +422,40 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
                 }
                 if (tt->rank > 2 && !same && !all_one)
                     return refuse(b, "'%s' with partially broadcast batch axes is not supported for --emit ptx yet", name);
-                st[i] = tt->rank <= 2 || (all_one && !same) ? 0 : numel(tt, tt->rank - 2, tt->rank);
+                st[i] = tt->rank <= 2 || (all_one && !same) ? sz_c(0) : numel(b, tt, tt->rank - 2, tt->rank);
             }
             k->device_fn = "ndlptx_attention";
-            param(k, numel(y, 0, y->rank - 2));
-            param(k, q->dims[q->rank - 2]);
-            param(k, kt->dims[kt->rank - 2]);
-            param(k, q->dims[q->rank - 1]);
-            param(k, v->dims[v->rank - 1]);
-            param(k, st[0]);
-            param(k, st[1]);
-            param(k, st[2]);
+            psz(b, k, numel(b, y, 0, y->rank - 2));
+            psz(b, k, sz_dim(b, q->dims[q->rank - 2]));
+            psz(b, k, sz_dim(b, kt->dims[kt->rank - 2]));
+            psz(b, k, sz_dim(b, q->dims[q->rank - 1]));
+            psz(b, k, sz_dim(b, v->dims[v->rank - 1]));
+            psz(b, k, st[0]);
+            psz(b, k, st[1]);
+            psz(b, k, st[2]);
             param(k, float_bits(ir_op_float(m, op, ATTR_SCALE)));
             param(k, ir_op_int(m, op, ATTR_CAUSAL));
             break;
         }
         case OP_KRON: {
             const TensorType *ta = x, *tb = ir_type(m, ir_operand(m, op, 1));
-            int64_t sa[8] = {0}, sb[8] = {0};
-            bstrides(ta, ta, sa);
-            bstrides(tb, tb, sb);
+            Sz sa[8], sb[8];
+            bstrides(b, ta, ta, sa);
+            bstrides(b, tb, tb, sb);
             k->device_fn = "ndlptx_kron";
-            param(k, *work);
+            psz(b, k, *work);
             param(k, y->rank);
-            for (unsigned i = 0; i < 8; i++) param(k, i < y->rank ? y->dims[i] : 1);
-            for (unsigned i = 0; i < 8; i++) param(k, i < tb->rank ? tb->dims[i] : 1);
-            for (unsigned i = 0; i < 8; i++) param(k, sa[i]);
-            for (unsigned i = 0; i < 8; i++) param(k, sb[i]);
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < y->rank ? sz_dim(b, y->dims[i]) : sz_c(1));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < tb->rank ? sz_dim(b, tb->dims[i]) : sz_c(1));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < ta->rank ? sa[i] : sz_c(0));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < tb->rank ? sb[i] : sz_c(0));
             break;
         }
         case OP_HASHED:
             k->device_fn = "ndlptx_hash";
             param(k, 0);
-            param(k, *work);
-            param(k, numel(x, 0, x->rank));
+            psz(b, k, *work);
+            psz(b, k, numel(b, x, 0, x->rank));
             param(k, ir_op_int(m, op, ATTR_SEED));
             param(k, 0);
             break;
@@ -353,20 +463,21 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             const int64_t *kk = ir_op_ints(m, op, ATTR_KERNEL, NULL), *st = ir_op_ints(m, op, ATTR_STRIDE, NULL);
             const int64_t *pd = ir_op_ints(m, op, ATTR_PAD, NULL);
             unsigned bt = x->rank == 4;
-            int64_t v[] = {numel(x, 0, bt + 1), x->dims[bt + 1], x->dims[bt + 2], y->dims[bt + 1], y->dims[bt + 2],
-                           kk[0], kk[1], st[0], st[1], pd[0], pd[1], op->kind == OP_MAX_POOL2D};
+            Sz v[] = {numel(b, x, 0, bt + 1), sz_dim(b, x->dims[bt + 1]), sz_dim(b, x->dims[bt + 2]),
+                      sz_dim(b, y->dims[bt + 1]), sz_dim(b, y->dims[bt + 2]), sz_c(kk[0]), sz_c(kk[1]), sz_c(st[0]),
+                      sz_c(st[1]), sz_c(pd[0]), sz_c(pd[1]), sz_c(op->kind == OP_MAX_POOL2D)};
             k->device_fn = "ndlptx_pool";
-            for (size_t i = 0; i < sizeof v / sizeof *v; i++) param(k, v[i]);
+            for (size_t i = 0; i < sizeof v / sizeof *v; i++) psz(b, k, v[i]);
             break;
         }
         case OP_SOFTMAX: case OP_LOG_SOFTMAX: {
             unsigned d = (unsigned)ir_op_int(m, op, ATTR_DIM);
             k->device_fn = "ndlptx_softmax";
-            param(k, numel(x, 0, d));
-            param(k, x->dims[d]);
-            param(k, numel(x, d + 1, x->rank));
+            psz(b, k, numel(b, x, 0, d));
+            psz(b, k, sz_dim(b, x->dims[d]));
+            psz(b, k, numel(b, x, d + 1, x->rank));
             param(k, op->kind == OP_LOG_SOFTMAX);
-            *work = numel(x, 0, d) * numel(x, d + 1, x->rank);
+            *work = sz_mul(b, numel(b, x, 0, d), numel(b, x, d + 1, x->rank));
             break;
         }
         case OP_REDUCE_SUM: case OP_REDUCE_MEAN: case OP_REDUCE_MAX: case OP_REDUCE_MIN: {
@@ -374,75 +485,76 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             const int64_t *dims = ir_op_ints(m, op, ATTR_DIMS, &nd);
             if (nd && dims[nd - 1] - dims[0] + 1 != (int64_t)nd) { /* kept axes index, reduced axes loop */
                 bool red[8] = {false};
-                int64_t xs[8] = {0}, kd[8], ks[8], rd[8], rs[8];
+                Sz xs[8], kd[8], ks[8], rd[8], rs[8];
                 unsigned nk = 0, nr = 0;
                 for (uint32_t i = 0; i < nd; i++) red[dims[i]] = true;
-                bstrides(x, x, xs);
+                bstrides(b, x, x, xs);
                 for (unsigned i = 0; i < x->rank; i++) {
-                    if (red[i]) rd[nr] = x->dims[i], rs[nr++] = xs[i];
-                    else kd[nk] = x->dims[i], ks[nk++] = xs[i];
+                    if (red[i]) rd[nr] = sz_dim(b, x->dims[i]), rs[nr++] = xs[i];
+                    else kd[nk] = sz_dim(b, x->dims[i]), ks[nk++] = xs[i];
                 }
                 k->device_fn = "ndlptx_reduce_axes";
-                param(k, *work);
+                psz(b, k, *work);
                 param(k, op->kind - OP_REDUCE_SUM);
                 param(k, nk);
-                for (unsigned i = 0; i < 8; i++) param(k, i < nk ? kd[i] : 1);
-                for (unsigned i = 0; i < 8; i++) param(k, i < nk ? ks[i] : 0);
+                for (unsigned i = 0; i < 8; i++) psz(b, k, i < nk ? kd[i] : sz_c(1));
+                for (unsigned i = 0; i < 8; i++) psz(b, k, i < nk ? ks[i] : sz_c(0));
                 param(k, nr);
-                for (unsigned i = 0; i < 8; i++) param(k, i < nr ? rd[i] : 1);
-                for (unsigned i = 0; i < 8; i++) param(k, i < nr ? rs[i] : 0);
-                int64_t len = 1;
-                for (unsigned i = 0; i < nr; i++) len *= rd[i];
-                param(k, len);
+                for (unsigned i = 0; i < 8; i++) psz(b, k, i < nr ? rd[i] : sz_c(1));
+                for (unsigned i = 0; i < 8; i++) psz(b, k, i < nr ? rs[i] : sz_c(0));
+                Sz len = sz_c(1);
+                for (unsigned i = 0; i < nr; i++) len = sz_mul(b, len, rd[i]);
+                psz(b, k, len);
                 break;
             }
             unsigned from = nd ? (unsigned)dims[0] : 0, to = nd ? (unsigned)dims[nd - 1] + 1 : x->rank;
             k->device_fn = "ndlptx_reduce";
-            param(k, numel(x, 0, from));
-            param(k, numel(x, from, to));
-            param(k, numel(x, to, x->rank));
+            psz(b, k, numel(b, x, 0, from));
+            psz(b, k, numel(b, x, from, to));
+            psz(b, k, numel(b, x, to, x->rank));
             param(k, op->kind - OP_REDUCE_SUM);
             break;
         }
         case OP_LAYER_NORM: case OP_RMS_NORM:
             if (op->kind == OP_RMS_NORM) arg(b, k, 0); /* no bias */
             k->device_fn = "ndlptx_norm";
-            param(k, numel(x, 0, x->rank - 1));
-            param(k, x->dims[x->rank - 1]);
+            psz(b, k, numel(b, x, 0, x->rank - 1));
+            psz(b, k, sz_dim(b, x->dims[x->rank - 1]));
             param(k, op->kind == OP_RMS_NORM);
             param(k, float_bits(ir_op_float(m, op, ATTR_EPS)));
-            *work = numel(x, 0, x->rank - 1);
+            *work = numel(b, x, 0, x->rank - 1);
             break;
         case OP_BATCH_NORM:
             k->device_fn = "ndlptx_batch_norm";
-            param(k, x->dims[0]);
-            param(k, x->dims[1]);
-            param(k, numel(x, 2, x->rank));
+            psz(b, k, sz_dim(b, x->dims[0]));
+            psz(b, k, sz_dim(b, x->dims[1]));
+            psz(b, k, numel(b, x, 2, x->rank));
             param(k, float_bits(ir_op_float(m, op, ATTR_EPS)));
             break;
         case OP_PERMUTE: case OP_SLICE: case OP_RESHAPE: {
-            int64_t xs[8] = {0}, in[8] = {0}, off = 0;
-            bstrides(x, x, xs);
+            Sz xs[8], in[8], it[8], off = sz_c(0);
+            bstrides(b, x, x, xs);
             const int64_t *perm = op->kind == OP_PERMUTE ? ir_op_ints(m, op, ATTR_PERM, NULL) : NULL;
             const int64_t *bg = op->kind == OP_SLICE ? ir_op_ints(m, op, ATTR_BEGIN, NULL) : NULL;
             const int64_t *st = op->kind == OP_SLICE ? ir_op_ints(m, op, ATTR_STEP, NULL) : NULL;
-            TensorType it = *y;
+            unsigned rank = y->rank;
+            for (unsigned i = 0; i < 8; i++) it[i] = i < rank ? sz_dim(b, y->dims[i]) : sz_c(1), in[i] = sz_c(0);
             if (op->kind == OP_RESHAPE) { /* a stored copy: the flat index space */
-                it.rank = 1;
-                it.dims[0] = *work;
-                in[0] = 1;
+                rank = 1;
+                it[0] = *work;
+                in[0] = sz_c(1);
             }
             for (unsigned i = 0; op->kind != OP_RESHAPE && i < x->rank; i++) {
-                in[i] = perm ? xs[perm[i]] : st[i] * xs[i];
-                if (bg) off += bg[i] * xs[i];
+                in[i] = perm ? xs[perm[i]] : sz_mul(b, sz_c(st[i]), xs[i]);
+                if (bg) off = sz_add(b, off, sz_mul(b, sz_c(bg[i]), xs[i]));
             }
             k->device_fn = "ndlptx_copy";
-            param(k, *work);
-            param(k, it.rank ? it.rank : 1);
-            param(k, dtype_info[y->dtype].size);
-            param(k, off);
-            for (unsigned i = 0; i < 8; i++) param(k, i < it.rank ? it.dims[i] : 1);
-            for (unsigned i = 0; i < 8; i++) param(k, in[i]);
+            psz(b, k, *work);
+            param(k, rank ? rank : 1);
+            param(k, (int64_t)dtype_info[y->dtype].size);
+            psz(b, k, off);
+            for (unsigned i = 0; i < 8; i++) psz(b, k, i < rank ? it[i] : sz_c(1));
+            for (unsigned i = 0; i < 8; i++) psz(b, k, in[i]);
             break;
         }
         case OP_CONCAT: {
@@ -450,13 +562,13 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, int64_t *work)
             if (op->nin + 6 > PTX_MAX_PARAMS || op->nin + 1 > PTX_MAX_ARGS)
                 return refuse(b, "'%s' of more than 15 tensors is not supported for --emit ptx yet", name);
             k->device_fn = "ndlptx_concat";
-            param(k, *work);
-            param(k, numel(y, 0, ax));
-            param(k, y->dims[ax]);
-            param(k, numel(y, ax + 1, y->rank));
-            param(k, dtype_info[y->dtype].size);
+            psz(b, k, *work);
+            psz(b, k, numel(b, y, 0, ax));
+            psz(b, k, sz_dim(b, y->dims[ax]));
+            psz(b, k, numel(b, y, ax + 1, y->rank));
+            param(k, (int64_t)dtype_info[y->dtype].size);
             param(k, op->nin);
-            for (unsigned i = 0; i < op->nin; i++) param(k, ir_type(m, ir_operand(m, op, i))->dims[ax]);
+            for (unsigned i = 0; i < op->nin; i++) psz(b, k, sz_dim(b, ir_type(m, ir_operand(m, op, i))->dims[ax]));
             break;
         }
         default: return refuse(b, "'%s' is not supported for --emit ptx yet", name);
@@ -486,11 +598,16 @@ static char *kernel_name(const PtxPlan *p, const Module *m, const Op *op)
     }
 }
 
-static bool has_symbols(const Module *m, ValueId v)
+/* a symbol set while the model runs (a moe layer's rows): no launch plan can size it yet */
+static bool has_dynamic_symbol(const Module *m, ValueId v)
 {
     const TensorType *t = ir_type(m, v);
-    for (unsigned i = 0; i < t->rank; i++)
-        if (t->dims[i] < 0) return true;
+    for (unsigned i = 0; i < t->rank; i++) {
+        if (t->dims[i] >= 0) continue;
+        const DimExpr *x = ir_dim_expr(m, t->dims[i]);
+        for (unsigned k = 0; k < x->nsym; k++)
+            if (m->syms.v[x->sym[k]].dynamic) return true;
+    }
     return false;
 }
 
@@ -503,30 +620,26 @@ bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t le
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if (op->flags & OPF_DEAD) continue;
-        bool sym = has_symbols(m, op->out);
-        for (unsigned i = 0; i < op->nin && !sym; i++) sym = ir_operand(m, op, i) && has_symbols(m, ir_operand(m, op, i));
-        if (sym) {
+        bool dyn = has_dynamic_symbol(m, op->out);
+        for (unsigned i = 0; i < op->nin && !dyn; i++) dyn = ir_operand(m, op, i) && has_dynamic_symbol(m, ir_operand(m, op, i));
+        if (dyn) {
             *bad = o;
-            snprintf(why, len, "'%s' with symbolic sizes is not supported for --emit ptx yet",
+            snprintf(why, len, "'%s' with a row count known only at run time is not supported for --emit ptx yet",
                      op_info[op->kind].name);
             plan_free(&b.plan);
             return false;
         }
     }
-    /* the workspace: each slot as large as its largest value */
-    int64_t *symvals = xcalloc(m->syms.n + 1, sizeof *symvals);
-    uint64_t *slot_bytes = xcalloc(b.plan.nslots + 1, sizeof *slot_bytes);
-    for (ValueId v = 1; v < m->values.n; v++) {
-        if (b.plan.v[v].kind != ST_WS) continue;
-        uint64_t n = plan_value_bytes(m, v, symvals);
-        if (n > slot_bytes[b.plan.v[v].index]) slot_bytes[b.plan.v[v].index] = n;
-    }
-    b.slot_off = xcalloc(b.plan.nslots + 1, sizeof *b.slot_off);
-    for (uint32_t s = 0; s < b.plan.nslots; s++) {
-        b.slot_off[s] = p->workspace_bytes;
-        p->workspace_bytes = align_up(p->workspace_bytes + slot_bytes[s]);
-    }
-    free(slot_bytes);
+    /* the workspace: each slot as large as its largest value (at the run's sizes) */
+    Sz *slot = xcalloc(b.plan.nslots + 1, sizeof *slot);
+    for (uint32_t s = 0; s < b.plan.nslots; s++) slot[s] = sz_c(0);
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (b.plan.v[v].kind == ST_WS) slot[b.plan.v[v].index] = sz_max(&b, slot[b.plan.v[v].index], value_bytes(&b, v));
+    for (uint32_t s = 0; s < b.plan.nslots; s++) vec_push(p->slot_bytes, sz_dup(&b, slot[s]));
+    free(slot);
+    for (uint32_t i = 0; i < m->inputs.n; i++) vec_push(p->input_bytes, sz_dup(&b, value_bytes(&b, m->inputs.v[i].value)));
+    for (uint32_t i = 0; i < m->outputs.n; i++)
+        vec_push(p->output_bytes, sz_dup(&b, value_bytes(&b, m->outputs.v[i].value)));
     b.weight_off = xcalloc(m->weights.n + 1, sizeof *b.weight_off);
     /* kernels in run order: a group runs where its stored result is defined */
     OpId *head_at = xcalloc(m->ops.n + 1, sizeof *head_at);
@@ -539,14 +652,18 @@ bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t le
     for (OpId o = 1; o < m->ops.n && ok; o++) {
         if (!head_at[o]) continue;
         PtxKernel k = {.op = head_at[o], .block = PTX_BLOCK};
-        int64_t work = 0;
-        ok = describe(&b, head_at[o], &k, &work);
+        Sz work = sz_c(0), tiles = sz_c(-1);
+        ok = describe(&b, head_at[o], &k, &work, &tiles);
         if (!ok) {
             *bad = head_at[o];
+            for (uint32_t i = 0; i < k.nparams; i++) free(k.param_expr[i]);
             break;
         }
-        int64_t grid = (work + PTX_BLOCK - 1) / PTX_BLOCK;
-        k.grid = (uint32_t)(grid < 1 ? 1 : grid > PTX_MAX_GRID ? PTX_MAX_GRID : grid);
+        Sz grid = tiles.e || tiles.c >= 0 ? tiles : sz_ceil_div(&b, work, PTX_BLOCK);
+        /* a constant grid is clamped here, an expression by the runtime (the kernels are
+           grid-stride loops, so a smaller grid only loops more) */
+        if (grid.e) k.grid_expr = sz_dup(&b, grid);
+        else k.grid = (uint32_t)(grid.c < 1 ? 1 : grid.c > PTX_MAX_GRID ? PTX_MAX_GRID : grid.c);
         k.name = kernel_name(p, m, &m->ops.v[head_at[o]]);
         vec_push(p->kernels, k);
     }
@@ -554,12 +671,12 @@ bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t le
     for (uint32_t i = 0; ok && i < m->outputs.n; i++) {
         if (!b.plan.output_copy[i]) continue;
         ValueId v = m->outputs.v[i].value;
-        PtxCopy c = {i, arg_of(&b, v), plan_value_bytes(m, v, symvals)};
+        PtxCopy c = {i, arg_of(&b, v), sz_dup(&b, value_bytes(&b, v))};
         vec_push(p->copies, c);
     }
-    free(symvals);
+    for (uint32_t i = 0; i < b.texts.n; i++) free(b.texts.v[i]);
+    vec_free(b.texts);
     free(b.weight_off);
-    free(b.slot_off);
     plan_free(&b.plan);
     if (!ok) ptx_plan_free(p);
     return ok;
@@ -567,10 +684,22 @@ bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t le
 
 void ptx_plan_free(PtxPlan *p)
 {
-    for (uint32_t i = 0; i < p->kernels.n; i++) free(p->kernels.v[i].name);
+    for (uint32_t i = 0; i < p->kernels.n; i++) {
+        PtxKernel *k = &p->kernels.v[i];
+        free(k->name);
+        free(k->grid_expr);
+        for (uint32_t a = 0; a < k->nparams; a++) free(k->param_expr[a]);
+    }
+    for (uint32_t i = 0; i < p->copies.n; i++) free(p->copies.v[i].bytes);
+    for (uint32_t i = 0; i < p->slot_bytes.n; i++) free(p->slot_bytes.v[i]);
+    for (uint32_t i = 0; i < p->input_bytes.n; i++) free(p->input_bytes.v[i]);
+    for (uint32_t i = 0; i < p->output_bytes.n; i++) free(p->output_bytes.v[i]);
     vec_free(p->kernels);
     vec_free(p->weights);
     vec_free(p->copies);
+    vec_free(p->slot_bytes);
+    vec_free(p->input_bytes);
+    vec_free(p->output_bytes);
 }
 
 static void write_arg(FILE *f, PtxArg a)
@@ -583,8 +712,14 @@ static void write_arg(FILE *f, PtxArg a)
 
 void ptx_plan_write(const PtxPlan *p, const Module *m, FILE *f)
 {
-    fprintf(f, "// ndlc-plan 1 model %s inputs %u outputs %u weights %" PRIu64 " workspace %" PRIu64 " kernels %u\n",
-            m->name, m->inputs.n, m->outputs.n, p->weight_bytes, p->workspace_bytes, p->kernels.n);
+    SymId nsym = ir_api_symbols(m) - 1;
+    fprintf(f, "// ndlc-plan 2 model %s inputs %u outputs %u weights %" PRIu64 " slots %u kernels %u symbols %u\n",
+            m->name, m->inputs.n, m->outputs.n, p->weight_bytes, p->slot_bytes.n, p->kernels.n, nsym);
+    for (SymId s = 1; s <= nsym; s++)
+        fprintf(f, "// ndlc-plan symbol %s %" PRId64 "\n", m->syms.v[s].name, m->syms.v[s].bound);
+    for (uint32_t i = 0; i < p->input_bytes.n; i++) fprintf(f, "// ndlc-plan input %u %s\n", i, p->input_bytes.v[i]);
+    for (uint32_t i = 0; i < p->output_bytes.n; i++) fprintf(f, "// ndlc-plan output %u %s\n", i, p->output_bytes.v[i]);
+    for (uint32_t i = 0; i < p->slot_bytes.n; i++) fprintf(f, "// ndlc-plan slot %u %s\n", i, p->slot_bytes.v[i]);
     for (uint32_t i = 0; i < p->weights.n; i++) {
         const Weight *w = &m->weights.v[p->weights.v[i].weight];
         fprintf(f, "// ndlc-plan weight %s %" PRIu64 " %" PRIu64 "\n", w->key ? w->key : "(computed)",
@@ -592,18 +727,24 @@ void ptx_plan_write(const PtxPlan *p, const Module *m, FILE *f)
     }
     for (uint32_t i = 0; i < p->kernels.n; i++) {
         const PtxKernel *k = &p->kernels.v[i];
-        fprintf(f, "// ndlc-plan kernel %s %u %u %u %u", k->name, k->grid, k->block, k->shared, k->nargs);
+        fprintf(f, "// ndlc-plan kernel %s ", k->name);
+        if (k->grid_expr) fputs(k->grid_expr, f);
+        else fprintf(f, "%u", k->grid);
+        fprintf(f, " %u %u %u", k->block, k->shared, k->nargs);
         for (uint32_t a = 0; a < k->nargs; a++) write_arg(f, k->args[a]);
         fprintf(f, "\n// ndlc-plan params %s %u", k->device_fn, k->nparams);
-        for (uint32_t a = 0; a < k->nparams; a++) fprintf(f, " %" PRId64, k->params[a]);
+        for (uint32_t a = 0; a < k->nparams; a++) {
+            if (k->param_expr[a]) fprintf(f, " %s", k->param_expr[a]);
+            else fprintf(f, " %" PRId64, k->params[a]);
+        }
         fputc('\n', f);
     }
     for (uint32_t i = 0; i < p->copies.n; i++) {
         fprintf(f, "// ndlc-plan copy %u", p->copies.v[i].output);
         write_arg(f, p->copies.v[i].from);
-        fprintf(f, " %" PRIu64 "\n", p->copies.v[i].bytes);
+        fprintf(f, " %s\n", p->copies.v[i].bytes);
     }
-    if (p->has_error) fprintf(f, "// ndlc-plan error %" PRIu64 "\n", p->error_offset);
+    if (p->has_error) fprintf(f, "// ndlc-plan error %u\n", p->error_slot);
     fputs("// ndlc-plan end\n", f);
 }
 

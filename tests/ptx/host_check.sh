@@ -18,7 +18,7 @@ trap 'rm -rf "$tmp"' EXIT
 pass=0 refused=0 failed=0
 for case_ndl in "$@"; do
     # its kept directories (refused cases) go under $tmp, removed at the end
-    if TMPDIR=$tmp sh "$here/../harness/run_golden.sh" "$ndlc" "$stcmp" "$case_ndl" ptx-exe > "$tmp/log" 2>&1; then
+    if TMPDIR=$tmp nice sh "$here/../harness/run_golden.sh" "$ndlc" "$stcmp" "$case_ndl" ptx-exe > "$tmp/log" 2>&1; then
         pass=$((pass + 1))
     elif grep -q '^[^ ]*:[0-9]*:[0-9]*: error: .* for --emit ptx yet' "$tmp/log" &&
          grep -q 'FAIL (ptx-exe): ndlc exited with status 1' "$tmp/log"; then
