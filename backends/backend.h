@@ -81,6 +81,9 @@ typedef struct SparseLayer {
  * padding, one group, over a stored f32 weight); out->format then says whether it does. */
 bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *out);
 const char *sparse_format_name(int format);  /* "dense", "csr", "block16", "nm", "ell16x64" */
+/* The format --target cuda stores a layer in where the CPU decision is format: CSR for any
+ * unstructured format, N:M as N:M, else dense. */
+int sparse_gpu_format(int format);
 
 typedef struct EmitOptions {
     const char *c_path;          /* the .c being written (its header is beside it) */

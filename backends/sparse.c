@@ -51,6 +51,19 @@ bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *o
     return true;
 }
 
+/* The GPU has kernels for two of the formats (runtime/cuda/ndlcu.cuh): CSR, a warp per output
+ * over a row's nonzeros, and N:M. BLOCK and ELL are laid out for AVX-512 registers (16-row
+ * panels, permute indices); where the CPU picks them the layer is just as sparse, so the GPU
+ * reads it as CSR, which stores exactly its nonzeros. */
+int sparse_gpu_format(int format)
+{
+    switch (format) {
+    case NDLRT_SPARSE_CSR: case NDLRT_SPARSE_BLOCK: case NDLRT_SPARSE_ELL: return NDLRT_SPARSE_CSR;
+    case NDLRT_SPARSE_NM: return NDLRT_SPARSE_NM;
+    default: return NDLRT_SPARSE_DENSE;
+    }
+}
+
 const char *sparse_format_name(int format)
 {
     switch (format) {

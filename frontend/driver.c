@@ -366,7 +366,7 @@ static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, 
     char *weights = with_suffix(out, opt->emit == EMIT_CUDA ? ".cu" : "", ".weights.safetensors");
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
                       .external_weights = opt->external_weights, .weights_path = weights,
-                      .span_fmt = format_span, .span_ud = (void *)sm};
+                      .sparse = (SparseMode)opt->sparse, .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
     OpId bad;
     bool ok = emitcu_check(m, &bad, err, sizeof err);

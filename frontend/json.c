@@ -364,7 +364,8 @@ static cJSON *sharing_json(const Module *m)
 
 /* sparsity.layers: per linear / 1x1 conv over a stored weight, the format the backends
  * use (backends/sparse.c) with its stored bytes and the multiply-adds it executes, beside
- * the dense figures (symbolic sizes count as 1, as for "macs"). */
+ * the dense figures (symbolic sizes count as 1, as for "macs"); cuda_format is the format
+ * --target cuda stores it in (sparse_gpu_format; bytes and macs are the CPU format's). */
 static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
 {
     cJSON *list = cJSON_CreateArray();
@@ -386,6 +387,7 @@ static cJSON *sparse_layers_json(const Module *m, SparseMode mode)
         cJSON_AddStringToObject(j, "weight", w->key ? w->key : "(computed)");
         cJSON_AddNumberToObject(j, "density", entries > 0 ? (double)in->nnz / entries : 1.0);
         cJSON_AddStringToObject(j, "format", sparse_format_name(sl.format));
+        cJSON_AddStringToObject(j, "cuda_format", sparse_format_name(sparse_gpu_format(sl.format)));
         if (sl.format == NDLRT_SPARSE_NM) {
             char nm[32];
             snprintf(nm, sizeof nm, "%d:%d", in->nm_n, in->nm_m);

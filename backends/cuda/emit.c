@@ -7,8 +7,9 @@
  * workspace plan (backends/plan.c's slots, as the C backend); one host function per layer,
  * named after its NDL path, that launches its kernel; and the API of spec section 10 over
  * DEVICE pointers, plus NET_run_stream on a caller's stream. create uploads the weights
- * once and allocates the workspace (at the symbols' bounds); run_stream never allocates
- * and never synchronizes. The NdlrtModelInfo's run takes host pointers (copies to the
+ * once (a pruned layer's packed sparse, see collect_weights), computes the values that
+ * depend on weights alone once (hashed expansions: the plan's ST_INIT) and allocates the
+ * workspace (at the symbols' bounds); run_stream never allocates and never synchronizes. The NdlrtModelInfo's run takes host pointers (copies to the
  * device and back) so that runtime/driver.c serves as the executable's main unchanged.
  * The same pass pipeline and plan as the C backend; nothing here transforms the graph.
  */
@@ -57,17 +58,65 @@ static void name_layers(EmitCu *e)
     }
 }
 
-/* Every weight a live op or an output reads, as stored (the GEMM reads a linear or conv
- * weight in its PyTorch layout: nothing is packed for the GPU). */
+/* The GPU format of op's weight (sparse_gpu_format of backends/sparse.c's decision), or
+ * NDLRT_SPARSE_DENSE. The layers of a moe expert or recurse step stay dense: their GEMM
+ * skips the rows past the run-time count (ndlcu_gemm_rows). */
+static int layer_sparse_format(const EmitCu *e, OpId o, SparseLayer *sl)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    if (!e->c.fn_name[o] || (op->kind != OP_LINEAR && op->kind != OP_CONV2D)) return NDLRT_SPARSE_DENSE;
+    if (e->c.plan.v[ir_operand(m, op, 1)].kind != ST_WEIGHT) return NDLRT_SPARSE_DENSE;
+    const TensorType *x = ir_type(m, ir_operand(m, op, 0));
+    for (unsigned i = 0; i < x->rank; i++)
+        if (emitcu_dim_dynamic(m, x->dims[i])) return NDLRT_SPARSE_DENSE;
+    if (!sparse_layer(m, op, e->c.o->sparse, sl)) return NDLRT_SPARSE_DENSE;
+    return sparse_gpu_format(sl->format);
+}
+
+/* The packed sparse weight of op o in the GPU's format (one array per weight and format:
+ * a shared layer applied twice reads one pack). */
+static void add_sparse_weight(EmitCu *e, OpId o, int format, const SparseLayer *sl)
+{
+    const Module *m = e->c.m;
+    WeightId w = m->values.v[ir_operand(m, &m->ops.v[o], 1)].weight;
+    for (uint32_t k = 0; k < e->c.cw.n; k++)
+        if (e->c.cw.v[k].pack == 3 && e->c.cw.v[k].src == w && ((const float *)e->c.cw.v[k].data)[0] == (float)format) {
+            e->sparse_cw[o] = k + 1;
+            return;
+        }
+    NdlrtSparseInfo info = sl->info;
+    CWeight c = {.src = w, .pack = 3, .packer = o, .dtype = DT_F32, .count = ndlrt_sparse_packed_floats(&info, format)};
+    c.data = xmalloc(c.count * sizeof(float) + 1);
+    ndlrt_sparse_pack(&info, format, m->weights.v[w].data, c.data);
+    const char *key = m->weights.v[w].key ? m->weights.v[w].key : "const";
+    char *base = ident(key), *name = xmalloc(strlen(base) + 48);
+    sprintf(name, "S_%s_%s", base, sparse_format_name(format));
+    free(base);
+    for (uint32_t k = 0; k < e->c.cw.n; k++) /* constants made by passes may share a key */
+        if (strcmp(e->c.cw.v[k].name, name) == 0) sprintf(name + strlen(name), "_%u", w);
+    c.name = name;
+    vec_push(e->c.cw, c);
+    e->sparse_cw[o] = e->c.cw.n;
+}
+
+/* Every weight a live op or an output reads: as stored (the GEMM reads a linear or conv
+ * weight in its PyTorch layout), except the weight of a layer that runs sparse, which is
+ * packed at compile time (ndlrt_sparse_pack, the CPU's layout) and stored only packed
+ * unless another op reads it as stored. */
 static void collect_weights(EmitCu *e)
 {
     const Module *m = e->c.m;
     bool *read = xcalloc(m->weights.n + 1, sizeof *read);
+    int *sparse = xcalloc(m->ops.n, sizeof *sparse);
+    SparseLayer *layer = xcalloc(m->ops.n, sizeof *layer);
+    for (OpId o = 1; o < m->ops.n; o++) sparse[o] = layer_sparse_format(e, o, &layer[o]);
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if (op->flags & OPF_DEAD) continue;
         for (unsigned i = 0; i < op->nin; i++) {
             ValueId a = ir_operand(m, op, i);
+            if (i == 1 && sparse[o]) continue; /* read packed */
             if (a && e->c.plan.v[plan_root(&e->c.plan, a)].kind == ST_WEIGHT)
                 read[m->values.v[plan_root(&e->c.plan, a)].weight] = true;
         }
@@ -90,16 +139,22 @@ static void collect_weights(EmitCu *e)
                                      .count = wt->nbytes / dtype_info[wt->type.dtype].size}));
         e->c.raw_weight[w] = e->c.cw.n;
     }
+    e->sparse_cw = xcalloc(m->ops.n, sizeof *e->sparse_cw);
+    for (OpId o = 1; o < m->ops.n; o++)
+        if (sparse[o]) add_sparse_weight(e, o, sparse[o], &layer[o]);
+    free(layer);
+    free(sparse);
     free(read);
 }
 
 static void write_weight_array(EmitCu *e, const CWeight *c)
 {
     const Weight *wt = &e->c.m->weights.v[c->src];
-    const void *d = wt->data;
+    const void *d = c->data ? c->data : wt->data;
     char t[128], num[EMITC_FLOAT_LEN];
-    P("/* %s %s */\nstatic const %s %s[%zu] = {", wt->key ? wt->key : "constant", ir_format_type(e->c.m, &wt->type, t, sizeof t),
-      emitc_ctype(c->dtype), c->name, c->count ? c->count : 1);
+    P("/* %s %s%s */\nstatic const %s %s[%zu] = {", wt->key ? wt->key : "constant", ir_format_type(e->c.m, &wt->type, t, sizeof t),
+      c->pack == 3 ? ", packed sparse at compile time (runtime/kernels/sparse.c's layout)" : "", emitc_ctype(c->dtype),
+      c->name, c->count ? c->count : 1);
     for (size_t i = 0; i < c->count; i++) {
         P(i % 8 ? " " : "\n    ");
         switch (c->dtype) {
@@ -253,6 +308,10 @@ static void write_struct(EmitCu *e)
     P("    void *io[%u];             /* device buffers of the host-pointer run (info) */\n", m->inputs.n + m->outputs.n + 1);
     P("    size_t io_bytes[%u];\n", m->inputs.n + m->outputs.n + 1);
     for (uint32_t i = 0; i < e->c.cw.n; i++) P("    const %s *%s;\n", emitc_ctype(e->c.cw.v[i].dtype), e->c.cw.v[i].name);
+    for (ValueId v = 1; v < m->values.n; v++)
+        if (e->c.plan.v[v].kind == ST_INIT)
+            P("    %s *init%u; /* device: t%u, computed once by create */\n", emitc_ctype(ir_type(m, v)->dtype),
+              e->c.plan.v[v].index, v);
     P("};\n\n");
 }
 
@@ -309,6 +368,57 @@ static void write_plan(EmitCu *e)
 
 /* ---- API ---------------------------------------------------------------------------------------- */
 
+/* Operand a (value v) of the layer function of head h, as the caller passes it: the packed
+ * array in place of the weight of a sparse layer. */
+static const char *operand_ptr(const EmitCu *e, OpId h, unsigned a, ValueId v, char *buf, size_t len)
+{
+    if (a == 1 && e->sparse_cw[h]) {
+        snprintf(buf, len, "m->%s", e->c.cw.v[e->sparse_cw[h] - 1].name);
+        return buf;
+    }
+    return v ? emitc_ptr(&e->c, v, buf, len) : "NULL";
+}
+
+/* Whether op o runs once in create (its result depends on weights alone: a `hashed`
+ * expansion of a stored pool, --hyper init's values; backends/plan.c ST_INIT). */
+static bool runs_in_create(const EmitCu *e, OpId o)
+{
+    return e->c.fn_name[o] && e->c.plan.v[e->c.m->ops.v[o].out].kind == ST_INIT;
+}
+
+/* In create: each ST_INIT value into its own device buffer, by its layer function, in op
+ * order on the default stream, with one device scratch block for the largest of them
+ * (their sizes are concrete); then waits, so that create reports a failed launch. */
+static void write_init_values(EmitCu *e)
+{
+    const Module *m = e->c.m;
+    char n[256], expr[1024], ptr[128];
+    bool any = false;
+    for (OpId o = 1; o < m->ops.n; o++) {
+        if (!runs_in_create(e, o)) continue;
+        if (!any) P("    /* values that depend on weights alone, computed once */\n    size_t init_scratch = 0;\n");
+        any = true;
+        emitcu_scratch_expr(e, o, expr, sizeof expr);
+        if (strstr(expr, "s[")) NDLC_ICE("the scratch of %s, computed by create, depends on a size", e->c.fn_name[o]);
+        if (strcmp(expr, "0") != 0) P("    init_scratch = ndlc_max(init_scratch, %s);\n", expr);
+    }
+    if (!any) return;
+    P("    float *scratch = NULL;\n");
+    P("    if (!rc && init_scratch) rc = ndlcu_status(cudaMalloc((void **)&scratch, init_scratch * sizeof(float)));\n");
+    for (OpId o = 1; o < m->ops.n; o++) {
+        if (!runs_in_create(e, o)) continue;
+        ValueId vals[16], res;
+        unsigned nv = emitc_group_operands(&e->c, o, vals, 16, &res);
+        unsigned k = e->c.plan.v[res].index;
+        P("    if (!rc) rc = ndlcu_status(cudaMalloc((void **)&m->init%u, (size_t)(%s) * sizeof *m->init%u + 1));\n", k,
+          emitc_numel(&e->c, res, n, sizeof n), k);
+        P("    if (!rc) rc = %s(NULL", e->c.fn_name[o]);
+        for (unsigned a = 0; a < nv; a++) P(", %s", operand_ptr(e, o, a, vals[a], ptr, sizeof ptr));
+        P(", m->init%u, scratch, m->bad, m->rows, 0);\n", k);
+    }
+    P("    if (!rc) rc = ndlcu_status(cudaStreamSynchronize(0));\n    cudaFree(scratch);\n");
+}
+
 static void write_create(EmitCu *e)
 {
     const Module *m = e->c.m;
@@ -362,6 +472,7 @@ static void write_create(EmitCu *e)
     for (SymId k = 1; k < napi; k++) all_bounded &= m->syms.v[k].bound > 0;
     if (napi < m->syms.n) /* the run-time row counts, on the device */
         P("    if (!rc) rc = ndlcu_status(cudaMalloc((void **)&m->rows, %uu * sizeof(int64_t)));\n", m->syms.n - 1);
+    write_init_values(e);
     if (all_bounded) { /* bounded sizes: the workspace now, so that run never allocates */
         P("    int64_t s[%u] = {", m->syms.n > 1 ? m->syms.n - 1 : 1);
         for (SymId k = 1; k < m->syms.n; k++) P("%s%" PRId64, k > 1 ? ", " : "", k < napi ? m->syms.v[k].bound : 0);
@@ -402,6 +513,7 @@ static void write_run_stream(EmitCu *e)
         ValueId vals[16], res;
         if (!e->c.fn_name[h]) continue;
         emitc_group_operands(&e->c, h, vals, 16, &res);
+        if (runs_in_create(e, h)) continue;
         head_at[m->values.v[res].def] = h;
         any = true;
     }
@@ -412,7 +524,7 @@ static void write_run_stream(EmitCu *e)
         ValueId vals[16], res;
         unsigned nv = emitc_group_operands(&e->c, h, vals, 16, &res);
         P("    rc = %s(s", e->c.fn_name[h]);
-        for (unsigned a = 0; a < nv; a++) P(", %s", vals[a] ? emitc_ptr(&e->c, vals[a], ptr, sizeof ptr) : "NULL");
+        for (unsigned a = 0; a < nv; a++) P(", %s", operand_ptr(e, h, a, vals[a], ptr, sizeof ptr));
         P(", %s, scratch, m->bad, m->rows, st);\n    if (rc) return rc;\n", emitc_ptr(&e->c, res, ptr, sizeof ptr));
     }
     free(head_at);
@@ -508,6 +620,7 @@ static void write_api_rest(EmitCu *e)
     P("    size_t off[%u];\n    return %s_plan(s, off);\n}\n\n", e->c.plan.nslots + 1, Pf);
     P("void %s_destroy(%s *m)\n{\n    if (!m) return;\n    cudaFree(m->ws);\n    cudaFree(m->weights);\n    cudaFree(m->bad);\n"
       "    cudaFree(m->rows);\n", Pf, Pf);
+    for (uint32_t k = 0; k < e->c.plan.ninit; k++) P("    cudaFree(m->init%u);\n", k);
     P("    for (unsigned k = 0; k < %uu; k++) cudaFree(m->io[k]);\n    free(m);\n}\n\n", m->inputs.n + m->outputs.n);
     P("const char *%s_strerror(int code) { return ndlrt_strerror(code); }\n\n", Pf);
 }
@@ -612,7 +725,7 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
     if (!emitcu_check(m, &bad, err, errlen)) return false;
     EmitCu em = {.c = {.m = m, .o = o}, .f = cu}, *e = &em;
     e->c.prefix = emitc_prefix(m);
-    plan_build(m, &e->c.plan);
+    plan_build_with_init(m, &e->c.plan);
     name_layers(e);
     collect_weights(e);
 
@@ -645,7 +758,11 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
 
     for (OpId k = 1; k < m->ops.n; k++) free(e->c.fn_name[k]);
     free(e->c.fn_name);
-    for (uint32_t i = 0; i < e->c.cw.n; i++) free((char *)e->c.cw.v[i].name);
+    for (uint32_t i = 0; i < e->c.cw.n; i++) {
+        free((char *)e->c.cw.v[i].name);
+        free(e->c.cw.v[i].data);
+    }
+    free(e->sparse_cw);
     vec_free(e->c.cw);
     free(e->c.raw_weight);
     free((char *)e->c.prefix);

@@ -2,7 +2,8 @@
  * emit_impl.h - private to the CUDA emitter (emit.c: the file's skeleton, weights and
  * API; emit_ops.c: one host function per layer that launches runtime/cuda/ndlcu.cuh).
  * The emitter reuses the C emitter's naming and pointer helpers through an EmitC that
- * holds only the module, options, plan and the raw weights (no packing on the GPU).
+ * holds the module, options, plan and the weights: as stored, except the sparse packs of
+ * pruned layers (cw entries with pack 3, see EmitCu.sparse_cw).
  */
 #ifndef NDLC_EMITCU_IMPL_H
 #define NDLC_EMITCU_IMPL_H
@@ -10,9 +11,13 @@
 #include "../c/emit_impl.h"
 
 typedef struct EmitCu {
-    EmitC c;                 /* m, o, plan, cw (raw weights only), raw_weight, prefix, fn_name */
+    EmitC c;                 /* m, o, plan, cw (raw and sparse weights), raw_weight, prefix, fn_name */
     FILE *f;
+    uint32_t *sparse_cw;     /* per op: cw index + 1 of the weight packed sparse for it, or 0 */
 } EmitCu;
+
+/* Whether d involves a dynamic symbol (a run-time row count). */
+bool emitcu_dim_dynamic(const Module *m, Dim d);
 
 /* Why op o cannot be emitted for the GPU yet (false), or true. */
 bool emitcu_op_supported(const Module *m, OpId o, char *why, size_t len);

@@ -39,8 +39,7 @@ static const char *numel(const EmitCu *e, ValueId v, char *buf)
 
 /* ---- run-time row counts (dynamic symbols: moe experts, recurse steps) ---------------------- */
 
-/* Whether d involves a dynamic symbol. */
-static bool dim_dynamic(const Module *m, Dim d)
+bool emitcu_dim_dynamic(const Module *m, Dim d)
 {
     if (d >= 0) return false;
     const DimExpr *x = ir_dim_expr(m, d);
@@ -52,7 +51,7 @@ static bool dim_dynamic(const Module *m, Dim d)
 /* The dynamic symbol that is exactly t's first dim (its row count), or 0. */
 static SymId row_symbol(const Module *m, const TensorType *t)
 {
-    if (!t->rank || !dim_dynamic(m, t->dims[0])) return 0;
+    if (!t->rank || !emitcu_dim_dynamic(m, t->dims[0])) return 0;
     const DimExpr *x = ir_dim_expr(m, t->dims[0]);
     return x->nsym == 1 && x->coef == 1 ? x->sym[0] : 0;
 }
@@ -332,10 +331,41 @@ static void layer_matmul(EmitCu *e, OpId o)
     P("{NULL, 0, NULL, 0}};\n    return ndlcu_gemm(&p, st);\n}\n\n");
 }
 
+/* A linear or 1x1 conv whose weight was packed sparse at compile time (emit.c's
+ * collect_weights): its caller passes the packed array as the weight operand a1. */
+static void layer_sparse(EmitCu *e, OpId o)
+{
+    const Module *m = e->c.m;
+    const Op *op = &m->ops.v[o];
+    const CWeight *c = &e->c.cw.v[e->sparse_cw[o] - 1];
+    const TensorType *w = ir_type(m, ir_operand(m, op, 1)), *x = ir_type(m, ir_operand(m, op, 0));
+    int format = (int)((const float *)c->data)[0];
+    char what[160], batch[256], plane[256], d[64];
+    snprintf(what, sizeof what, "sparse %s, packed at compile time (%zu floats): a warp per output over its row's %s",
+             sparse_format_name(format), c->count, format == NDLRT_SPARSE_CSR ? "nonzeros" : "groups");
+    if (op->kind == OP_LINEAR) {
+        emitcu_prod(e, x, 0, x->rank - 1, batch, sizeof batch);
+        snprintf(plane, sizeof plane, "1");
+    } else { /* 1x1, stride 1, no padding: the plane is the image's */
+        unsigned b = x->rank == 4;
+        snprintf(batch, sizeof batch, "%s", b ? D(e, x->dims[0], d) : "1");
+        emitcu_prod(e, x, b + 1, x->rank, plane, sizeof plane);
+    }
+    signature(e, o, what);
+    epilogue_init(e, o, ir_operand(m, op, 2) != 0);
+    P("    const NdlcuSparse p = {%s, %s, %" PRId64 ", %" PRId64 ", %s, a1 /* m->%s */, a0, y, ep};\n",
+      format == NDLRT_SPARSE_CSR ? "NDLRT_SPARSE_CSR" : "NDLRT_SPARSE_NM", batch, w->dims[0], w->dims[1], plane, c->name);
+    P("    return ndlcu_sparse(&p, st);\n}\n\n");
+}
+
 static void layer_linear(EmitCu *e, OpId o)
 {
     const Module *m = e->c.m;
     const Op *op = &m->ops.v[o];
+    if (e->sparse_cw[o]) {
+        layer_sparse(e, o);
+        return;
+    }
     const TensorType *w = ir_type(m, ir_operand(m, op, 1)), *x = ir_type(m, ir_operand(m, op, 0));
     char rows[256];
     emitcu_prod(e, x, 0, x->rank - 1, rows, sizeof rows);
@@ -357,6 +387,10 @@ static void layer_conv(EmitCu *e, OpId o)
 {
     const Module *m = e->c.m;
     const Op *op = &m->ops.v[o];
+    if (e->sparse_cw[o]) {
+        layer_sparse(e, o);
+        return;
+    }
     const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *w = ir_type(m, ir_operand(m, op, 1));
     const TensorType *y = ir_type(m, op->out);
     const int64_t *st = ir_op_ints(m, op, ATTR_STRIDE, NULL), *pd = ir_op_ints(m, op, ATTR_PAD, NULL);
@@ -747,7 +781,7 @@ bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len)
         if (!v) continue;
         const TensorType *t = ir_type(m, v);
         for (unsigned k = 0; k < t->rank; k++) {
-            if (!dim_dynamic(m, t->dims[k])) continue;
+            if (!emitcu_dim_dynamic(m, t->dims[k])) continue;
             any_rows = true;
             in_rows |= i < op->nin;
             if (k != 0 || !row_symbol(m, t)) problem = "with the rows not alone on the first axis";

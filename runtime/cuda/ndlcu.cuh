@@ -1057,6 +1057,63 @@ static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
     return ndlcu_gemm_launch<NdlcuConvOperands>(*p, true, grid, st);
 }
 
+/* ---- sparse weights: pruned linear and 1x1 conv layers (spec 8.2) ---------------------------
+ * The weight W[n, k] is packed at compile time by ndlrt_sparse_pack (runtime/kernels/sparse.c,
+ * whose file header gives the layouts): one f32 array, a header of NDLRT_SPARSE_HEADER floats
+ * (format, n, k, nnz, N, M, ...) and the integers stored as exact floats. The GPU reads two of
+ * its formats: CSR (ptr[n + 1], col[nnz], val[nnz]) and N:M (per group of M inputs a position
+ * code sum_i pos_i << (log2(M) i), then N values per group; padding: position 0, value 0).
+ * y[b, r, q] = epilogue(sum_c W[r, c] x[b, c, q]): a linear is planes of one (b: its rows),
+ * a 1x1 conv has a plane of h*w per image b. A warp per output element: the lanes split the
+ * nonzeros of row r (CSR) or its groups (N:M), then a shuffle sum. */
+enum { NDLCU_SPARSE_H_NNZ = 3, NDLCU_SPARSE_H_NM_N = 4, NDLCU_SPARSE_H_NM_M = 5 }; /* kernels/sparse.c's H_* */
+
+typedef struct NdlcuSparse {
+    int format;              /* NDLRT_SPARSE_CSR or NDLRT_SPARSE_NM */
+    int64_t batch, n, k, plane;
+    const float *w;          /* ndlrt_sparse_pack() output, on the device */
+    const float *x;          /* [batch, k, plane] */
+    float *y;                /* [batch, n, plane] */
+    NdlrtEpilogue ep;        /* bias by output row r, residual by output element */
+} NdlcuSparse;
+
+static __global__ void ndlcu_sparse_k(NdlcuSparse p)
+{
+    int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
+    int lane = threadIdx.x % 32;
+    const float *data = p.w + NDLRT_SPARSE_HEADER;
+    for (int64_t o = warp; o < p.batch * p.n * p.plane; o += nwarps) {
+        int64_t q = o % p.plane, r = (o / p.plane) % p.n, b = o / (p.plane * p.n);
+        const float *xb = p.x + b * p.k * p.plane + q; /* x[b, c, q] = xb[c * plane] */
+        float s = 0.0f;
+        if (p.format == NDLRT_SPARSE_CSR) {
+            int64_t nnz = (int64_t)p.w[NDLCU_SPARSE_H_NNZ];
+            const float *ptr = data, *col = ptr + p.n + 1, *val = col + nnz;
+            for (int64_t j = (int64_t)ptr[r] + lane; j < (int64_t)ptr[r + 1]; j += 32)
+                s += val[j] * xb[(int64_t)col[j] * p.plane];
+        } else { /* N:M */
+            int nn = (int)p.w[NDLCU_SPARSE_H_NM_N], mm = (int)p.w[NDLCU_SPARSE_H_NM_M], sh = 0;
+            while ((1 << sh) < mm) sh++;
+            int64_t groups = p.k / mm;
+            const float *code = data + r * groups, *val = data + p.n * groups + r * groups * nn;
+            for (int64_t g = lane; g < groups; g += 32) {
+                int c = (int)code[g];
+                for (int i = 0; i < nn; i++)
+                    s += val[g * nn + i] * xb[(g * mm + ((c >> (sh * i)) & (mm - 1))) * p.plane];
+            }
+        }
+        for (int d = 16; d; d >>= 1) s += __shfl_xor_sync(0xffffffffu, s, d);
+        if (lane == 0) p.y[o] = ndlcu_epilogue(p.ep, s, r, o);
+    }
+}
+
+static int ndlcu_sparse(const NdlcuSparse *p, cudaStream_t st)
+{
+    if (p->batch <= 0 || p->n <= 0 || p->plane <= 0) return NDLRT_OK;
+    ndlcu_sparse_k<<<ndlcu_blocks(p->batch * p->n * p->plane * 32), NDLCU_THREADS, 0, st>>>(*p);
+    return ndlcu_launched();
+}
+
 /* ---- run-time row counts: mixture of experts (spec 8.4) and recurse (spec 8.3) --------------
  * An expert (or a recurse step) runs on the rows selected for it, a count known only on the
  * device. The host never reads it back (run_stream stays asynchronous): every layer of the

@@ -12,7 +12,8 @@
 #      tolerance (run_golden.sh cuda-exe, and cuda-exe-ext for tests/models: --external-weights;
 #      `# TOL:`/`# ARGS:` lines as everywhere), in
 #      parallel; a pass/fail table and totals (cases the CUDA backend refuses with "not
-#      supported on --target cuda yet" are listed as such and do not fail the suite);
+#      supported on --target cuda yet" are listed as such and do not fail the suite; the
+#      pruned and hashed goldens, tests/prune, sharing/roast_*, ops/hashed*, also counted apart);
 #   4. every golden case through the PTX of the LLVM backend (`--emit exe --backend llvm
 #      --target cuda`: the CUDA driver-API host runtime runtime/cuda/ptxrt.c), compared the
 #      same way: the executables come from build-gpu/ptx/ (made by --prepare with an ndlc that
@@ -184,6 +185,11 @@ for f in "$work"/res/*.res; do
     fi
 done
 say "goldens: $pass passed, $fail failed, $unsup not supported on --target cuda yet (of $ncases)"
+# the pruned layers (sparse CSR / N:M kernels) and hashed weights (expanded once by create)
+# are among them; their count on its own, for the sparse and hashed paths of the backend
+sh_total=$(grep -c -E '^tests/(prune/|sharing/roast_|ops/hashed)' "$report")
+sh_pass=$(grep -E '^tests/(prune/|sharing/roast_|ops/hashed)' "$report" | grep -c ' pass ')
+say "pruned and hashed goldens (sparse kernels, hashed expansion in create): $sh_pass of $sh_total passed"
 status=0
 [ "$fail" -eq 0 ] || status=1
 
