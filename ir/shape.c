@@ -171,8 +171,8 @@ static bool get_seed(Sh *s, int64_t *v)
 /* A pair attribute ([h, w]) whose entries are all >= lo. */
 static bool get_pair(Sh *s, AttrKey key, int64_t lo, int64_t p[2])
 {
-    const int64_t *v;
-    uint32_t n;
+    const int64_t *v = NULL; /* initialised for gcc -O3's -Wmaybe-uninitialized */
+    uint32_t n = 0;
     if (!get_ints(s, key, &v, &n)) return false;
     if (n != 2)
         return fail(s, "'%s' %s must have 2 entries [h,w], got %u", NAME, attr_info[key].name,
@@ -667,8 +667,8 @@ static bool shape_permute(Sh *s, TensorType *out)
 static bool shape_slice(Sh *s, TensorType *out)
 {
     const TensorType *x = arg(s, 0, "input");
-    const int64_t *begin, *end, *step;
-    uint32_t nb, ne, ns;
+    const int64_t *begin = NULL, *end = NULL, *step = NULL; /* for gcc -O3, as in get_pair */
+    uint32_t nb = 0, ne = 0, ns = 0;
     if (!x || !get_ints(s, ATTR_BEGIN, &begin, &nb) || !get_ints(s, ATTR_END, &end, &ne) ||
         !get_ints(s, ATTR_STEP, &step, &ns))
         return false;
