@@ -93,7 +93,7 @@ NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtS
  *   one column (GEMV, weights from cache): CSR 9 per nonzero (gather-bound), BLOCK 1.6 per
  *   block lane (one FMA per 16 lanes), NM 20 per kept value (scalar decode);
  *   a linear's batch (64 columns, the chunk kernels): CSR 3.4 per nonzero (2.9x dense at
- *   90%), NM 1.7 per kept value (2:4: 1.15-1.2x dense on 1024 x 1024, 1.7x on 4096 x 4096),
+ *   90%), NM 1.7 per kept value (2:4: 1.15-1.2x dense on 1024 x 1024, 1.4-1.7x on 4096 x 4096),
  *   ELL see below; BLOCK 5 per nonzero and 2 per lane (every row of a panel scans the
  *   panel's blocks; no chunk kernel). A 1x1 conv's image plane (row_combine on the plane,
  *   L2-bound): CSR 5 per nonzero, NM 6 per kept value, ELL 15 per nonzero.
