@@ -831,7 +831,7 @@ static void ell_batch(const float *pk, int64_t P, const float *xb, float *yb)
         for (int64_t c = 0; c < nc; c++) {
             int64_t ns = (int64_t)cnt[p * nc + c];
             const __m512i base = _mm512_set1_epi32((int32_t)(c * C));
-            for (int64_t t0 = 0; t0 < ns; t0 += 16, at += 16 * S) {
+            for (int64_t t0 = 0; t0 < ns; at += (ns - t0 < 16 ? ns - t0 : 16) * S, t0 += 16) {
                 __m512 col[16], val[16];
                 for (int t = 0; t < 16; t++) {
                     if (t0 + t < ns) {
@@ -858,7 +858,6 @@ static void ell_batch(const float *pk, int64_t P, const float *xb, float *yb)
                     }
                 }
             }
-            at -= (16 - ns % 16) % 16 * S; /* the last step advanced by 16 slices */
         }
         for (int64_t l = 0; l < rows; l++)
             if (m[l] || !started[l]) row_chunks(P, k, n, p * R + l, m[l], ci[l], cv[l], xb, yb, started[l]);
