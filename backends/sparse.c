@@ -46,7 +46,7 @@ bool sparse_layer(const Module *m, const Op *op, SparseMode mode, SparseLayer *o
     static const int force[] = {[SPARSE_AUTO] = NDLRT_SPARSE_AUTO, [SPARSE_OFF] = NDLRT_SPARSE_DENSE,
                                 [SPARSE_CSR] = NDLRT_SPARSE_CSR, [SPARSE_BLOCK] = NDLRT_SPARSE_BLOCK,
                                 [SPARSE_NM] = NDLRT_SPARSE_NM, [SPARSE_ELL] = NDLRT_SPARSE_ELL};
-    out->format = ndlrt_sparse_choose(&out->info, out->cols, force[mode]);
+    out->format = ndlrt_sparse_choose(&out->info, out->cols, op->kind == OP_LINEAR, force[mode]);
     out->packed_floats = ndlrt_sparse_packed_floats(&out->info, out->format);
     return true;
 }

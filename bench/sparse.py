@@ -12,6 +12,8 @@ check.py). Cases, written into OUT (default bench/out/sparse/) with their own ma
   mlp_s90   bench/models/mlp.ndl's MLP 784-1024-1024-10 with models.py's weights, every
             weight pruned by l1_unstructured(0.9) and saved dense (exact zeros), batch 1, 64
   lin2to4   Linear(1024, 1024) whose weight keeps the 2 largest |w| of every 4, batch 64, 1
+  lin4096_2to4  the same at bench/run.sh's linear4096 size (4096 x 4096), batch 64 (bounded in
+            its .ndl: N <= 64); weights generated here (64 MiB), never committed
   cnn_c50   bench/models/cnn.ndl's ResNet-14 with half of the channels inside every residual
             block pruned (ln_structured(0.5) on each block's conv1, with the matching
             bn1 weight and bias, as structured pruning removes a channel), saved dense:
@@ -44,10 +46,10 @@ import models  # noqa: E402
 import st  # noqa: E402
 
 
-class Linear1024(nn.Module):
-    def __init__(self):
+class SquareLinear(nn.Module):
+    def __init__(self, size):
         super().__init__()
-        self.fc = nn.Linear(1024, 1024)
+        self.fc = nn.Linear(size, size)
 
     def forward(self, x):
         return self.fc(x)
@@ -70,29 +72,41 @@ def mlp_s90():
     return m
 
 
-def lin2to4():
+def pruned_2to4(m, size):
+    """Random weights (He scale) with the 2 largest |w| of every 4 kept."""
     torch.manual_seed(2024)
-    m = Linear1024()
     with torch.no_grad():
-        m.fc.weight.copy_(torch.randn(1024, 1024) * (2.0 / 1024) ** 0.5)
-        m.fc.bias.copy_(0.1 * torch.randn(1024))
+        m.fc.weight.copy_(torch.randn(size, size) * (2.0 / size) ** 0.5)
+        m.fc.bias.copy_(0.1 * torch.randn(size))
         w = m.fc.weight.numpy()
         m.fc.weight.mul_(torch.from_numpy(nm_mask(w, 2, 4)))
     return m.eval()
 
 
-LIN_NDL = """# Linear(1024, 1024), the 2:4 case of bench/sparse.py
-model Linear1024 {
-  input  x: f32[N, 1024];
-  output y: f32[N, 1024];
+def lin2to4():
+    return pruned_2to4(SquareLinear(1024), 1024)
 
-  fc = Linear(1024, 1024);
+
+def lin4096_2to4():
+    return pruned_2to4(SquareLinear(4096), 4096)
+
+
+LIN_NDL = """# Linear(%(size)d, %(size)d), a 2:4 case of bench/sparse.py
+model Linear%(size)d {
+  input  x: f32[%(batch)s, %(size)d];
+  output y: f32[N, %(size)d];
+
+  fc = Linear(%(size)d, %(size)d);
 
   forward {
     y = fc(x);
   }
 }
 """
+# the .ndl of the cases that have none in bench/models: name -> LIN_NDL's fields. lin4096_2to4
+# bounds its batch (the cost model then sees 64 rows and picks the N:M kernel; an unbounded
+# batch counts as one row, where 2:4 runs dense)
+LIN_CASES = {"lin2to4": {"size": 1024, "batch": "N"}, "lin4096_2to4": {"size": 4096, "batch": "N <= 64"}}
 
 def cnn_c50(pruned=True):
     m = models.build("cnn")
@@ -114,6 +128,8 @@ CASES = {
     "mlp_s90": (mlp_s90, [784], [1, 64], os.path.join(HERE, "models", "mlp.ndl"),
                 "MLP 784-1024-1024-10, 90% unstructured (l1_unstructured per layer)"),
     "lin2to4": (lin2to4, [1024], [64, 1], None, "Linear 1024x1024, 2:4"),
+    "lin4096_2to4": (lin4096_2to4, [4096], [64], None,
+                     "Linear 4096x4096 (bench/run.sh's linear4096), 2:4, batch bounded by 64"),
     "cnn_c50": (cnn_c50, [3, 32, 32], [1, 16], os.path.join(HERE, "models", "cnn.ndl"),
                 "ResNet-14, 50% of the channels inside each block pruned (structured)"),
 }
@@ -193,7 +209,7 @@ def main():
         write_case(n, a.out)
         if CASES[n][3] is None:
             with open(os.path.join(a.out, n + ".ndl"), "w") as f:
-                f.write(LIN_NDL)
+                f.write(LIN_NDL % LIN_CASES[n])
     if not os.path.exists(os.path.join(a.out, "noop.onnx")):
         models.write_noop(os.path.join(a.out, "noop.onnx"))
     with open(os.path.join(a.out, "manifest.json"), "w") as f:

@@ -164,7 +164,8 @@ typedef struct NdlrtSparseInfo {
     int64_t ell_slices;      /* ELL: 16-lane slices (sum over 16 x 64 tiles of a row's most) */
 } NdlrtSparseInfo;
 NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtSparseInfo *s);
-NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int force);
+/* linear: 1 for a linear (its batch runs on the 64-column chunk kernels), 0 for a 1x1 conv */
+NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int linear, int force);
 NDLRT_API size_t ndlrt_sparse_packed_floats(const NdlrtSparseInfo *s, int format);
 NDLRT_API void ndlrt_sparse_pack(const NdlrtSparseInfo *s, int format, const float *w, float *packed);
 /* y[m, n] = x[m, k] . W^T (+ epilogue, bias per n) */

@@ -12,7 +12,8 @@
  *          panel with any nonzero: ptr[panels + 1], col[blocks], val[blocks * 16]
  *          (rows past n are 0), so that one block is one AVX-512 FMA
  *   NM     N of every M consecutive elements of a row (M a power of two): per group a
- *          code sum_i pos_i << (log2(M) * i) (ascending positions), then N values per group
+ *          code sum_i pos_i << (log2(M) * i) (ascending positions) and N values; stored
+ *          tile-major (128-column tiles of K; per tile, per row: its codes, then its values)
  *   ELL    for one column (a GEMV) without gathers: W cut into 16-row panels and 64-column
  *          chunks; a (panel, chunk) holds as many slices as its row with the most nonzeros
  *          in the chunk, slice s holding the s-th nonzero of each of the 16 rows (padding:
@@ -91,34 +92,42 @@ NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtS
  * bench/sparse.py and the sparse rows of docs/decisions.md):
  *   one column (GEMV, weights from cache): CSR 9 per nonzero (gather-bound), BLOCK 1.6 per
  *   block lane (one FMA per 16 lanes), NM 20 per kept value (scalar decode);
- *   a batch (transposed, L2-bound): CSR 5 per nonzero, BLOCK 5 per nonzero and 2 per lane
- *   (every row of a panel scans the panel's blocks), NM 6 per kept value.
+ *   a linear's batch (64 columns, the chunk kernels): CSR 3.4 per nonzero (2.9x dense at
+ *   90%), NM 1.7 per kept value (2:4: 1.15-1.2x dense on 1024 x 1024, 1.4-1.7x on 4096 x 4096),
+ *   ELL see below; BLOCK 5 per nonzero and 2 per lane (every row of a panel scans the
+ *   panel's blocks; no chunk kernel). A 1x1 conv's image plane (row_combine on the plane,
+ *   L2-bound): CSR 5 per nonzero, NM 6 per kept value, ELL 15 per nonzero.
  *   ELL: one column 1.3 per lane, padding included (permutes, no gathers: 4.4x dense at 90%
  *   and 1.3x at 50% on 1024 x 1024, timed on the kernels alone on a loaded
- *   machine, where the dense GEMV is memory-bound); with a batch each panel's rows are
- *   decoded and combined as CSR's, yet measured 3x slower: 15 per nonzero.
+ *   machine, where the dense GEMV is memory-bound); with a batch each panel's slices are
+ *   decoded (vector transpose) into its rows' entries and combined as CSR's: 5 per nonzero
+ *   (2.0x dense at 90%).
  * The cheapest wins; dense on ties. */
 #define ELL_LANE 1.3 /* dense multiply-adds per ELL lane at one column (see above) */
-NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int force)
+NDLRT_API int ndlrt_sparse_choose(const NdlrtSparseInfo *s, int64_t cols, int linear, int force)
 {
     const double max_int = NDLRT_SPARSE_MAX_INT;
-    if (s->n <= 0 || s->k <= 0 || (double)s->n * (double)s->k >= max_int) return NDLRT_SPARSE_DENSE;
+    /* every integer a pack stores (sizes, offsets, counts) must be exact in f32 */
+    if (s->n <= 0 || s->k <= 0 || s->n >= max_int || s->k >= max_int || s->nnz >= max_int ||
+        s->blocks >= max_int || s->ell_slices >= max_int)
+        return NDLRT_SPARSE_DENSE;
     if (force == NDLRT_SPARSE_NM && !s->nm_m) return NDLRT_SPARSE_DENSE;
     if (force != NDLRT_SPARSE_AUTO) return force;
     int one = cols <= 1;
     double dense = (double)s->n * (double)s->k, lanes = (double)s->blocks * NDLRT_SPARSE_BLOCK_ROWS;
-    double csr = (double)s->nnz * (one ? 9.0 : 5.0);
+    double csr = (double)s->nnz * (one ? 9.0 : linear ? 3.4 : 5.0);
     double block = one ? lanes * 1.6 : (double)s->nnz * 5.0 + lanes * 2.0;
-    double nm = s->nm_m ? dense * s->nm_n / s->nm_m * (one ? 20.0 : 6.0) : 2 * dense;
+    double nm = s->nm_m ? dense * s->nm_n / s->nm_m * (one ? 20.0 : linear ? 1.7 : 6.0) : 2 * dense;
     double ell_lanes = (double)s->ell_slices * NDLRT_SPARSE_BLOCK_ROWS;
-    double ell = one ? ell_lanes * ELL_LANE : (double)s->nnz * 15.0;
+    double ell = one ? ell_lanes * ELL_LANE : (double)s->nnz * (linear ? 5.0 : 15.0);
     int best = NDLRT_SPARSE_DENSE;
     double cost = dense;
     if (csr < cost) best = NDLRT_SPARSE_CSR, cost = csr;
     if (block < cost) best = NDLRT_SPARSE_BLOCK, cost = block;
     if (nm < cost) best = NDLRT_SPARSE_NM, cost = nm;
-    /* ELL's batch path is about 3x slower than CSR's (measured; the cause is not known
-     * yet) and an unbounded batch counts as one column, so ELL must halve the dense time */
+    /* an unbounded batch counts as one column, and with a batch ELL is about 1.5x slower
+     * than CSR (its decode), so at one column ELL must halve the dense time: then the same
+     * executable is still about 2x dense with a batch (90%), not slower (50%) */
     if (ell < cost && (!one || ell < dense / 2)) best = NDLRT_SPARSE_ELL, cost = ell;
     return best;
 }
@@ -141,6 +150,19 @@ NDLRT_API size_t ndlrt_sparse_packed_floats(const NdlrtSparseInfo *s, int format
         return h + (size_t)(panels(s->n) * ell_chunks(s->k)) + (size_t)s->ell_slices * (4 + NDLRT_SPARSE_BLOCK_ROWS);
     default: return 0;
     }
+}
+
+/* NM: K in tiles of NM_TILE_COLS columns (NM_TILE_COLS / M groups, the last tile what
+ * remains), tile after tile, and within a tile row after row, so that a batch kernel that
+ * runs every row over one tile of X reads the weights as one sequential stream. The record
+ * of (row r, tile t) is its tg codes then its tg * N values; returns its offset in the data
+ * and sets *tg. */
+#define NM_TILE_COLS 128
+static int64_t nm_record(int64_t n, int64_t gpr, int nn, int mm, int64_t r, int64_t t, int64_t *tg)
+{
+    int64_t full = NM_TILE_COLS / mm, g0 = t * full;
+    *tg = gpr - g0 < full ? gpr - g0 : full;
+    return g0 * n * (1 + nn) + r * *tg * (1 + nn);
 }
 
 static int log2i(int m)
@@ -224,23 +246,26 @@ NDLRT_API void ndlrt_sparse_pack(const NdlrtSparseInfo *s, int format, const flo
         h[H_NNZ] = (float)at;
     } else if (format == NDLRT_SPARSE_NM) {
         int nn = s->nm_n, mm = s->nm_m, sh = log2i(mm);
-        int64_t groups = n * (k / mm);
-        float *val = d + groups;
+        int64_t gpr = k / mm;
         h[H_NM_N] = (float)nn;
         h[H_NM_M] = (float)mm;
-        for (int64_t g = 0; g < groups; g++) {
-            const float *src = w + g * mm;
-            int32_t code = 0;
-            int kept = 0;
-            for (int j = 0; j < mm && kept < nn; j++)
-                if (src[j] != 0) {
-                    code |= j << (sh * kept);
-                    val[g * nn + kept++] = src[j];
-                }
-            for (; kept < nn; kept++) val[g * nn + kept] = 0.0f; /* position 0, value 0 */
-            d[g] = (float)code;
-        }
-        h[H_NNZ] = (float)(groups * nn);
+        for (int64_t r = 0; r < n; r++)
+            for (int64_t g = 0; g < gpr; g++) {
+                int64_t tg, at = nm_record(n, gpr, nn, mm, r, g / (NM_TILE_COLS / mm), &tg);
+                int64_t i = g % (NM_TILE_COLS / mm);
+                const float *src = w + r * k + g * mm;
+                float *val = d + at + tg + i * nn;
+                int32_t code = 0;
+                int kept = 0;
+                for (int j = 0; j < mm && kept < nn; j++)
+                    if (src[j] != 0) {
+                        code |= j << (sh * kept);
+                        val[kept++] = src[j];
+                    }
+                for (; kept < nn; kept++) val[kept] = 0.0f; /* position 0, value 0 */
+                d[at + i] = (float)code;
+            }
+        h[H_NNZ] = (float)(n * gpr * nn);
     } else if (format == NDLRT_SPARSE_ELL) {
         ell_pack(s, w, h, d);
     }
@@ -424,55 +449,36 @@ static void block_rows(const float *pk, int64_t P, const float *X, int64_t ldx, 
     }
 }
 
-/* Floats of X that the batched N:M kernel keeps hot per tile (32 KiB, an L1 data cache) */
-#define NM_TILE_FLOATS 8192
-
+/* N:M, P columns: tile by tile (NM_TILE_COLS columns of X), every row takes its kept
+ * values of the tile's groups, so that with a batch the tile's rows of X stay in cache. */
 static void nm_rows(const float *pk, int64_t P, const float *X, int64_t ldx, float *Y, int64_t ldy)
 {
     int64_t n = (int64_t)pk[H_N], k = (int64_t)pk[H_K];
     int nn = (int)pk[H_NM_N], mm = (int)pk[H_NM_M], sh = log2i(mm);
-    int64_t gpr = k / mm; /* groups per row */
-    const float *code = pk + NDLRT_SPARSE_HEADER, *val = code + n * gpr;
-    int32_t ci[CHUNK];
-    int64_t per_chunk = nn ? CHUNK / nn : 1;
-    if (nn > 0 && P > 1 && P <= NM_TILE_FLOATS / mm) {
-        /* a batch: tiles of `tile` groups (tile * M rows of X, at most NM_TILE_FLOATS
-         * floats) stay in L1 while every row takes its kept values from them */
-        int64_t tile = NM_TILE_FLOATS / (P * mm) < per_chunk ? NM_TILE_FLOATS / (P * mm) : per_chunk;
-        for (int64_t g0 = 0; g0 < gpr; g0 += tile) {
-            int64_t g1 = g0 + tile < gpr ? g0 + tile : gpr;
-            for (int64_t r = 0; r < n; r++) {
-                int64_t cnt = 0;
-                for (int64_t g = g0; g < g1; g++) {
-                    int32_t c = (int32_t)code[r * gpr + g];
-                    for (int i = 0; i < nn; i++) ci[cnt++] = (int32_t)(g * mm) + ((c >> (sh * i)) & (mm - 1));
-                }
-                row_combine(P, cnt, ci, val + (r * gpr + g0) * nn, X, ldx, Y + r * ldy, g0 > 0);
-            }
-        }
-        return;
+    int64_t gpr = k / mm, full = NM_TILE_COLS / mm; /* groups per row and per tile */
+    const float *d = pk + NDLRT_SPARSE_HEADER;
+    int32_t ci[NM_TILE_COLS];
+    for (int64_t r = 0; r < n && (nn == 0 || gpr == 0); r++) {
+        if (P == 1) Y[r * ldy] = 0.0f;
+        else memset(Y + r * ldy, 0, (size_t)P * sizeof *Y);
     }
-    for (int64_t r = 0; r < n; r++) {
-        float *y = Y + r * ldy;
-        if (nn == 0) {
-            if (P == 1) y[0] = 0.0f;
-            else memset(y, 0, (size_t)P * sizeof *y);
-            continue;
-        }
-        float dot = 0.0f;
-        for (int64_t g0 = 0; g0 < gpr; g0 += per_chunk) {
-            int64_t ng = gpr - g0 < per_chunk ? gpr - g0 : per_chunk, cnt = 0;
-            for (int64_t g = g0; g < g0 + ng; g++) {
-                int32_t c = (int32_t)code[r * gpr + g];
-                for (int i = 0; i < nn; i++) ci[cnt++] = (int32_t)(g * mm) + ((c >> (sh * i)) & (mm - 1));
+    if (nn == 0) return;
+    for (int64_t t = 0; t * full < gpr; t++)
+        for (int64_t r = 0; r < n; r++) {
+            int64_t tg, at = nm_record(n, gpr, nn, mm, r, t, &tg), cnt = 0;
+            const float *code = d + at, *v = code + tg;
+            for (int64_t g = 0; g < tg; g++) {
+                int32_t c = (int32_t)code[g];
+                for (int i = 0; i < nn; i++) ci[cnt++] = (int32_t)((t * full + g) * mm) + ((c >> (sh * i)) & (mm - 1));
             }
-            const float *v = val + (r * gpr + g0) * nn;
-            if (P == 1)
+            if (P == 1) {
+                float dot = t > 0 ? Y[r * ldy] : 0.0f;
                 for (int64_t j = 0; j < cnt; j++) dot += v[j] * X[ci[j]];
-            else row_combine(P, cnt, ci, v, X, ldx, y, g0 > 0);
+                Y[r * ldy] = dot;
+            } else {
+                row_combine(P, cnt, ci, v, X, ldx, Y + r * ldy, t > 0);
+            }
         }
-        if (P == 1) y[0] = dot;
-    }
 }
 
 /* Column of lane l of a slice (relative to its chunk), from its 4 index floats as integers. */
@@ -591,6 +597,285 @@ static void sparse_rows(const float *pk, int64_t P, const float *X, int64_t ldx,
     }
 }
 
+/* ---- a linear's batch in 64-column chunks (AVX-512) ----------------------------------------- */
+
+#if defined(__AVX512F__)
+/* With a batch, x[m, k] is transposed into chunks of BATCH_COLS rows of x: chunk q, at
+ * xb + q * BATCH_COLS * k, is Xt[k, w] for x's rows q * BATCH_COLS.. with w their count
+ * rounded up to 16 (padding lanes 0). A column of W then meets w / 16 whole vectors at a
+ * stride known to the kernel (so no masks, and addresses are shifts, not multiplies by a
+ * run-time stride), and a row of Y fits in four accumulators. Y comes out in the same
+ * chunks (row r of chunk q at yb + q * BATCH_COLS * n + r * w). */
+#define SPARSE_INLINE static inline __attribute__((always_inline))
+enum { BATCH_COLS = 64 };
+
+static float *align64(float *p) { return p + ((64 - (uintptr_t)p % 64) % 64) / sizeof *p; }
+
+static int64_t chunk_width(int64_t P, int64_t q)
+{
+    int64_t c = P - q * BATCH_COLS < BATCH_COLS ? P - q * BATCH_COLS : BATCH_COLS;
+    return (c + 15) & ~(int64_t)15;
+}
+
+static void chunks_in(int64_t m, int64_t k, const float *x, float *xb)
+{
+    for (int64_t p0 = 0; p0 < m; p0 += BATCH_COLS) {
+        int64_t w = chunk_width(m, p0 / BATCH_COLS), rows = m - p0 < BATCH_COLS ? m - p0 : BATCH_COLS;
+        float *dst = xb + p0 * k;
+        for (int64_t t0 = 0; t0 < k; t0 += 16) {
+            int64_t te = t0 + 16 < k ? t0 + 16 : k;
+            for (int64_t i = 0; i < w; i++)
+                for (int64_t t = t0; t < te; t++) dst[t * w + i] = i < rows ? x[(p0 + i) * k + t] : 0.0f;
+        }
+    }
+}
+
+static void chunks_out(int64_t m, int64_t n, const float *yb, float *y)
+{
+    for (int64_t p0 = 0; p0 < m; p0 += BATCH_COLS) {
+        int64_t w = chunk_width(m, p0 / BATCH_COLS), rows = m - p0 < BATCH_COLS ? m - p0 : BATCH_COLS;
+        const float *src = yb + p0 * n;
+        for (int64_t r0 = 0; r0 < n; r0 += 16) {
+            int64_t re = r0 + 16 < n ? r0 + 16 : n;
+            for (int64_t i = 0; i < rows; i++)
+                for (int64_t r = r0; r < re; r++) y[(p0 + i) * n + r] = src[r * w + i];
+        }
+    }
+}
+
+/* y[0:16V] (+)= sum_j val[j] * xc[col[j], 0:16V] on a chunk of V vectors per row; two
+ * entries per step into two sets of accumulators (one chain per accumulator would wait on
+ * the multiply-add latency). */
+SPARSE_INLINE void list_combine(int V, int64_t cnt, const int32_t *col, const float *val, const float *xc,
+                                float *y, int accumulate)
+{
+    const int64_t w = 16 * V;
+    __m512 a[4], b[4];
+    for (int u = 0; u < V; u++) {
+        a[u] = accumulate ? _mm512_loadu_ps(y + 16 * u) : _mm512_setzero_ps();
+        b[u] = _mm512_setzero_ps();
+    }
+    int64_t j = 0;
+    for (; j + 2 <= cnt; j += 2) {
+        const float *xr = xc + col[j] * w, *xs = xc + col[j + 1] * w;
+        __m512 v = _mm512_set1_ps(val[j]), s = _mm512_set1_ps(val[j + 1]);
+        for (int u = 0; u < V; u++) {
+            a[u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 16 * u), a[u]);
+            b[u] = _mm512_fmadd_ps(s, _mm512_loadu_ps(xs + 16 * u), b[u]);
+        }
+    }
+    if (j < cnt) {
+        const float *xr = xc + col[j] * w;
+        __m512 v = _mm512_set1_ps(val[j]);
+        for (int u = 0; u < V; u++) a[u] = _mm512_fmadd_ps(v, _mm512_loadu_ps(xr + 16 * u), a[u]);
+    }
+    for (int u = 0; u < V; u++) _mm512_storeu_ps(y + 16 * u, _mm512_add_ps(a[u], b[u]));
+}
+
+/* Row r of Y (+)= its entries (col, val) against every chunk of X. */
+static void row_chunks(int64_t P, int64_t k, int64_t n, int64_t r, int64_t cnt, const int32_t *col,
+                       const float *val, const float *xb, float *yb, int accumulate)
+{
+    for (int64_t p0 = 0; p0 < P; p0 += BATCH_COLS) {
+        int64_t w = chunk_width(P, p0 / BATCH_COLS);
+        const float *xc = xb + p0 * k;
+        float *y = yb + p0 * n + r * w;
+        switch (w / 16) {
+        case 1: list_combine(1, cnt, col, val, xc, y, accumulate); break;
+        case 2: list_combine(2, cnt, col, val, xc, y, accumulate); break;
+        case 3: list_combine(3, cnt, col, val, xc, y, accumulate); break;
+        default: list_combine(4, cnt, col, val, xc, y, accumulate); break;
+        }
+    }
+}
+
+static void csr_batch(const float *pk, int64_t P, const float *xb, float *yb)
+{
+    int64_t n = (int64_t)pk[H_N], k = (int64_t)pk[H_K], nnz = (int64_t)pk[H_NNZ];
+    const float *ptr = pk + NDLRT_SPARSE_HEADER, *col = ptr + n + 1, *val = col + nnz;
+    int32_t ci[CHUNK];
+    for (int64_t r = 0; r < n; r++) {
+        int64_t b = (int64_t)ptr[r], e = (int64_t)ptr[r + 1];
+        if (b == e) row_chunks(P, k, n, r, 0, ci, val, xb, yb, 0);
+        for (int64_t j0 = b; j0 < e; j0 += CHUNK) {
+            int64_t cnt = e - j0 < CHUNK ? e - j0 : CHUNK;
+            for (int64_t j = 0; j < cnt; j++) ci[j] = (int32_t)col[j0 + j];
+            row_chunks(P, k, n, r, cnt, ci, val + j0, xb, yb, j0 > b);
+        }
+    }
+}
+
+/* One row of W on one tile: its record holds tg codes then tg * N values; xt is the tile of
+ * a chunk of V vectors per row (row g * M + pos of xt is the column that the code picks). */
+SPARSE_INLINE void nm_tile_row(int V, int nn, int mm, int64_t tg, const float *rec, const float *xt, float *y,
+                               int accumulate)
+{
+    const int64_t w = 16 * V;
+    const int sh = mm == 8 ? 3 : 2;
+    const float *v = rec + tg;
+    __m512 a[2][4];
+    for (int u = 0; u < V; u++) {
+        a[0][u] = accumulate ? _mm512_loadu_ps(y + 16 * u) : _mm512_setzero_ps();
+        a[1][u] = _mm512_setzero_ps();
+    }
+    for (int64_t g = 0; g < tg; g++, xt += mm * w, v += nn) {
+        int32_t c = (int32_t)rec[g];
+        for (int i = 0; i < nn; i++) {
+            const float *xr = xt + ((c >> (sh * i)) & (mm - 1)) * w;
+            __m512 s = _mm512_set1_ps(v[i]);
+            for (int u = 0; u < V; u++) a[i & 1][u] = _mm512_fmadd_ps(s, _mm512_loadu_ps(xr + 16 * u), a[i & 1][u]);
+        }
+    }
+    for (int u = 0; u < V; u++) _mm512_storeu_ps(y + 16 * u, _mm512_add_ps(a[0][u], a[1][u]));
+}
+
+/* Every row of W on one tile (records one after the other: one sequential stream). */
+SPARSE_INLINE void nm_tile(int V, int nn, int mm, int64_t n, int64_t tg, const float *rec, const float *xt,
+                           float *yc, int accumulate)
+{
+    for (int64_t r = 0; r < n; r++, rec += tg * (1 + nn), yc += 16 * V)
+        nm_tile_row(V, nn, mm, tg, rec, xt, yc, accumulate);
+}
+
+/* nm_tile with V and the common 2:4 as constants (the compiler unrolls them). */
+static void nm_tile_any(int V, int nn, int mm, int64_t n, int64_t tg, const float *rec, const float *xt,
+                        float *yc, int accumulate)
+{
+    int two_four = nn == 2 && mm == 4;
+    switch (V) {
+    case 1:
+        if (two_four) nm_tile(1, 2, 4, n, tg, rec, xt, yc, accumulate);
+        else nm_tile(1, nn, mm, n, tg, rec, xt, yc, accumulate);
+        break;
+    case 2:
+        if (two_four) nm_tile(2, 2, 4, n, tg, rec, xt, yc, accumulate);
+        else nm_tile(2, nn, mm, n, tg, rec, xt, yc, accumulate);
+        break;
+    case 3:
+        if (two_four) nm_tile(3, 2, 4, n, tg, rec, xt, yc, accumulate);
+        else nm_tile(3, nn, mm, n, tg, rec, xt, yc, accumulate);
+        break;
+    default:
+        if (two_four) nm_tile(4, 2, 4, n, tg, rec, xt, yc, accumulate);
+        else nm_tile(4, nn, mm, n, tg, rec, xt, yc, accumulate);
+        break;
+    }
+}
+
+/* N:M on chunks, tile by tile: a tile of X's chunk (NM_TILE_COLS rows of at most 64 floats,
+ * 32 KiB) stays in L1 while every row of W takes its kept values from it. */
+static void nm_batch(const float *pk, int64_t P, const float *xb, float *yb)
+{
+    int64_t n = (int64_t)pk[H_N], k = (int64_t)pk[H_K];
+    int nn = (int)pk[H_NM_N], mm = (int)pk[H_NM_M];
+    int64_t gpr = k / mm, full = NM_TILE_COLS / mm;
+    const float *d = pk + NDLRT_SPARSE_HEADER;
+    for (int64_t p0 = 0; p0 < P; p0 += BATCH_COLS) {
+        int64_t w = chunk_width(P, p0 / BATCH_COLS);
+        float *yc = yb + p0 * n;
+        if (nn == 0 || gpr == 0) {
+            memset(yc, 0, (size_t)(n * w) * sizeof *yc);
+            continue;
+        }
+        for (int64_t t = 0; t * full < gpr; t++) {
+            int64_t tg, at = nm_record(n, gpr, nn, mm, 0, t, &tg);
+            nm_tile_any((int)(w / 16), nn, mm, n, tg, d + at, xb + p0 * k + t * NM_TILE_COLS * w, yc, t > 0);
+        }
+    }
+}
+
+/* r[l] = lane l of r[0..15] (a 16 x 16 transpose in four rounds of shuffles). */
+static void transpose16(__m512 r[16])
+{
+    __m512 t[16];
+    for (int i = 0; i < 8; i++) {
+        t[2 * i] = _mm512_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; i++) {
+        __m512d a = _mm512_castps_pd(t[4 * i]), b = _mm512_castps_pd(t[4 * i + 1]);
+        __m512d c = _mm512_castps_pd(t[4 * i + 2]), d = _mm512_castps_pd(t[4 * i + 3]);
+        r[4 * i] = _mm512_castpd_ps(_mm512_unpacklo_pd(a, c));
+        r[4 * i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(a, c));
+        r[4 * i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(b, d));
+        r[4 * i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(b, d));
+    }
+    for (int i = 0; i < 2; i++)
+        for (int j = 0; j < 4; j++) {
+            t[8 * i + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0x88);
+            t[8 * i + 4 + j] = _mm512_shuffle_f32x4(r[8 * i + j], r[8 * i + 4 + j], 0xdd);
+        }
+    for (int j = 0; j < 8; j++) {
+        r[j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0x88);
+        r[8 + j] = _mm512_shuffle_f32x4(t[j], t[8 + j], 0xdd);
+    }
+}
+/* ELL: a panel's slices are read once, in order, and split into its 16 rows' entries (a row
+ * reading its own lane across the panel would pass over the whole panel 16 times). Vector
+ * decode: 16 slices at a time, the columns of each slice from its 4 index floats (as in
+ * ell_vector), then a transpose makes row l's 16 entries one vector, whose nonzero values
+ * (a row's entries are a prefix of the slices: padding only at the end) are compressed onto
+ * its list. A scalar decode of one lane at a time took as long as the multiply-adds. */
+static void ell_batch(const float *pk, int64_t P, const float *xb, float *yb)
+{
+    enum { R = NDLRT_SPARSE_BLOCK_ROWS, C = NDLRT_SPARSE_ELL_COLS, S = 4 + R };
+    int64_t n = (int64_t)pk[H_N], k = (int64_t)pk[H_K], np = panels(n), nc = ell_chunks(k);
+    const float *cnt = pk + NDLRT_SPARSE_HEADER, *at = cnt + np * nc;
+    const __m512i shift = _mm512_set_epi32(18, 18, 18, 18, 12, 12, 12, 12, 6, 6, 6, 6, 0, 0, 0, 0);
+    const __m512i low6 = _mm512_set1_epi32(C - 1);
+    int32_t ci[R][ELL_ROW_CHUNK];
+    float cv[R][ELL_ROW_CHUNK];
+    for (int64_t p = 0; p < np; p++) {
+        int64_t rows = n - p * R < R ? n - p * R : R, m[R] = {0};
+        int started[R] = {0};
+        for (int64_t c = 0; c < nc; c++) {
+            int64_t ns = (int64_t)cnt[p * nc + c];
+            const __m512i base = _mm512_set1_epi32((int32_t)(c * C));
+            for (int64_t t0 = 0; t0 < ns; at += (ns - t0 < 16 ? ns - t0 : 16) * S, t0 += 16) {
+                __m512 col[16], val[16];
+                for (int t = 0; t < 16; t++) {
+                    if (t0 + t < ns) {
+                        const float *sl = at + t * S;
+                        __m512i packed = _mm512_broadcast_i32x4(_mm_cvttps_epi32(_mm_loadu_ps(sl)));
+                        __m512i cc = _mm512_and_si512(_mm512_srlv_epi32(packed, shift), low6);
+                        col[t] = _mm512_castsi512_ps(_mm512_add_epi32(cc, base));
+                        val[t] = _mm512_loadu_ps(sl + 4);
+                    } else {
+                        col[t] = val[t] = _mm512_setzero_ps();
+                    }
+                }
+                transpose16(col);
+                transpose16(val);
+                for (int64_t l = 0; l < rows; l++) {
+                    __mmask16 keep = _mm512_cmp_ps_mask(val[l], _mm512_setzero_ps(), _CMP_NEQ_UQ);
+                    _mm512_storeu_ps(cv[l] + m[l], _mm512_maskz_compress_ps(keep, val[l]));
+                    _mm512_storeu_si512(ci[l] + m[l], _mm512_maskz_compress_epi32(keep, _mm512_castps_si512(col[l])));
+                    m[l] += __builtin_popcount(keep);
+                    if (m[l] > ELL_ROW_CHUNK - 16) { /* the next 16 might not fit */
+                        row_chunks(P, k, n, p * R + l, m[l], ci[l], cv[l], xb, yb, started[l]);
+                        started[l] = 1;
+                        m[l] = 0;
+                    }
+                }
+            }
+        }
+        for (int64_t l = 0; l < rows; l++)
+            if (m[l] || !started[l]) row_chunks(P, k, n, p * R + l, m[l], ci[l], cv[l], xb, yb, started[l]);
+    }
+}
+
+/* Y = W . X on chunks; NULL-free: false for formats without a chunk kernel (BLOCK). */
+static int sparse_batch(const float *pk, int64_t P, const float *xb, float *yb)
+{
+    switch ((int)pk[H_FORMAT]) {
+    case NDLRT_SPARSE_CSR: csr_batch(pk, P, xb, yb); return 1;
+    case NDLRT_SPARSE_NM: nm_batch(pk, P, xb, yb); return 1;
+    case NDLRT_SPARSE_ELL: ell_batch(pk, P, xb, yb); return 1;
+    default: return 0;
+    }
+}
+#endif
+
 /* ---- the layers ---------------------------------------------------------------------------- */
 
 /* Below this many rows a linear runs one gather-dot per row and output; from it on, the
@@ -612,15 +897,29 @@ static void transpose(int64_t rows, int64_t cols, const float *src, float *dst)
 
 NDLRT_API size_t ndlrt_sparse_linear_scratch_floats(int64_t m, int64_t n, int64_t k)
 {
-    return m < BATCH_TRANSPOSE ? 0 : (size_t)(m * k + m * n);
+    /* x and y transposed; with AVX-512 in chunks whose last one is padded to 16 columns,
+     * each aligned to 64 bytes (a vector load across two cache lines costs two) */
+    int64_t cols = (m + 15) & ~(int64_t)15;
+    return m < BATCH_TRANSPOSE ? 0 : (size_t)(cols * k + cols * n + 32);
 }
 
 NDLRT_API void ndlrt_sparse_linear_f32(const NdlrtSparseLinear *p, const float *x, float *y, float *scratch)
 {
     int64_t m = p->m, n = p->n, k = p->k;
+    int done = 0;
     if (m < BATCH_TRANSPOSE) {
         for (int64_t i = 0; i < m; i++) sparse_rows(p->w_packed, 1, x + i * k, 1, y + i * n, 1);
-    } else {
+        done = 1;
+    }
+#if defined(__AVX512F__)
+    if (!done) {
+        float *xb = align64(scratch), *yb = align64(xb + ((m + 15) & ~(int64_t)15) * k);
+        chunks_in(m, k, x, xb);
+        done = sparse_batch(p->w_packed, m, xb, yb);
+        if (done) chunks_out(m, n, yb, y);
+    }
+#endif
+    if (!done) {
         float *xt = scratch, *yt = scratch + m * k;
         transpose(m, k, x, xt);
         sparse_rows(p->w_packed, m, xt, m, yt, m);

@@ -114,6 +114,39 @@ static void linear_case(Rng *r, int64_t m, int64_t n, int64_t k, double density,
     free(w), free(x), free(bias), free(res), free(pk), free(scratch), free(y);
 }
 
+/* N:M weights of every pattern the analysis finds (N = 0 included: an all-zero layer) through
+ * linear's paths: one row, per row, and the 64-column chunks of a batch (P = 8..129: one
+ * and two chunks, widths not a multiple of 16), K not a multiple of the 128-column tile. */
+static void nm_case(Rng *r, int64_t m, int64_t n, int64_t k, int nn, int mm)
+{
+    float *w = sparse_weight(r, n, k, 1.0, 0);
+    make_nm(w, n * k, nn, mm);
+    float *x = rnd_vec(r, m * k), *bias = rnd_vec(r, n);
+    NdlrtSparseInfo info;
+    size_t floats;
+    float *pk = pack(w, n, k, NDLRT_SPARSE_NM, &info, &floats);
+    CHECK_EQ_INT(info.nm_m, nn ? mm : 4); /* all zero: 0:4 is the sparsest pattern */
+    CHECK_EQ_INT(info.nm_n, nn);
+    size_t ns = ndlrt_sparse_linear_scratch_floats(m, n, k);
+    float *scratch = malloc((ns + 1) * sizeof *scratch), *y = malloc((size_t)(m * n) * sizeof *y);
+    NdlrtSparseLinear p = {m, n, k, pk, {bias, NDLRT_ACT_NONE, NULL, 0}};
+    ndlrt_sparse_linear_f32(&p, x, y, scratch);
+    int bad = 0;
+    for (int64_t i = 0; i < m; i++)
+        for (int64_t j = 0; j < n; j++) {
+            double acc = bias[j], abssum = 0;
+            for (int64_t t = 0; t < k; t++) {
+                acc += (double)x[i * k + t] * w[j * k + t];
+                abssum += fabs((double)x[i * k + t] * w[j * k + t]);
+            }
+            if (!close(y[i * n + j], acc, abssum + 2) && bad++ < 3)
+                fprintf(stderr, "nm %d:%d m %lld n %lld k %lld: y[%lld, %lld] = %g, want %g\n", nn, mm, (long long)m,
+                        (long long)n, (long long)k, (long long)i, (long long)j, (double)y[i * n + j], acc);
+        }
+    CHECK(bad == 0);
+    free(w), free(x), free(bias), free(pk), free(scratch), free(y);
+}
+
 static void conv_case(Rng *r, int64_t batch, int64_t c, int64_t hw, int64_t o, double density, int format)
 {
     float *w = sparse_weight(r, o, c, density, 3);
@@ -167,6 +200,22 @@ static void test_kernels(void)
     linear_case(&r, 1, 35, 3 * 64 + 5, 0.2, NDLRT_SPARSE_ELL, 3, 1);
     linear_case(&r, 9, 35, 3 * 64 + 5, 0.2, NDLRT_SPARSE_ELL, 3, 1);
     linear_case(&r, 2, 33, 128, 0.9, NDLRT_SPARSE_ELL, 0, 0);
+    /* N:M: every N <= M / 2, batches around the 16-column vectors and 64-column chunks */
+    static const int64_t batches[] = {1, 8, 17, 64, 65, 100};
+    for (size_t b = 0; b < sizeof batches / sizeof *batches; b++) {
+        for (int nn = 0; nn <= 2; nn++) nm_case(&r, batches[b], 19, 4 * 75, nn, 4);
+        for (int nn = 1; nn <= 4; nn++) nm_case(&r, batches[b], 5, 8 * 21, nn, 8);
+        nm_case(&r, batches[b], 33, 4, 2, 4); /* one group per row */
+    }
+    /* the chunked CSR / ELL batch: several chunks, ELL chunks with more than 16 slices
+     * (dense rows) and rows longer than the decode lists, all-zero rows */
+    for (size_t b = 1; b < sizeof batches / sizeof *batches; b++) {
+        linear_case(&r, batches[b], 35, 3 * 64 + 5, 0.9, NDLRT_SPARSE_ELL, 3, 1);
+        linear_case(&r, batches[b], 21, 300, 0.7, NDLRT_SPARSE_ELL, 4, 0);
+        linear_case(&r, batches[b], 35, 3 * 64 + 5, 0.2, NDLRT_SPARSE_CSR, 3, 1);
+    }
+    linear_case(&r, 100, 17, 700, 1.0, NDLRT_SPARSE_ELL, 0, 1);
+    linear_case(&r, 33, 17, 700, 1.0, NDLRT_SPARSE_CSR, 0, 0);
     for (int f = 0; f < NF; f++) {
         conv_case(&r, 2, 12, 1, 7, 0.3, formats[f]);
         conv_case(&r, 1, 16, 49, 33, 0.3, formats[f]);
@@ -189,38 +238,40 @@ static void test_analysis(void)
     const float dense[8] = {1, 2, 3, 4, 5, 6, 7, 8};
     ndlrt_sparse_analyze(1, 8, dense, &s);
     CHECK_EQ_INT(s.nm_m, 0);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_NM), NDLRT_SPARSE_DENSE);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_CSR), NDLRT_SPARSE_CSR);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_NM), NDLRT_SPARSE_DENSE);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_CSR), NDLRT_SPARSE_CSR);
 
     /* the cost model (constants measured, see ndlrt_sparse_choose): at one column ELL where
      * it halves the dense time (92%, 16-row blocks), not at 50%; with a batch 92% -> CSR,
-     * 2:4 -> dense; a 92%-sparse CSR or ELL pack stores at most 25% of the dense floats */
+     * 2:4 -> NM (dense at one column); a 92%-sparse CSR or ELL pack stores at most 25% of the dense floats */
     Rng r = {12345};
     int64_t n = 256, k = 512;
     float *u = sparse_weight(&r, n, k, 0.08, 0);
     ndlrt_sparse_analyze(n, k, u, &s);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_CSR);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_CSR);
     CHECK(ndlrt_sparse_packed_floats(&s, NDLRT_SPARSE_CSR) <= (size_t)(n * k) / 4);
     CHECK(ndlrt_sparse_packed_floats(&s, NDLRT_SPARSE_ELL) <= (size_t)(n * k) / 4);
     float *half = sparse_weight(&r, n, k, 0.5, 0);
     ndlrt_sparse_analyze(n, k, half, &s);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE); /* < 2x */
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE); /* < 2x */
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
     make_nm(half, n * k, 2, 4);
     ndlrt_sparse_analyze(n, k, half, &s);
     CHECK_EQ_INT(s.nm_n, 2);
     CHECK_EQ_INT(s.nm_m, 4);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, NDLRT_SPARSE_NM), NDLRT_SPARSE_NM);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_NM); /* chunk kernel */
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, 0, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE); /* a conv's plane */
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_DENSE);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 64, 1, NDLRT_SPARSE_NM), NDLRT_SPARSE_NM);
     CHECK(ndlrt_sparse_packed_floats(&s, NDLRT_SPARSE_NM) < (size_t)(n * k) * 4 / 5);
     float *blk = calloc((size_t)(n * k), sizeof *blk);
     for (int64_t i = 0; i < n; i++)
         for (int64_t j = 0; j < k; j += 7) blk[i * k + j] = 1.0f + (float)(i % 3);
     ndlrt_sparse_analyze(n, k, blk, &s);
     CHECK_EQ_INT(s.blocks, (n / 16) * ((k + 6) / 7));
-    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
+    CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
     CHECK_EQ_INT(s.ell_slices * 16, s.nnz); /* every row alike: no padding */
     free(u), free(half), free(blk);
 }
