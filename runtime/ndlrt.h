@@ -155,6 +155,7 @@ enum {
     NDLRT_SPARSE_HEADER = 8,            /* floats before the data of a pack */
     NDLRT_SPARSE_BLOCK_ROWS = 16,       /* rows of a BLOCK panel and of an ELL panel */
     NDLRT_SPARSE_ELL_COLS = 64,         /* columns of an ELL chunk (6-bit column indices) */
+    NDLRT_SPARSE_NM_TILE_COLS = 128,    /* columns of K per tile of an N:M pack (tile-major) */
     NDLRT_SPARSE_MAX_INT = 1 << 24      /* f32 holds every integer below it exactly */
 };
 typedef struct NdlrtSparseInfo {

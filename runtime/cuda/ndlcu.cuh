@@ -1094,12 +1094,15 @@ static __global__ void ndlcu_sparse_k(NdlcuSparse p)
         } else { /* N:M */
             int nn = (int)p.w[NDLCU_SPARSE_H_NM_N], mm = (int)p.w[NDLCU_SPARSE_H_NM_M], sh = 0;
             while ((1 << sh) < mm) sh++;
-            int64_t groups = p.k / mm;
-            const float *code = data + r * groups, *val = data + p.n * groups + r * groups * nn;
+            /* tile-major, as kernels/sparse.c's nm_record: the record of (row r, tile t) holds
+             * its tg codes, then tg * N values */
+            int64_t groups = p.k / mm, full = NDLRT_SPARSE_NM_TILE_COLS / mm;
             for (int64_t g = lane; g < groups; g += 32) {
-                int c = (int)code[g];
-                for (int i = 0; i < nn; i++)
-                    s += val[g * nn + i] * xb[(g * mm + ((c >> (sh * i)) & (mm - 1))) * p.plane];
+                int64_t g0 = g / full * full, tg = groups - g0 < full ? groups - g0 : full, i = g - g0;
+                const float *rec = data + g0 * p.n * (1 + nn) + r * tg * (1 + nn);
+                int c = (int)rec[i];
+                for (int j = 0; j < nn; j++)
+                    s += rec[tg + i * nn + j] * xb[(g * mm + ((c >> (sh * j)) & (mm - 1))) * p.plane];
             }
         }
         for (int d = 16; d; d >>= 1) s += __shfl_xor_sync(0xffffffffu, s, d);

@@ -157,7 +157,7 @@ NDLRT_API size_t ndlrt_sparse_packed_floats(const NdlrtSparseInfo *s, int format
  * runs every row over one tile of X reads the weights as one sequential stream. The record
  * of (row r, tile t) is its tg codes then its tg * N values; returns its offset in the data
  * and sets *tg. */
-#define NM_TILE_COLS 128
+#define NM_TILE_COLS ((int64_t)NDLRT_SPARSE_NM_TILE_COLS)
 static int64_t nm_record(int64_t n, int64_t gpr, int nn, int mm, int64_t r, int64_t t, int64_t *tg)
 {
     int64_t full = NM_TILE_COLS / mm, g0 = t * full;
