@@ -14,7 +14,9 @@
  * x 32 output positions accumulates, for each tap and input channel, a weight broadcast
  * from the same packed panels times 16-lane input vectors loaded in place at the tap's
  * offset, masked where the tap falls into the padding; the epilogue is applied in
- * registers. The packed layout, and so what the compiler packs, is the same either way.
+ * registers. Channels left over by whole panels (16 = 14 + 2) join the last panel's in
+ * equal tiles of up to 9 channels x 48 positions (8 + 8). The packed layout, and so what
+ * the compiler packs, is the same either way.
  */
 #include "../ndlrt.h"
 #include "vmath.h"
@@ -199,42 +201,53 @@ CONV_INLINE void conv_tile(const int mr, const int nv, const ConvDirect *d, cons
 #undef CONV_EP
 }
 
-/* The same for mr <= 6 output channels x 64 output positions (4 vectors): enough
- * independent accumulators for the few channels left over by the MR-row panels. */
-CONV_INLINE void conv_tile4(const int mr, const ConvDirect *d, const float *a, const float *x,
-                            int64_t p0, float *y, const float *bias, const float *res)
+/* The same for up to CONV_ROWS_MAX output channels x nv (1..3) vectors, whose weight rows
+ * are found through per-row pointers (w[i]: row i's first weight in its packed panel), so
+ * that a tile may take the end of one MR-row panel and the start of the next: the channels
+ * left over by whole panels then join the last panel's in tiles of equal size (16 channels:
+ * 8 + 8 instead of 14 + 2, whose 2-row tile ran at half the speed). y and res point at
+ * row 0 of the tile; rows are ohw apart. */
+#define CONV_ROWS_MAX 9
+CONV_INLINE void conv_tile_rows(const int mr, const int nv, const ConvDirect *d,
+                                const float *const *w, const float *x, int64_t p0, float *y,
+                                const float *bias, const float *res)
 {
     __m512 z = _mm512_setzero_ps();
-    __m512 c0_0 = z, c0_1 = z, c0_2 = z, c0_3 = z, c1_0 = z, c1_1 = z, c1_2 = z, c1_3 = z;
-    __m512 c2_0 = z, c2_1 = z, c2_2 = z, c2_3 = z, c3_0 = z, c3_1 = z, c3_2 = z, c3_3 = z;
-    __m512 c4_0 = z, c4_1 = z, c4_2 = z, c4_3 = z, c5_0 = z, c5_1 = z, c5_2 = z, c5_3 = z;
+    __m512 c0_0 = z, c0_1 = z, c0_2 = z, c1_0 = z, c1_1 = z, c1_2 = z, c2_0 = z, c2_1 = z;
+    __m512 c2_2 = z, c3_0 = z, c3_1 = z, c3_2 = z, c4_0 = z, c4_1 = z, c4_2 = z, c5_0 = z;
+    __m512 c5_1 = z, c5_2 = z, c6_0 = z, c6_1 = z, c6_2 = z, c7_0 = z, c7_1 = z, c7_2 = z;
+    __m512 c8_0 = z, c8_1 = z, c8_2 = z;
+    const float *w0 = w[0], *w1 = mr > 1 ? w[1] : w0, *w2 = mr > 2 ? w[2] : w0;
+    const float *w3 = mr > 3 ? w[3] : w0, *w4 = mr > 4 ? w[4] : w0, *w5 = mr > 5 ? w[5] : w0;
+    const float *w6 = mr > 6 ? w[6] : w0, *w7 = mr > 7 ? w[7] : w0, *w8 = mr > 8 ? w[8] : w0;
     int64_t vec = p0 / 16, astep = d->taps * NDLRT_GEMM_MR;
     for (int64_t t = 0; t < d->taps; t++) {
         __mmask16 k0 = (__mmask16)d->masks[vec * d->taps + t];
-        __mmask16 k1 = (__mmask16)d->masks[(vec + 1) * d->taps + t];
-        __mmask16 k2 = (__mmask16)d->masks[(vec + 2) * d->taps + t];
-        __mmask16 k3 = (__mmask16)d->masks[(vec + 3) * d->taps + t];
-        if (!(k0 | k1 | k2 | k3)) continue;
-        const float *xs = x + p0 + d->toff[t], *ap = a + t * NDLRT_GEMM_MR;
-        for (int64_t ci = 0; ci < d->cg; ci++, xs += d->plane, ap += astep) {
-            __m512 b0 = _mm512_maskz_loadu_ps(k0, xs), b1 = _mm512_maskz_loadu_ps(k1, xs + 16);
-            __m512 b2 = _mm512_maskz_loadu_ps(k2, xs + 32), b3 = _mm512_maskz_loadu_ps(k3, xs + 48);
+        __mmask16 k1 = nv > 1 ? (__mmask16)d->masks[(vec + 1) * d->taps + t] : (__mmask16)0;
+        __mmask16 k2 = nv > 2 ? (__mmask16)d->masks[(vec + 2) * d->taps + t] : (__mmask16)0;
+        if (!(k0 | k1 | k2)) continue;
+        const float *xs = x + p0 + d->toff[t];
+        int64_t off = t * NDLRT_GEMM_MR; /* of this tap and input channel in every row */
+        for (int64_t ci = 0; ci < d->cg; ci++, xs += d->plane, off += astep) {
+            __m512 b0 = _mm512_maskz_loadu_ps(k0, xs);
+            __m512 b1 = nv > 1 ? _mm512_maskz_loadu_ps(k1, xs + 16) : z;
+            __m512 b2 = nv > 2 ? _mm512_maskz_loadu_ps(k2, xs + 32) : z;
 #define CONV_FMA(i)                                                                      \
     if (mr > i) {                                                                        \
-        __m512 w = _mm512_set1_ps(ap[i]);                                                \
-        c##i##_0 = _mm512_fmadd_ps(w, b0, c##i##_0);                                     \
-        c##i##_1 = _mm512_fmadd_ps(w, b1, c##i##_1);                                     \
-        c##i##_2 = _mm512_fmadd_ps(w, b2, c##i##_2);                                     \
-        c##i##_3 = _mm512_fmadd_ps(w, b3, c##i##_3);                                     \
+        __m512 wv = _mm512_set1_ps(w##i[off]);                                           \
+        c##i##_0 = _mm512_fmadd_ps(wv, b0, c##i##_0);                                    \
+        if (nv > 1) c##i##_1 = _mm512_fmadd_ps(wv, b1, c##i##_1);                        \
+        if (nv > 2) c##i##_2 = _mm512_fmadd_ps(wv, b2, c##i##_2);                        \
     }
             CONV_FMA(0) CONV_FMA(1) CONV_FMA(2) CONV_FMA(3) CONV_FMA(4) CONV_FMA(5)
+            CONV_FMA(6) CONV_FMA(7) CONV_FMA(8)
 #undef CONV_FMA
         }
     }
     int64_t left = d->ohw - p0;
-    __mmask16 s[4];
-    for (int q = 0; q < 4; q++) {
-        int64_t l = left - 16 * q;
+    __mmask16 s[3];
+    for (int q = 0; q < 3; q++) {
+        int64_t l = q < nv ? left - 16 * q : 0;
         s[q] = (__mmask16)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
     }
     int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
@@ -248,12 +261,32 @@ CONV_INLINE void conv_tile4(const int mr, const ConvDirect *d, const float *a, c
     _mm512_mask_storeu_ps(y + i * d->ohw + p0 + 16 * q, s[q], v);
 #define CONV_STORE(i)                                                                    \
     if (mr > i) {                                                                        \
-        CONV_EP(c##i##_0, i, 0) CONV_EP(c##i##_1, i, 1)                                  \
-        CONV_EP(c##i##_2, i, 2) CONV_EP(c##i##_3, i, 3)                                  \
+        CONV_EP(c##i##_0, i, 0)                                                          \
+        if (nv > 1) { CONV_EP(c##i##_1, i, 1) }                                          \
+        if (nv > 2) { CONV_EP(c##i##_2, i, 2) }                                          \
     }
     CONV_STORE(0) CONV_STORE(1) CONV_STORE(2) CONV_STORE(3) CONV_STORE(4) CONV_STORE(5)
+    CONV_STORE(6) CONV_STORE(7) CONV_STORE(8)
 #undef CONV_STORE
 #undef CONV_EP
+}
+
+static void conv_tile_rows_any(int mr, int nv, const ConvDirect *d, const float *const *w,
+                               const float *x, int64_t p0, float *y, const float *bias,
+                               const float *res)
+{
+#define CONV_CASE(r)                                                                     \
+    case r:                                                                              \
+        if (nv > 2) conv_tile_rows(r, 3, d, w, x, p0, y, bias, res);                     \
+        else if (nv > 1) conv_tile_rows(r, 2, d, w, x, p0, y, bias, res);                \
+        else conv_tile_rows(r, 1, d, w, x, p0, y, bias, res);                            \
+        break;
+    switch (mr) {
+    CONV_CASE(9) CONV_CASE(8) CONV_CASE(7) CONV_CASE(6) CONV_CASE(5) CONV_CASE(4)
+    CONV_CASE(3) CONV_CASE(2)
+    default: CONV_CASE(1)
+    }
+#undef CONV_CASE
 }
 
 static void conv_tile_any(int mr, int nv, const ConvDirect *d, const float *a, const float *x,
@@ -264,17 +297,6 @@ static void conv_tile_any(int mr, int nv, const ConvDirect *d, const float *a, c
         if (nv > 1) conv_tile(r, 2, d, a, x, p0, y, bias, res);                          \
         else conv_tile(r, 1, d, a, x, p0, y, bias, res);                                 \
         break;
-    if (nv == 4) {
-        switch (mr) {
-        case 6: conv_tile4(6, d, a, x, p0, y, bias, res); break;
-        case 5: conv_tile4(5, d, a, x, p0, y, bias, res); break;
-        case 4: conv_tile4(4, d, a, x, p0, y, bias, res); break;
-        case 3: conv_tile4(3, d, a, x, p0, y, bias, res); break;
-        case 2: conv_tile4(2, d, a, x, p0, y, bias, res); break;
-        default: conv_tile4(1, d, a, x, p0, y, bias, res); break;
-        }
-        return;
-    }
     switch (mr) {
     CONV_CASE(14) CONV_CASE(13) CONV_CASE(12) CONV_CASE(11) CONV_CASE(10) CONV_CASE(9)
     CONV_CASE(8) CONV_CASE(7) CONV_CASE(6) CONV_CASE(5) CONV_CASE(4) CONV_CASE(3)
@@ -331,18 +353,36 @@ static void conv_direct_unit(const NdlrtConv2d *p, const ConvDirect *d, int st, 
     int has_ep = !ndlrt_epilogue_empty(&p->ep);
     int64_t yoff = (img * p->o + g * og) * ohw;
     const float *wg = p->w_packed + (size_t)g * per;
-    /* spatial tiles of 2 vectors (4 for a panel of at most 6 channels), each against every
-     * panel while its inputs are in L1 */
-    for (int64_t v0 = v_begin; v0 < v_end; v0 += 4)
-        for (int64_t o0 = 0; o0 < og; o0 += NDLRT_GEMM_MR) {
-            int mr = (int)(og - o0 < NDLRT_GEMM_MR ? og - o0 : NDLRT_GEMM_MR);
+    /* Output channels [0, tail0) in whole MR-row panels (conv_tile, 2 vectors); the rest,
+     * a remainder of at most 6 channels with the last whole panel, or one of at most
+     * CONV_ROWS_MAX alone, in equal tiles through row pointers (conv_tile_rows, 3 vectors). */
+    int64_t full = og / NDLRT_GEMM_MR, rem = og % NDLRT_GEMM_MR, tail0 = og;
+    if (rem && full >= 1 && rem <= 6) tail0 = (full - 1) * NDLRT_GEMM_MR;
+    else if (rem && rem <= CONV_ROWS_MAX) tail0 = full * NDLRT_GEMM_MR;
+    int64_t ntail = (og - tail0 + CONV_ROWS_MAX - 1) / CONV_ROWS_MAX;
+    /* spatial blocks of 6 vectors, each against every channel tile while its inputs are
+     * in L1 */
+    for (int64_t v0 = v_begin; v0 < v_end; v0 += 6) {
+        int64_t vend = v0 + 6 < v_end ? v0 + 6 : v_end;
+        for (int64_t q = 0, o0 = 0; o0 < og; q++) {
+            int rows_tile = o0 >= tail0;
+            int64_t o1 = rows_tile ? tail0 + (og - tail0) * (q - tail0 / NDLRT_GEMM_MR + 1) / ntail
+                                   : (o0 + NDLRT_GEMM_MR < tail0 ? o0 + NDLRT_GEMM_MR : tail0);
+            int mr = (int)(o1 - o0);
             float *yt = y + yoff + o0 * ohw;
             const float *bias = p->ep.bias ? p->ep.bias + g * og + o0 : NULL;
             const float *res = p->ep.residual ? p->ep.residual + yoff + o0 * ohw : NULL;
-            int64_t vend = v0 + 4 < v_end ? v0 + 4 : v_end;
+            const float *wrow[CONV_ROWS_MAX];
+            if (rows_tile)
+                for (int i = 0; i < mr; i++) {
+                    int64_t r = o0 + i;
+                    wrow[i] = wg + r / NDLRT_GEMM_MR * NDLRT_GEMM_MR * k + r % NDLRT_GEMM_MR;
+                }
             for (int64_t v = v0; v < vend;) {
-                int nv = mr <= 6 && vend - v >= 4 ? 4 : vend - v >= 2 ? 2 : 1;
-                conv_tile_any(mr, nv, d, wg + o0 * k, xg, v * 16, yt, bias, res);
+                int64_t vleft = vend - v;
+                int nv = rows_tile ? (vleft >= 3 ? 3 : (int)vleft) : vleft >= 2 ? 2 : 1;
+                if (rows_tile) conv_tile_rows_any(mr, nv, d, wrow, xg, v * 16, yt, bias, res);
+                else conv_tile_any(mr, nv, d, wg + o0 * k, xg, v * 16, yt, bias, res);
                 if (has_ep && !d->simple) {
                     int64_t cols = ohw - v * 16 < 16 * nv ? ohw - v * 16 : 16 * nv;
                     ndlrt_epilogue_f32(&p->ep, mr, cols, yt + v * 16, ohw,
@@ -350,7 +390,9 @@ static void conv_direct_unit(const NdlrtConv2d *p, const ConvDirect *d, int st, 
                 }
                 v += nv;
             }
+            o0 = o1;
         }
+    }
 }
 
 /* The direct convolution of every image and group (see the top of the file). */

@@ -466,6 +466,16 @@ static void test_conv(void)
         {1, 2, 3, 3, 4, 3, 3, 1, 1, 0, 0, 1, 1, 1},       /* one output pixel */
         {1, 2, 2, 2, 3, 3, 3, 1, 1, 1, 1, 1, 1, 1},       /* mostly padding */
         {1, 30, 15, 15, 33, 1, 1, 1, 1, 0, 0, 1, 1, 3},   /* grouped 1x1 */
+        /* output channels around the 14-row panels (direct path with AVX-512): tiles of
+         * the last panel plus the rest, across the panel boundary, over 7 output vectors
+         * (a block of 6 and one left over) */
+        {1, 5, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1},    /* 16 = 8 + 8 */
+        {2, 3, 9, 9, 32, 3, 3, 2, 2, 1, 1, 1, 1, 1},      /* stride 2, 32 = 14 + 9 + 9 */
+        {1, 4, 6, 6, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* 20 = 7 + 7 + 6 */
+        {1, 4, 7, 7, 21, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* 21 = 14 + 7 */
+        {1, 3, 8, 8, 27, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* 27 = 14 + 13: panels only */
+        {1, 6, 8, 8, 64, 3, 3, 1, 1, 1, 1, 1, 1, 1},      /* 64 = 4 x 14 + 8 */
+        {1, 4, 10, 10, 18, 3, 3, 1, 1, 1, 1, 1, 1, 2},    /* groups 2 of 9 channels */
     };
     int n = (int)(sizeof cases / sizeof cases[0]);
     for (int i = 0; i < n; i++) {
@@ -475,6 +485,9 @@ static void test_conv(void)
     /* the unbatched form is the batched one with n = 1; a batch must equal its images */
     ConvCase one = {1, 3, 6, 6, 4, 3, 3, 1, 1, 1, 1, 1, 1, 1};
     test_conv_case(&one, 1, 0, NDLRT_ACT_SILU);
+    /* an epilogue applied after the tiles, on tiles that cross a panel boundary */
+    ConvCase rows = {1, 5, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1};
+    test_conv_case(&rows, 1, 1, NDLRT_ACT_SILU);
 }
 
 /* ---- matmul -------------------------------------------------------------------------------- */
