@@ -550,6 +550,48 @@ static size_t conv_dw_scratch_floats(const ConvDwGeom *g)
     return (size_t)(g->s * g->s * g->hh * g->wh + (blocks + 1) * CONV_DW_LANES);
 }
 
+/* dst[b] = src[b] for b < n: rows of 2 to 32 floats, where a memcpy call per row cost more
+ * than the copy. */
+static void conv_dw_copy(float *dst, const float *src, int64_t n)
+{
+    int64_t b = 0;
+#if defined(__AVX512F__)
+    for (; b + 16 <= n; b += 16) _mm512_storeu_ps(dst + b, _mm512_loadu_ps(src + b));
+    if (b < n) {
+        __mmask16 m = (__mmask16)((1u << (n - b)) - 1);
+        _mm512_mask_storeu_ps(dst + b, m, _mm512_maskz_loadu_ps(m, src + b));
+    }
+#else
+    for (; b < n; b++) dst[b] = src[b];
+#endif
+}
+
+/* dst[b] = src[2 * b] for b < n: the stride-2 planes' rows (scalar, it was 15% of the
+ * depthwise time of a small MobileNetV3). Reads src[0 .. 2n - 2] only. */
+static void conv_dw_copy_even(float *dst, const float *src, int64_t n)
+{
+    int64_t b = 0;
+#if defined(__AVX512F__)
+    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    for (; b + 16 <= n; b += 16) { /* src[2b .. 2b + 30] */
+        __m512 lo = _mm512_loadu_ps(src + 2 * b);
+        __m512 hi = _mm512_maskz_loadu_ps((__mmask16)0x7fff, src + 2 * b + 16);
+        _mm512_storeu_ps(dst + b, _mm512_permutex2var_ps(lo, even, hi));
+    }
+    if (b < n) { /* src[2b .. 2n - 2]: 2 (n - b) - 1 floats */
+        int64_t m = 2 * (n - b) - 1;
+        __mmask16 mlo = (__mmask16)(m >= 16 ? 0xffff : (1u << m) - 1);
+        __mmask16 mhi = (__mmask16)(m > 16 ? (1u << (m - 16)) - 1 : 0);
+        __m512 lo = _mm512_maskz_loadu_ps(mlo, src + 2 * b);
+        __m512 hi = _mm512_maskz_loadu_ps(mhi, src + 2 * b + 16);
+        _mm512_mask_storeu_ps(dst + b, (__mmask16)((1u << (n - b)) - 1),
+                              _mm512_permutex2var_ps(lo, even, hi));
+        return;
+    }
+#endif
+    for (; b < n; b++) dst[b] = src[2 * b];
+}
+
 /* Plane (rp, cp) of channel xc [h, w]: element (a, b) is the input at row a*s + rp - ph,
  * column b*s + cp - pw. Only those inside the input are written: the padding is the same
  * for every channel, so it is zeroed once per call. */
@@ -565,9 +607,9 @@ static void conv_dw_fill(const NdlrtConv2d *p, const ConvDwGeom *g, const float 
                 float *row = pl + a * g->wh;
                 const float *xr = xc + (a * g->s + rp - p->ph) * p->w + cp - p->pw;
                 if (g->s == 1)
-                    for (int64_t b = lo; b < hi; b++) row[b] = xr[b];
+                    conv_dw_copy(row + lo, xr + lo, hi - lo);
                 else
-                    for (int64_t b = lo; b < hi; b++) row[b] = xr[b * 2];
+                    conv_dw_copy_even(row + lo, xr + 2 * lo, hi - lo);
             }
         }
 }
@@ -656,8 +698,7 @@ static void conv_depthwise_flat(const NdlrtConv2d *p, const ConvDwGeom *g, const
             float *yc = yi + ch * ohw;
             conv_dw_fill(p, g, x + (img * p->c + ch) * hw, planes);
             conv_dw_taps(planes, toff, p->w_packed + ch * taps, taps, blocks, flat);
-            for (int64_t oy = 0; oy < p->oh; oy++)
-                for (int64_t ox = 0; ox < p->ow; ox++) yc[oy * p->ow + ox] = flat[oy * g->wh + ox];
+            for (int64_t oy = 0; oy < p->oh; oy++) conv_dw_copy(yc + oy * p->ow, flat + oy * g->wh, p->ow);
         }
         /* one call per image: per channel, its fixed cost outweighed 16 outputs' work */
         if (!ndlrt_epilogue_empty(&p->ep))
