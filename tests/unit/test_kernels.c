@@ -460,6 +460,14 @@ static void test_conv(void)
         {1, 16, 9, 9, 16, 3, 3, 1, 1, 1, 1, 1, 1, 16},    /* depthwise */
         {2, 5, 11, 10, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5},     /* depthwise stride 2 */
         {1, 3, 10, 10, 3, 5, 5, 1, 2, 2, 1, 2, 1, 3},     /* depthwise dilated, asymmetric */
+        /* depthwise through phase planes: MobileNetV3's 3x3..7x7 on 2x2..32x32 planes */
+        {1, 7, 4, 4, 7, 7, 7, 1, 1, 3, 3, 1, 1, 7},       /* 7x7 on 4x4: mostly padding */
+        {2, 3, 9, 9, 3, 7, 7, 2, 2, 3, 3, 1, 1, 3},       /* 7x7 stride 2, odd size, batch */
+        {1, 4, 32, 32, 4, 5, 5, 2, 2, 2, 2, 1, 1, 4},     /* 5x5 stride 2, several blocks */
+        {1, 5, 2, 2, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5},       /* 2x2 plane: one partial block */
+        {1, 2, 3, 3, 2, 3, 3, 2, 2, 1, 1, 1, 1, 2},       /* stride 2, 2x2 output */
+        {1, 3, 11, 7, 3, 3, 5, 1, 1, 0, 2, 2, 1, 3},      /* dilated rows, unequal pads */
+        {1, 2, 10, 12, 2, 4, 2, 2, 2, 0, 1, 1, 1, 2},     /* even kernel, stride 2 */
         {1, 4, 8, 8, 8, 3, 3, 1, 1, 1, 1, 1, 1, 4},       /* channel multiplier 2 */
         {1, 1, 6, 6, 1, 3, 3, 1, 1, 0, 0, 1, 1, 1},       /* one channel */
         {1, 64, 20, 20, 20, 3, 3, 1, 1, 1, 1, 1, 1, 1},   /* several im2col column blocks */

@@ -20,6 +20,12 @@ typedef struct NdlllModel {
     int64_t *moe_tokens;            /* per moe layer (its expert 0's gather): its tokens */
     void **init;                    /* init buffers (program.h NDLLL_H_INIT), filled by create */
     int64_t ninit;
+    /* The last run's workspace plan, reused while the symbols stay the same: planning walks
+     * every storage row and layer, a fixed cost per call that a model of a few hundred
+     * nanoseconds noticed (the C backend's plan is constant-folded instead). */
+    size_t *plan_off;               /* nslots + 1 offsets, allocated by create */
+    int64_t *plan_syms;             /* the symbols (nsyms + ndyn) it was made for */
+    int planned;                    /* plan_off and plan_syms hold a plan */
 } NdlllModel;
 
 /* wtab: the embedded weights (unused with external weights); names: the weight table's
