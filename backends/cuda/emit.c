@@ -687,7 +687,7 @@ static void write_runtime(EmitCu *e)
       "#pragma GCC diagnostic ignored \"-Wunused-function\"\n#else\n#define NDLRT_API static\n#endif\n"
       "#define _Static_assert static_assert /* the runtime's C11 spelling, in C++ */\n");
     if (!embedded_copy(e->f, "runtime/ndlrt.h") || !embedded_copy(e->f, "runtime/kernels/status.c") ||
-        !embedded_copy(e->f, "runtime/cuda/ndlcu.cuh"))
+        !embedded_copy(e->f, "runtime/cuda/ndlcu_sparse.h") || !embedded_copy(e->f, "runtime/cuda/ndlcu.cuh"))
         NDLC_ICE("the CUDA runtime is not embedded");
     P("#endif /* NDLCU_RUNTIME_DEFINED */\n\n");
     if (!e->c.o->external_weights) return;

@@ -1066,7 +1066,9 @@ static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
  * y[b, r, q] = epilogue(sum_c W[r, c] x[b, c, q]): a linear is planes of one (b: its rows),
  * a 1x1 conv has a plane of h*w per image b. A warp per output element: the lanes split the
  * nonzeros of row r (CSR) or its groups (N:M), then a shuffle sum. */
-enum { NDLCU_SPARSE_H_NNZ = 3, NDLCU_SPARSE_H_NM_N = 4, NDLCU_SPARSE_H_NM_M = 5 }; /* kernels/sparse.c's H_* */
+#ifndef NDLCU_SPARSE_H /* generated files carry the header's copy before this file */
+#include "ndlcu_sparse.h"    /* the pack's index arithmetic, shared with tests/unit/test_cuda_sparse.c */
+#endif
 
 typedef struct NdlcuSparse {
     int format;              /* NDLRT_SPARSE_CSR or NDLRT_SPARSE_NM */
@@ -1081,28 +1083,20 @@ static __global__ void ndlcu_sparse_k(NdlcuSparse p)
 {
     int64_t warp = ((int64_t)blockIdx.x * blockDim.x + threadIdx.x) / 32, nwarps = (int64_t)gridDim.x * blockDim.x / 32;
     int lane = threadIdx.x % 32;
-    const float *data = p.w + NDLRT_SPARSE_HEADER;
     for (int64_t o = warp; o < p.batch * p.n * p.plane; o += nwarps) {
         int64_t q = o % p.plane, r = (o / p.plane) % p.n, b = o / (p.plane * p.n);
         const float *xb = p.x + b * p.k * p.plane + q; /* x[b, c, q] = xb[c * plane] */
         float s = 0.0f;
         if (p.format == NDLRT_SPARSE_CSR) {
-            int64_t nnz = (int64_t)p.w[NDLCU_SPARSE_H_NNZ];
-            const float *ptr = data, *col = ptr + p.n + 1, *val = col + nnz;
-            for (int64_t j = (int64_t)ptr[r] + lane; j < (int64_t)ptr[r + 1]; j += 32)
-                s += val[j] * xb[(int64_t)col[j] * p.plane];
+            NdlcuCsr c = ndlcu_csr_arrays(p.w, p.n);
+            for (int64_t j = (int64_t)c.ptr[r] + lane; j < (int64_t)c.ptr[r + 1]; j += 32)
+                s += c.val[j] * xb[(int64_t)c.col[j] * p.plane];
         } else { /* N:M */
-            int nn = (int)p.w[NDLCU_SPARSE_H_NM_N], mm = (int)p.w[NDLCU_SPARSE_H_NM_M], sh = 0;
-            while ((1 << sh) < mm) sh++;
-            /* tile-major, as kernels/sparse.c's nm_record: the record of (row r, tile t) holds
-             * its tg codes, then tg * N values */
-            int64_t groups = p.k / mm, full = NDLRT_SPARSE_NM_TILE_COLS / mm;
-            for (int64_t g = lane; g < groups; g += 32) {
-                int64_t g0 = g / full * full, tg = groups - g0 < full ? groups - g0 : full, i = g - g0;
-                const float *rec = data + g0 * p.n * (1 + nn) + r * tg * (1 + nn);
-                int c = (int)rec[i];
-                for (int j = 0; j < nn; j++)
-                    s += rec[tg + i * nn + j] * xb[(g * mm + ((c >> (sh * j)) & (mm - 1))) * p.plane];
+            NdlcuNm nm = ndlcu_nm_shape(p.w, p.k);
+            for (int64_t g = lane; g < nm.groups; g += 32) {
+                const float *val;
+                int code = (int)*ndlcu_nm_group(p.w, nm, p.n, r, g, &val);
+                for (int j = 0; j < nm.nn; j++) s += val[j] * xb[ndlcu_nm_col(nm, g, code, j) * p.plane];
             }
         }
         for (int d = 16; d; d >>= 1) s += __shfl_xor_sync(0xffffffffu, s, d);
