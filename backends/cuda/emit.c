@@ -705,7 +705,7 @@ bool emitcu_check(const Module *m, OpId *bad_op, char *why, size_t len)
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if (op->flags & OPF_DEAD) continue;
-        if (!emitcu_rows_supported(m, o, why, len)) {
+        if (!emitcu_rows_supported(m, o, "on --target cuda", why, len)) {
             *bad_op = o;
             return false;
         }

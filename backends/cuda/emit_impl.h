@@ -23,8 +23,9 @@ bool emitcu_dim_dynamic(const Module *m, Dim d);
 bool emitcu_op_supported(const Module *m, OpId o, char *why, size_t len);
 
 /* Why op o (any live op, views and epilogue members too) cannot run on the reserved
- * maximum of a run-time row count (false), or true. */
-bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len);
+ * maximum of a run-time row count (false), or true; where names the path that refuses
+ * ("on --target cuda", "for --emit ptx", ptx_plan.c runs rows the same way) in the message. */
+bool emitcu_rows_supported(const Module *m, OpId o, const char *where, char *why, size_t len);
 /* emit_ops.c: the layer function of group head o:
  *   static int NAME(const int64_t *s, <operands>, <result>, float *scratch, int *bad, cudaStream_t st)
  * (device pointers; bad: the instance's error word for out-of-range indices). */

@@ -771,7 +771,7 @@ bool emitcu_op_supported(const Module *m, OpId o, char *why, size_t len)
  * axis (frontend/recurse.c checks a recurse body likewise; a moe expert is not checked
  * there, as the CPU backends run it on exactly its rows), and when no kernel reports an
  * index error on a padding row. */
-bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len)
+bool emitcu_rows_supported(const Module *m, OpId o, const char *where, char *why, size_t len)
 {
     const Op *op = &m->ops.v[o];
     const char *name = op_info[op->kind].name, *problem = NULL;
@@ -829,8 +829,8 @@ bool emitcu_rows_supported(const Module *m, OpId o, char *why, size_t len)
     }
     if (!problem && !out_rows) problem = "combining rows";
     if (!problem) return true;
-    snprintf(why, len, "'%s' %s on the run-time rows of a moe expert or recurse step is not supported on "
-             "--target cuda yet", name, problem);
+    snprintf(why, len, "'%s' %s on the run-time rows of a moe expert or recurse step is not supported %s yet",
+             name, problem, where);
     return false;
 }
 

@@ -19,6 +19,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include "../backend.h"
+#include "../cuda/emit_impl.h"
 
 enum { PTX_BLOCK = 256, PTX_MAX_GRID = 65535, PTX_ALIGN = 256 };
 
@@ -106,14 +107,18 @@ static Sz sz_max(Builder *b, Sz x, Sz y)
     return (Sz){0, sz_text(b, "max(%s,%s)", operand(b, x, 0), operand(b, y, 0)), PREC_ATOM};
 }
 
-/* a dimension: coef * symbols, by the symbols' names */
+/* a dimension: coef * symbols, by the symbols' names; a row count known only on the device
+ * (a dynamic symbol: an expert's or a recurse step's rows) at its maximum, which the
+ * kernels on those rows run over (rt/ptx_kernels.c, "run-time row counts") */
 static Sz sz_dim(Builder *b, Dim d)
 {
     if (d >= 0) return sz_c(d);
     const DimExpr *x = ir_dim_expr(b->m, d);
     Sz r = sz_c(x->coef);
-    for (unsigned i = 0; i < x->nsym; i++)
-        r = sz_mul(b, r, (Sz){0, b->m->syms.v[x->sym[i]].name, PREC_ATOM});
+    for (unsigned i = 0; i < x->nsym; i++) {
+        const Symbol *sym = &b->m->syms.v[x->sym[i]];
+        r = sz_mul(b, r, sym->dynamic ? sz_dim(b, sym->max) : (Sz){0, sym->name, PREC_ATOM});
+    }
     return r;
 }
 
@@ -256,13 +261,28 @@ static bool all_f32(const Module *m, const Op *op)
 
 static int64_t dtype_code(DType dt) { return dt == DT_F32 ? 0 : dt == DT_I32 ? 1 : dt == DT_I64 ? 2 : 3; }
 
-/* The ops whose operands are not all f32: cast, argmax, embedding, take, hash_route. */
+/* the run's error word (an index out of range): one int32 word in a slot of its own,
+ * passed to kernel k as its next tensor */
+static void error_arg(Builder *b, PtxKernel *k)
+{
+    if (!b->p->has_error) {
+        b->p->has_error = true;
+        b->p->error_slot = b->p->slot_bytes.n;
+        vec_push(b->p->slot_bytes, xstrdup("4"));
+    }
+    if (k->nargs >= PTX_MAX_ARGS) NDLC_ICE("too many tensors for a ptx kernel");
+    k->args[k->nargs++] = (PtxArg){PTX_WS, b->p->error_slot, 0};
+}
+
+/* The ops whose operands are not all f32 (cast, argmax, embedding, take, hash_route) and
+ * those of run-time row counts (moe routing, gathers and scatters; recurse steps). */
 static bool describe_typed(Builder *b, OpId o, PtxKernel *k, Sz *work)
 {
     const Module *m = b->m;
     const Op *op = &m->ops.v[o];
     const char *name = op_info[op->kind].name;
-    const TensorType *y = ir_type(m, op->out), *x = ir_type(m, ir_operand(m, op, 0));
+    ValueId first = ir_operand(m, op, 0); /* moe_scatter's accumulator may be absent */
+    const TensorType *y = ir_type(m, op->out), *x = first ? ir_type(m, first) : y;
     *work = numel(b, y, 0, y->rank);
     for (unsigned i = 0; i < op->nin; i++) arg(b, k, ir_operand(m, op, i));
     switch (op->kind) {
@@ -288,18 +308,59 @@ static bool describe_typed(Builder *b, OpId o, PtxKernel *k, Sz *work)
         const TensorType *tab = ir_type(m, ir_operand(m, op, take ? 0 : 1));
         if (tab->dtype != DT_F32)
             return refuse(b, "'%s' of a non-f32 table is not supported for --emit ptx yet", name);
-        if (!b->p->has_error) { /* one int32 word in a slot of its own */
-            b->p->has_error = true;
-            b->p->error_slot = b->p->slot_bytes.n;
-            vec_push(b->p->slot_bytes, xstrdup("4"));
-        }
         k->device_fn = "ndlptx_gather";
         param(k, take);
         psz(b, k, *work);
         param(k, ids->dtype == DT_I64);
         psz(b, k, take ? numel(b, tab, 0, tab->rank) : sz_dim(b, tab->dims[0]));
         psz(b, k, take ? sz_c(1) : sz_dim(b, tab->dims[1]));
-        k->args[k->nargs++] = (PtxArg){PTX_WS, b->p->error_slot, 0};
+        error_arg(b, k);
+        break;
+    }
+    case OP_MOE_ROUTE: {
+        const TensorType *g = ir_type(m, op->out);
+        *work = sz_dim(b, g->dims[0]);
+        k->device_fn = "ndlptx_moe_route";
+        psz(b, k, *work);
+        psz(b, k, sz_dim(b, g->dims[1]));
+        param(k, ir_op_int(m, op, ATTR_POLICY));
+        param(k, ir_op_int(m, op, ATTR_K));
+        param(k, float_bits(ir_op_float(m, op, ATTR_P)));
+        param(k, ir_op_int(m, op, ATTR_RENORM));
+        param(k, ir_op_int(m, op, ATTR_SOFTMAX));
+        break;
+    }
+    case OP_MOE_ASSIGN:
+        k->device_fn = "ndlptx_moe_assign";
+        psz(b, k, *work);
+        param(k, ir_op_int(m, op, ATTR_NUM));
+        param(k, x->dtype == DT_I64);
+        error_arg(b, k);
+        break;
+    case OP_MOE_GATHER: case OP_MOE_SCATTER: {
+        const TensorType *g = ir_type(m, ir_operand(m, op, op->kind == OP_MOE_GATHER ? 1 : 2));
+        *work = sz_dim(b, y->dims[1]);
+        k->device_fn = op->kind == OP_MOE_GATHER ? "ndlptx_moe_gather" : "ndlptx_moe_scatter";
+        psz(b, k, *work);
+        psz(b, k, sz_dim(b, g->dims[0]));
+        psz(b, k, sz_dim(b, g->dims[1]));
+        param(k, ir_op_int(m, op, ATTR_EXPERT));
+        break;
+    }
+    case OP_RECURSE_GATHER: case OP_RECURSE_SCATTER: {
+        bool scatter = op->kind == OP_RECURSE_SCATTER;
+        const TensorType *depth = ir_type(m, ir_operand(m, op, scatter ? 2 : 1));
+        const TensorType *step = ir_type(m, ir_operand(m, op, scatter ? 3 : 2));
+        *work = numel(b, x, 1, x->rank);
+        k->device_fn = "ndlptx_recurse";
+        param(k, scatter);
+        psz(b, k, *work);
+        psz(b, k, sz_dim(b, x->dims[0]));
+        param(k, (int64_t)dtype_info[x->dtype].size);
+        param(k, depth->dtype == DT_I64);
+        param(k, step->dtype == DT_I64);
+        param(k, scatter ? 0 : ir_op_int(m, op, ATTR_MAX));
+        if (!scatter) error_arg(b, k);
         break;
     }
     default: /* OP_HASH_ROUTE */
@@ -327,9 +388,13 @@ static bool describe(Builder *b, OpId o, PtxKernel *k, Sz *work, Sz *tiles)
     const TensorType *y = ir_type(m, g.result);
     const TensorType *x = op->nin ? ir_type(m, ir_operand(m, op, 0)) : y;
     bool copies = op->kind == OP_PERMUTE || op->kind == OP_SLICE || op->kind == OP_CONCAT || op->kind == OP_RESHAPE;
-    if (op->kind == OP_CAST || op->kind == OP_ARGMAX || op->kind == OP_EMBEDDING || op->kind == OP_TAKE ||
-        op->kind == OP_HASH_ROUTE)
+    switch (op->kind) {
+    case OP_CAST: case OP_ARGMAX: case OP_EMBEDDING: case OP_TAKE: case OP_HASH_ROUTE:
+    case OP_MOE_ROUTE: case OP_MOE_ASSIGN: case OP_MOE_GATHER: case OP_MOE_SCATTER:
+    case OP_RECURSE_GATHER: case OP_RECURSE_SCATTER:
         return describe_typed(b, o, k, work);
+    default: break;
+    }
     if (!copies && !all_f32(m, op)) return refuse(b, "'%s' of other than f32 tensors is not supported for --emit ptx yet", name);
     if (g.members && op->kind != OP_LINEAR && op->kind != OP_CONV2D) NDLC_ICE("'%s' heads a fused group", name);
     *work = numel(b, y, 0, y->rank);
@@ -598,34 +663,18 @@ static char *kernel_name(const PtxPlan *p, const Module *m, const Op *op)
     }
 }
 
-/* a symbol set while the model runs (a moe layer's rows): no launch plan can size it yet */
-static bool has_dynamic_symbol(const Module *m, ValueId v)
-{
-    const TensorType *t = ir_type(m, v);
-    for (unsigned i = 0; i < t->rank; i++) {
-        if (t->dims[i] >= 0) continue;
-        const DimExpr *x = ir_dim_expr(m, t->dims[i]);
-        for (unsigned k = 0; k < x->nsym; k++)
-            if (m->syms.v[x->sym[k]].dynamic) return true;
-    }
-    return false;
-}
-
 bool ptx_plan_build(const Module *m, PtxPlan *p, OpId *bad, char *why, size_t len)
 {
     memset(p, 0, sizeof *p);
     *bad = 0;
     Builder b = {.m = m, .p = p, .why = why, .whylen = len};
     plan_build(m, &b.plan);
+    /* run-time rows run over their maximum: only where no op mixes rows (the CUDA C
+     * backend's rule, backends/cuda/emit_ops.c) */
     for (OpId o = 1; o < m->ops.n; o++) {
-        const Op *op = &m->ops.v[o];
-        if (op->flags & OPF_DEAD) continue;
-        bool dyn = has_dynamic_symbol(m, op->out);
-        for (unsigned i = 0; i < op->nin && !dyn; i++) dyn = ir_operand(m, op, i) && has_dynamic_symbol(m, ir_operand(m, op, i));
-        if (dyn) {
+        if (m->ops.v[o].flags & OPF_DEAD) continue;
+        if (!emitcu_rows_supported(m, o, "for --emit ptx", why, len)) {
             *bad = o;
-            snprintf(why, len, "'%s' with a row count known only at run time is not supported for --emit ptx yet",
-                     op_info[op->kind].name);
             plan_free(&b.plan);
             return false;
         }

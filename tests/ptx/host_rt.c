@@ -70,7 +70,9 @@ static DeviceFn *device_fn(const char *name)
         {"ndlptx_batch_norm", ndlptx_batch_norm}, {"ndlptx_copy", ndlptx_copy}, {"ndlptx_concat", ndlptx_concat},
         {"ndlptx_reduce_axes", ndlptx_reduce_axes}, {"ndlptx_argmax", ndlptx_argmax}, {"ndlptx_cast", ndlptx_cast},
         {"ndlptx_gather", ndlptx_gather}, {"ndlptx_hash", ndlptx_hash}, {"ndlptx_kron", ndlptx_kron},
-        {"ndlptx_attention", ndlptx_attention},
+        {"ndlptx_attention", ndlptx_attention}, {"ndlptx_moe_route", ndlptx_moe_route},
+        {"ndlptx_moe_assign", ndlptx_moe_assign}, {"ndlptx_moe_gather", ndlptx_moe_gather},
+        {"ndlptx_moe_scatter", ndlptx_moe_scatter}, {"ndlptx_recurse", ndlptx_recurse},
     };
     for (size_t i = 0; i < sizeof table / sizeof *table; i++)
         if (strcmp(table[i].name, name) == 0) return table[i].fn;

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * ptx_kernels.c - the device side of --emit ptx: one C function per op kind, each a
- * grid-stride loop with one thread per output element (per row for softmax and norms).
+ * grid-stride loop with one thread per output element (per row for softmax and norms, per
+ * token for moe routing, per column for the gathers and scatters of run-time rows).
  *
  * CMake compiles this file with clang for nvptx64-nvidia-cuda into bitcode (libdevice
  * linked in for expf & co.), embedded into ndlc. backends/llvm/ptx.c adds one kernel per
@@ -580,5 +581,142 @@ KFN void ndlptx_attention(const int64_t *p, void *const *t)
             mx = nmx;
         }
         y[i] = end > 0 ? acc / sum : __builtin_nanf("");
+    }
+}
+
+/* ---- run-time row counts: moe (spec 8.4) and recurse (spec 8.3) ----------------------------
+ * An expert's (or a recurse step's) rows are counted on the device; the host never reads
+ * the count. Every layer on those rows runs over the reserved maximum (the plan sizes the
+ * rows symbol at its bound, all T tokens): the gathers put the selected rows first, in
+ * token order, and zero the rest; the layers in between are row-wise (ptx_plan.c refuses
+ * others), so padding rows never reach a selected one; the scatters read only the first
+ * count rows. Gathers and scatters run a thread per column, walking the tokens in order,
+ * so the r-th selected row is found without a prefix sum. */
+
+/* spec 8.4 routing, a thread per token, as passes/interp.c's route_token: probabilities
+ * (softmax or the scores) into the gate row, the k best by (probability descending, expert
+ * ascending) taken (threshold: until their sum reaches p), their weights renormalized.
+ * p: T, E, policy (0 top-k, 1 threshold), k, threshold p (double bits), renorm, softmax.
+ * t: scores, gates */
+KFN void ndlptx_moe_route(const int64_t *p, void *const *t)
+{
+    const int64_t E = p[1], policy = p[2], k = p[3], renorm = p[5], softmax = p[6];
+    union { int64_t i; double d; } thr = {p[4]};
+    FOR(tok, p[0]) {
+        const float *s = (const float *)t[0] + tok * E;
+        float *g = (float *)t[1] + tok * E;
+        if (softmax) {
+            float mx = -__builtin_inff();
+            for (int64_t e = 0; e < E; e++)
+                if (s[e] > mx || s[e] != s[e]) mx = s[e];
+            double sum = 0;
+            for (int64_t e = 0; e < E; e++) sum += expf(s[e] - mx);
+            for (int64_t e = 0; e < E; e++) g[e] = (float)(expf(s[e] - mx) / sum);
+        } else {
+            for (int64_t e = 0; e < E; e++) g[e] = s[e];
+        }
+        /* the n-th pick is the best expert ranked after the (n-1)-th (last_p, last_e) */
+        float last_p = 0.0f;
+        int64_t last_e = -1;
+        double cum = 0, wsum = 0;
+        for (int64_t n = 0; n < k; n++) {
+            int64_t best = -1;
+            for (int64_t e = 0; e < E; e++) {
+                int after = last_e < 0 || g[e] < last_p || (g[e] == last_p && e > last_e);
+                if (after && (best < 0 || g[e] > g[best])) best = e;
+            }
+            if (best < 0) break;
+            last_p = g[best];
+            last_e = best;
+            wsum += g[best];
+            cum += g[best];
+            if (policy == 1 && cum >= thr.d) break;
+        }
+        for (int64_t e = 0; e < E; e++) {
+            int taken = last_e >= 0 && (g[e] > last_p || (g[e] == last_p && e <= last_e));
+            g[e] = !taken ? 0.0f : renorm || policy == 1 ? (float)(g[e] / wsum) : g[e];
+        }
+    }
+}
+
+/* one-hot gates from expert indices; one outside 0..E-1 sets the error word.
+ * p: n (T * E), E, idx is i64. t: idx, err, gates */
+KFN void ndlptx_moe_assign(const int64_t *p, void *const *t)
+{
+    const int64_t E = p[1];
+    FOR(i, p[0]) {
+        int64_t id = index_at(t[0], p[2], i / E);
+        if (id < 0 || id >= E) *(int32_t *)t[1] = 1;
+        ((float *)t[2])[i] = id == i % E ? 1.0f : 0.0f;
+    }
+}
+
+/* y[r] = x[t] for the r-th token t with gates[t, e] != 0, rows past the count zeroed.
+ * p: d, T, E, e. t: x [T, d], gates [T, E], y [T, d] */
+KFN void ndlptx_moe_gather(const int64_t *p, void *const *t)
+{
+    const int64_t d = p[0], T = p[1], E = p[2], e = p[3];
+    const float *x = t[0], *g = t[1];
+    float *y = t[2];
+    FOR(c, d) {
+        int64_t r = 0;
+        for (int64_t tok = 0; tok < T; tok++)
+            if (g[tok * E + e] != 0) y[r++ * d + c] = x[tok * d + c];
+        for (; r < T; r++) y[r * d + c] = 0.0f;
+    }
+}
+
+/* out[t] = acc[t] (or 0) + gates[t, e] * y[r] for the r-th token t with a nonzero gate.
+ * p: n, T, E, e. t: acc (or NULL), y [T, n], gates [T, E], out [T, n] */
+KFN void ndlptx_moe_scatter(const int64_t *p, void *const *t)
+{
+    const int64_t n = p[0], T = p[1], E = p[2], e = p[3];
+    const float *acc = t[0], *y = t[1], *g = t[2];
+    float *out = t[3];
+    FOR(c, n) {
+        int64_t r = 0;
+        for (int64_t tok = 0; tok < T; tok++) {
+            float w = g[tok * E + e], o = acc ? acc[tok * n + c] : 0.0f;
+            if (w != 0) o += w * y[r++ * n + c];
+            out[tok * n + c] = o;
+        }
+    }
+}
+
+static void copy_elem(void *dst, int64_t di, const void *src, int64_t si, int64_t bytes)
+{
+    if (bytes == 8) ((int64_t *)dst)[di] = ((const int64_t *)src)[si];
+    else if (bytes == 4) ((int32_t *)dst)[di] = ((const int32_t *)src)[si];
+    else if (bytes == 2) ((uint16_t *)dst)[di] = ((const uint16_t *)src)[si];
+    else ((uint8_t *)dst)[di] = ((const uint8_t *)src)[si];
+}
+
+/* One recurse step (spec 8.3). gather (p[0] = 0): y[r] = x[t] for the r-th row t with
+ * depth[t] > step, rows past the count zeroed, a depth outside 0..max sets the error word;
+ * scatter (1): out[t] = depth[t] > step ? y[r] (the r-th such row) : x[t].
+ * p: kind, row (elements per row), T, elem bytes, depth is i64, step is i64, max.
+ * t: gather x, depth, step, err, y | scatter x, y, depth, step, out */
+KFN void ndlptx_recurse(const int64_t *p, void *const *t)
+{
+    const int64_t row = p[1], T = p[2], bytes = p[3], mx = p[6];
+    const int scatter = p[0] != 0;
+    const void *x = t[0], *y = scatter ? t[1] : NULL, *depth = t[scatter ? 2 : 1], *stepv = t[scatter ? 3 : 2];
+    const int64_t step = index_at(stepv, p[5], 0);
+    FOR(c, row) {
+        int64_t r = 0;
+        for (int64_t tok = 0; tok < T; tok++) {
+            int64_t dv = index_at(depth, p[4], tok);
+            if (scatter) {
+                if (dv > step) copy_elem(t[4], tok * row + c, y, r++ * row + c, bytes);
+                else copy_elem(t[4], tok * row + c, x, tok * row + c, bytes);
+                continue;
+            }
+            if (dv < 0 || dv > mx) *(int32_t *)t[3] = 1;
+            if (dv > step) copy_elem(t[4], r++ * row + c, x, tok * row + c, bytes);
+        }
+        for (; !scatter && r < T; r++) {
+            const int64_t zero = 0;
+            copy_elem(t[4], r * row + c, &zero, 0, bytes);
+        }
     }
 }
