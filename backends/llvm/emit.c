@@ -755,6 +755,107 @@ static void emit_dispatch(EmitL *e)
     (void)pt;
 }
 
+
+/* What ndlll_run_layer folds into a layer's code: run layer k's record with each row's
+ * place (input, output, weight or slot and its index) left out, into key. */
+static void layer_key(const EmitL *e, int64_t k, I64Vec *key)
+{
+    const int64_t *prog = e->prog.v, *rec = prog + prog[prog[NDLLL_H_LAYERS] + k];
+    int64_t nt = rec[NDLLL_L_NT];
+    key->n = 0;
+    vec_push(*key, rec[NDLLL_L_OP]);
+    vec_push(*key, nt);
+    for (int64_t i = 0; i < nt; i++) {
+        int64_t r = rec[NDLLL_L_ROWS + i];
+        const int64_t *row = prog + prog[NDLLL_H_ROWS] + r * NDLLL_ROW_WORDS;
+        for (int w = NDLLL_ROW_DTYPE; w < NDLLL_ROW_WORDS; w++) vec_push(*key, r < 0 ? -1 : row[w]);
+    }
+    const int64_t *tail = rec + NDLLL_L_ROWS + nt, *end = tail + 5;
+    for (int64_t a = 0; a < tail[4]; a++) end += 2 + end[1];
+    for (const int64_t *p = tail; p < end; p++) vec_push(*key, *p);
+}
+
+static bool same_key(const I64Vec *a, const I64Vec *b)
+{
+    return a->n == b->n && memcmp(a->v, b->v, a->n * sizeof *a->v) == 0;
+}
+
+static void add_fn_attr(EmitL *e, LLVMValueRef f, const char *name)
+{
+    unsigned kind = LLVMGetEnumAttributeKindForName(name, strlen(name));
+    LLVMAddAttributeAtIndex(f, LLVMAttributeFunctionIndex, LLVMCreateEnumAttribute(e->ctx, kind, 0));
+}
+
+/* ndlll_layers(cx, model, scratch, moe_at): the run's layers unrolled, each one
+ * ndlll_run_layer(prog, cx, model, k, k_at, scratch, moe_at) with the program and k
+ * constant, the first nonzero status returned. With the executor's layer path
+ * always-inline, O3 turns each into its layer's kernel call with the sizes folded in,
+ * where a loop over the records decoded them and dispatched on every call (the C
+ * backend's NET_run shape). Layers that differ only in where their tensors live (a
+ * shared layer applied again, a recurse step, equal blocks) share one function,
+ * `ndlll_shared`, specialized on the first of them and given k_at at run time, so that
+ * code does not grow with the number of applications (tests/llvm/check_sharing.sh). */
+static void emit_layers(EmitL *e, LLVMValueRef prog)
+{
+    LLVMValueRef f = LLVMGetNamedFunction(e->mod, "ndlll_layers");
+    if (!f) NDLC_ICE("the runtime bitcode does not call ndlll_layers");
+    LLVMValueRef step = runtime_fn(e, "ndlll_run_layer");
+    add_fn_attr(e, step, "alwaysinline");
+    add_fn_attr(e, runtime_fn(e, "ndlll_layer"), "alwaysinline");
+    for (int k = 0; k < OP_COUNT; k++)
+        if (e->op_used[k]) add_fn_attr(e, runtime_fn(e, op_fn((OpKind)k)), "alwaysinline");
+    int64_t nlayers = e->prog.v[NDLLL_H_NLAYERS];
+    /* first[k]: the first layer with k's key; uses[k]: how many layers have it (at first[k]) */
+    int64_t *first = xcalloc((size_t)nlayers + 1, sizeof *first), *uses = xcalloc((size_t)nlayers + 1, sizeof *uses);
+    I64Vec *keys = xcalloc((size_t)nlayers + 1, sizeof *keys);
+    for (int64_t k = 0; k < nlayers; k++) {
+        layer_key(e, k, &keys[k]);
+        first[k] = k;
+        for (int64_t j = 0; j < k; j++)
+            if (first[j] == j && same_key(&keys[j], &keys[k])) {
+                first[k] = j;
+                break;
+            }
+        uses[first[k]]++;
+    }
+    /* one shared function per key of several layers: ndlll_shared(cx, model, k_at, scratch, moe_at) */
+    LLVMValueRef *shared = xcalloc((size_t)nlayers + 1, sizeof *shared);
+    LLVMTypeRef spt[5] = {e->ptr, e->ptr, e->i64, e->ptr, e->ptr};
+    for (int64_t k = 0; k < nlayers; k++) {
+        if (first[k] != k || uses[k] < 2) continue;
+        shared[k] = define(e, "ndlll_shared", e->i32, spt, 5, false);
+        add_fn_attr(e, shared[k], "noinline");
+        LLVMValueRef args[7] = {prog, LLVMGetParam(shared[k], 0), LLVMGetParam(shared[k], 1),
+                                LLVMConstInt(e->i64, (unsigned long long)k, 0), LLVMGetParam(shared[k], 2),
+                                LLVMGetParam(shared[k], 3), LLVMGetParam(shared[k], 4)};
+        LLVMBuildRet(e->b, call(e, step, args, 7));
+    }
+    LLVMPositionBuilderAtEnd(e->b, LLVMAppendBasicBlockInContext(e->ctx, f, "entry"));
+    for (int64_t k = 0; k < nlayers; k++) {
+        LLVMValueRef kc = LLVMConstInt(e->i64, (unsigned long long)k, 0), rc;
+        if (shared[first[k]]) {
+            LLVMValueRef args[5] = {LLVMGetParam(f, 0), LLVMGetParam(f, 1), kc, LLVMGetParam(f, 2), LLVMGetParam(f, 3)};
+            rc = call(e, shared[first[k]], args, 5);
+        } else {
+            LLVMValueRef args[7] = {prog, LLVMGetParam(f, 0), LLVMGetParam(f, 1), kc, kc, LLVMGetParam(f, 2),
+                                    LLVMGetParam(f, 3)};
+            rc = call(e, step, args, 7);
+        }
+        LLVMBasicBlockRef fail = LLVMAppendBasicBlockInContext(e->ctx, f, "fail");
+        LLVMBasicBlockRef next = LLVMAppendBasicBlockInContext(e->ctx, f, "next");
+        LLVMBuildCondBr(e->b, LLVMBuildICmp(e->b, LLVMIntNE, rc, LLVMConstInt(e->i32, 0, 0), ""), fail, next);
+        LLVMPositionBuilderAtEnd(e->b, fail);
+        LLVMBuildRet(e->b, rc);
+        LLVMPositionBuilderAtEnd(e->b, next);
+    }
+    LLVMBuildRet(e->b, LLVMConstInt(e->i32, 0, 0));
+    for (int64_t k = 0; k < nlayers; k++) vec_free(keys[k]);
+    free(keys);
+    free(first);
+    free(uses);
+    free(shared);
+}
+
 /* ---- target ------------------------------------------------------------------------------- */
 
 /* The ISA level of the runtime bitcode for a CPU: 4 AVX-512, 3 AVX2+FMA, 1 baseline. */
@@ -956,6 +1057,7 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
         NameVec exported = {0};
         emit_api(&e, P, &a, &exported);
         emit_dispatch(&e);
+        emit_layers(&e, a.prog);
         if (kind == EMITLL_EXE) {
             LLVMTypeRef pt[2] = {e.i32, e.ptr};
             LLVMValueRef mainf = define(&e, "main", e.i32, pt, 2, true);

@@ -34,6 +34,10 @@ typedef NdlllCx Cx;
 struct NdlllLayer {
     int op, nt, act, act2, residual, packed, nattr;
     const int64_t *rows, *attrs;
+    /* where the tensors live: rows (dims and dtypes) and prows (pointers) are the same
+     * layer's, except in a function shared by layers that differ only in where their
+     * tensors live (ndlll_run_layer), where rows are the first such layer's */
+    const int64_t *prows;
 };
 typedef NdlllLayer Layer;
 
@@ -116,7 +120,7 @@ static Layer layer_in(const int64_t *prog, int table, int64_t k)
     Layer l;
     l.op = (int)p[NDLLL_L_OP];
     l.nt = (int)p[NDLLL_L_NT];
-    l.rows = p + NDLLL_L_ROWS;
+    l.rows = l.prows = p + NDLLL_L_ROWS;
     p = l.rows + l.nt;
     l.act = (int)p[0];
     l.act2 = (int)p[1];
@@ -157,8 +161,8 @@ static float attr_float(const Layer *l, int key)
     return (float)d;
 }
 
-#define X(i) ptr_of(c, l->rows[i])
-#define Y ptr_of(c, l->rows[l->nt - 1])
+#define X(i) ptr_of(c, l->prows[i])
+#define Y ptr_of(c, l->prows[l->nt - 1])
 #define YR (l->rows[l->nt - 1])
 
 static NdlrtEpilogue epilogue(const Cx *c, const Layer *l, int has_bias)
@@ -446,7 +450,7 @@ int ndlll_op_linear(const Cx *c, const Layer *l, float *scratch)
     int64_t xr = l->rows[0], wr = l->rows[1];
     int64_t rows = prod(c, xr, 0, rank_of(c, xr) - 1), n = dim_of(c, wr, 0), k = dim_of(c, wr, 1);
     if (l->packed == NDLLL_PACK_HASHED) { /* the weight's rows hashed from the pool, tile by tile */
-        const int64_t *wt = c->prog + c->prog[NDLLL_H_WEIGHTS] + 3 * row_of(c->prog, wr)[NDLLL_ROW_INDEX];
+        const int64_t *wt = c->prog + c->prog[NDLLL_H_WEIGHTS] + 3 * row_of(c->prog, l->prows[1])[NDLLL_ROW_INDEX];
         const NdlrtLinearHashed q = {rows, n, k, X(1), wt[1], (uint32_t)attr_int(l, NDLLL_ATTR_SEED),
                                      epilogue(c, l, l->rows[2] >= 0)};
         ndlrt_linear_hashed_f32(&q, X(0), Y, scratch);
@@ -657,29 +661,31 @@ int ndlll_op_moe(const Cx *c, const Layer *l, float *scratch)
  * never an out-of-bounds access) and stores the number of rows still recursing in the
  * rows symbol the body's layers read (c->s is the run's own copy, as for moe). The step
  * is an operand, so every step is the same records over the same kernels. */
-static int64_t int_at(const Cx *c, int64_t r, int64_t i)
+/* element i of the layer's integer tensor j */
+static int64_t int_at(const Cx *c, const Layer *l, int j, int64_t i)
 {
-    const void *p = ptr_of(c, r);
-    return dtype_of(c, r) == NDLLL_DT_I32 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
+    const void *p = ptr_of(c, l->prows[j]);
+    return dtype_of(c, l->rows[j]) == NDLLL_DT_I32 ? ((const int32_t *)p)[i] : ((const int64_t *)p)[i];
 }
 
 int ndlll_op_recurse(const Cx *c, const Layer *l, float *scratch)
 {
     int gather = l->op == NDLLL_OP_RECURSE_GATHER;
-    int64_t xr = l->rows[0], dr = l->rows[gather ? 1 : 2], sr = l->rows[gather ? 2 : 3];
-    int64_t n = dim_of(c, xr, 0), step = int_at(c, sr, 0), r = 0;
+    int dj = gather ? 1 : 2;
+    int64_t xr = l->rows[0];
+    int64_t n = dim_of(c, xr, 0), step = int_at(c, l, gather ? 2 : 3, 0), r = 0;
     size_t row = (size_t)prod(c, xr, 1, rank_of(c, xr)) * dtype_size(dtype_of(c, xr));
     unsigned char *y = Y;
     (void)scratch;
     if (gather) {
         int64_t max = attr_int(l, NDLLL_ATTR_MAX);
         for (int64_t t = 0; t < n; t++) {
-            int64_t k = int_at(c, dr, t);
+            int64_t k = int_at(c, l, dj, t);
             if (k < 0 || k > max) return NDLRT_EINDEX; /* depth outside 0..max */
         }
         const unsigned char *x = X(0);
         for (int64_t t = 0; t < n; t++)
-            if (int_at(c, dr, t) > step) memcpy(y + (size_t)r++ * row, x + (size_t)t * row, row);
+            if (int_at(c, l, dj, t) > step) memcpy(y + (size_t)r++ * row, x + (size_t)t * row, row);
         int64_t d = row_of(c->prog, YR)[NDLLL_ROW_DIMS];
         const int64_t *e = c->prog + c->prog[NDLLL_H_DIMS] + (-d - 1) * NDLLL_DIM_WORDS;
         ((int64_t *)c->s)[e[NDLLL_DIM_SYM0]] = r;
@@ -688,7 +694,7 @@ int ndlll_op_recurse(const Cx *c, const Layer *l, float *scratch)
     const unsigned char *body = X(1);
     if (y != (const unsigned char *)X(0)) memcpy(y, X(0), (size_t)n * row);
     for (int64_t t = 0; t < n; t++)
-        if (int_at(c, dr, t) > step) memcpy(y + (size_t)t * row, body + (size_t)r++ * row, row);
+        if (int_at(c, l, dj, t) > step) memcpy(y + (size_t)t * row, body + (size_t)r++ * row, row);
     return 0;
 }
 
@@ -705,8 +711,8 @@ int ndlll_op_pool(const Cx *c, const Layer *l, float *scratch)
     NdlrtPool2d p = {b ? dim_of(c, xr, 0) : 1, dim_of(c, xr, b), dim_of(c, xr, b + 1), dim_of(c, xr, b + 2),
                      dim_of(c, yr, b + 1), dim_of(c, yr, b + 2), k[0], k[1], st[0], st[1], pd[0], pd[1]};
     (void)scratch;
-    if (l->op == NDLLL_OP_MAX_POOL2D) ndlrt_max_pool2d_f32(&p, ptr_of(c, xr), ptr_of(c, yr));
-    else ndlrt_avg_pool2d_f32(&p, ptr_of(c, xr), ptr_of(c, yr));
+    if (l->op == NDLLL_OP_MAX_POOL2D) ndlrt_max_pool2d_f32(&p, ptr_of(c, l->prows[0]), ptr_of(c, l->prows[l->nt - 1]));
+    else ndlrt_avg_pool2d_f32(&p, ptr_of(c, l->prows[0]), ptr_of(c, l->prows[l->nt - 1]));
     return 0;
 }
 
@@ -745,6 +751,27 @@ static size_t layer_scratch(const Cx *c, const Layer *l)
     case NDLLL_OP_MOE_ROUTE: return 2 * (size_t)dim_of(c, l->rows[l->nt - 1], 1);
     default: return 0;
     }
+}
+
+/* Run layer k_at with the op, sizes and attributes of layer k (the same but for where
+ * their tensors live). The emitter's ndlll_layers runs the layers through this with prog
+ * the program global and k constant, and makes it and ndlll_layer and the ndlll_op_*
+ * always-inline: O3 then folds the record's decoding, the op switch, the attribute
+ * lookups and every concrete dim into constants, so each layer becomes the direct call of
+ * its kernel with constant sizes that the C backend writes (its loops specialized too). */
+int ndlll_run_layer(const int64_t *prog, const Cx *cx, NdlllModel *m, int64_t k, int64_t k_at, float *scratch,
+                    int64_t *moe_at)
+{
+    Cx c = *cx;
+    c.prog = prog; /* the constant, not the caller's copy of it, which O3 cannot see through */
+    Layer l = layer_at(prog, k);
+    l.prows = layer_at(prog, k_at).rows;
+    int rc = ndlll_layer(l.op, &c, &l, scratch);
+    if (rc || l.op != NDLLL_OP_MOE_GATHER) return rc;
+    /* a moe_gather's rows (the symbol it set) and its moe layer's tokens */
+    if (attr_int(&l, NDLLL_ATTR_EXPERT) == 0) m->moe_tokens[moe_at[1]++] = dim_of(&c, l.rows[0], 0);
+    m->moe_load[moe_at[0]++] = dim_of(&c, l.rows[l.nt - 1], 0);
+    return 0;
 }
 
 /* ---- the plan and the API ------------------------------------------------------------------ */
@@ -1001,16 +1028,9 @@ int ndlll_run(const int64_t *prog, const void *const *wtab, void *model, const i
     }
     Cx c = {prog, sv, in, out, m->wptr ? (const void *const *)m->wptr : wtab, m->ws, off, m->init};
     float *scratch = (float *)(m->ws + off[prog[NDLLL_H_NSLOTS]]);
-    int64_t ngathers = 0, nlayers = 0;
-    for (int64_t k = 0; k < prog[NDLLL_H_NLAYERS]; k++) {
-        Layer l = layer_at(prog, k);
-        rc = ndlll_layer(l.op, &c, &l, scratch);
-        if (rc) return rc;
-        if (l.op == NDLLL_OP_MOE_GATHER) { /* its rows (the symbol it set) and its layer's tokens */
-            if (attr_int(&l, NDLLL_ATTR_EXPERT) == 0) m->moe_tokens[nlayers++] = dim_of(&c, l.rows[0], 0);
-            m->moe_load[ngathers++] = dim_of(&c, l.rows[l.nt - 1], 0);
-        }
-    }
+    int64_t moe_at[2] = {0, 0};
+    rc = ndlll_layers(&c, m, scratch, moe_at);
+    if (rc) return rc;
     const int64_t *outs = prog + prog[NDLLL_H_OUTPUTS];
     for (int64_t i = 0; i < prog[NDLLL_H_NOUTPUTS]; i++)
         if (outs[2 * i + 1]) memcpy(out[i], ptr_of(&c, outs[2 * i]), row_bytes(prog, sv, outs[2 * i]));

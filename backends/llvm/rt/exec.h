@@ -48,6 +48,14 @@ int64_t ndlll_moe_stats(const int64_t *prog, const void *model, int layer, int64
 typedef struct NdlllCx NdlllCx;        /* a run: symbols, pointers, workspace */
 typedef struct NdlllLayer NdlllLayer;  /* a decoded layer record */
 int ndlll_layer(int op, const NdlllCx *c, const NdlllLayer *l, float *scratch);
+/* The run's layers: emitted per model as one ndlll_run_layer call per layer, in order, with
+ * the layer indices and the program constant (emit.c), returning the first nonzero status.
+ * moe_at: the next moe_gather's load entry and moe layer (ndlll_run_layer advances them).
+ * ndlll_run_layer runs layer k_at as if it were layer k: the same record but for the rows'
+ * places (input, output, weight, slot), which it takes from k_at's. */
+int ndlll_layers(const NdlllCx *c, NdlllModel *m, float *scratch, int64_t *moe_at);
+int ndlll_run_layer(const int64_t *prog, const NdlllCx *c, NdlllModel *m, int64_t k, int64_t k_at, float *scratch,
+                    int64_t *moe_at);
 #define NDLLL_OPS(X) X(unary) X(binary) X(cast) X(softmax) X(reduce) X(argmax) X(norm) X(matmul) \
     X(linear) X(conv) X(pool) X(attention) X(move) X(concat) X(gather) X(kron) X(hash) X(moe) X(recurse)
 #define NDLLL_OP_DECL(name) int ndlll_op_##name(const NdlllCx *c, const NdlllLayer *l, float *scratch);
