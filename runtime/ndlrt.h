@@ -141,7 +141,8 @@ NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, 
  * stored as exact floats, so every size must stay below NDLRT_SPARSE_MAX_INT). Formats:
  * CSR rows; BLOCK, 16-row panels whose nonempty columns are stored as 16-float blocks;
  * NM, N kept of every M consecutive elements (M = 4 or 8); ELL, 16-row x 64-column tiles
- * as sliced ELLPACK read by register permutes (one vector of x per GEMV). ndlrt_sparse_choose is the
+ * as sliced ELLPACK read by register permutes (one vector of x per GEMV; a panel's 16 rows
+ * are grouped by where their nonzeros are, not consecutive). ndlrt_sparse_choose is the
  * cost model (cols: columns of the dense operand per weight row: a linear's batch, a
  * conv's h*w); it returns DENSE where a sparse kernel would not be faster, and where a
  * forced format cannot hold the weight (NM without an N:M pattern). */
@@ -162,7 +163,7 @@ typedef struct NdlrtSparseInfo {
     int64_t n, k, nnz;       /* nonzeros */
     int64_t blocks;          /* nonempty 16 x 1 blocks */
     int nm_n, nm_m;          /* the sparsest N:M pattern the weight has (nm_m = 0: none) */
-    int64_t ell_slices;      /* ELL: 16-lane slices (sum over 16 x 64 tiles of a row's most) */
+    int64_t ell_slices;      /* ELL: 16-lane slices (sum over 16 x 64 tiles of their fullest row) */
 } NdlrtSparseInfo;
 NDLRT_API void ndlrt_sparse_analyze(int64_t n, int64_t k, const float *w, NdlrtSparseInfo *s);
 /* linear: 1 for a linear (its batch runs on the 64-column chunk kernels), 0 for a 1x1 conv */

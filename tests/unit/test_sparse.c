@@ -273,7 +273,26 @@ static void test_analysis(void)
     CHECK_EQ_INT(s.blocks, (n / 16) * ((k + 6) / 7));
     CHECK_EQ_INT(ndlrt_sparse_choose(&s, 1, 1, NDLRT_SPARSE_AUTO), NDLRT_SPARSE_ELL);
     CHECK_EQ_INT(s.ell_slices * 16, s.nnz); /* every row alike: no padding */
-    free(u), free(half), free(blk);
+    /* ELL panels group rows that peak in the same chunks: even rows hold 8 nonzeros in
+     * columns 0..63, odd rows 8 in 64..127; consecutive 16-row panels would need 8 + 8
+     * slices each (32), grouped panels of only even or only odd rows 8 each (16) */
+    int64_t gn = 32, gk = 128;
+    float *alt = calloc((size_t)(gn * gk), sizeof *alt);
+    for (int64_t i = 0; i < gn; i++)
+        for (int64_t j = 0; j < 8; j++) alt[i * gk + (i % 2) * 64 + j * 7 + i % 5] = 1.0f + (float)(i + j);
+    ndlrt_sparse_analyze(gn, gk, alt, &s);
+    CHECK_EQ_INT(s.ell_slices, 16);
+    float *gx = rnd_vec(&r, gk), gy[32];
+    size_t gf;
+    float *gp = pack(alt, gn, gk, NDLRT_SPARSE_ELL, &s, &gf);
+    NdlrtSparseLinear gl = {1, gn, gk, gp, {NULL, 0, NULL, 0}};
+    ndlrt_sparse_linear_f32(&gl, gx, gy, NULL);
+    for (int64_t i = 0; i < gn; i++) {
+        double want = 0, abssum = 0;
+        for (int64_t j = 0; j < gk; j++) want += (double)alt[i * gk + j] * gx[j], abssum += fabs((double)alt[i * gk + j] * gx[j]);
+        CHECK(close(gy[i], want, abssum + 1));
+    }
+    free(u), free(half), free(blk), free(alt), free(gx), free(gp);
 }
 
 int main(void)
