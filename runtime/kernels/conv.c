@@ -132,9 +132,18 @@ NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p)
 
 #if defined(__GNUC__)
 #define CONV_INLINE static inline __attribute__((always_inline))
+#define CONV_NOINLINE static __attribute__((noinline))
 #else
 #define CONV_INLINE static inline
+#define CONV_NOINLINE static
 #endif
+
+/* The epilogue's activations other than relu, one vector at a time, for the tiles' and the
+ * depthwise paths' stores (out of line: one copy of the switch instead of one per store). */
+CONV_NOINLINE __m512 conv_act16(__m512 v, int act)
+{
+    return ndlrt_v16_act(v, act);
+}
 
 /* What a tile needs besides its position. */
 typedef struct ConvDirect {
@@ -142,7 +151,8 @@ typedef struct ConvDirect {
     const int64_t *toff;          /* per tap: offset of the tap's source from the output index */
     const uint16_t *masks;        /* per output vector and tap: the lanes inside the input */
     int64_t ohw;                  /* output positions per channel */
-    int simple;                   /* the epilogue is bias / relu / residual only */
+    int inreg;                    /* the epilogue is applied in the tile's registers (every
+                                     activation but those without a vector form) */
     int act, act2;
 } ConvDirect;
 
@@ -183,12 +193,16 @@ CONV_INLINE void conv_tile(const int mr, const int nv, const ConvDirect *d, cons
     __mmask16 s0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
     __mmask16 s1 = (__mmask16)(nv < 2 || left <= 16 ? 0u : left >= 32 ? 0xFFFF : (1u << (left - 16)) - 1u);
     int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
+    int hs = d->act == NDLRT_ACT_HARDSWISH; /* MobileNetV3's, inline */
 #define CONV_EP(v, i, s, off)                                                            \
-    if (d->simple) {                                                                     \
+    if (d->inreg) {                                                                      \
         if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[i]));                         \
         if (ra) v = _mm512_max_ps(z, v);                                                 \
+        else if (hs) v = ndlrt_v16_act(v, NDLRT_ACT_HARDSWISH);                          \
+        else if (d->act) v = conv_act16(v, d->act);                                      \
         if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(s, res + i * d->ohw + p0 + off)); \
         if (rb) v = _mm512_max_ps(z, v);                                                 \
+        else if (d->act2) v = conv_act16(v, d->act2);                                    \
     }                                                                                    \
     _mm512_mask_storeu_ps(y + i * d->ohw + p0 + off, s, v);
 #define CONV_STORE(i)                                                                    \
@@ -253,12 +267,16 @@ CONV_INLINE void conv_tile_rows(const int mr, const int nv, const ConvDirect *d,
         s[q] = (__mmask16)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
     }
     int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
+    int hs = d->act == NDLRT_ACT_HARDSWISH; /* MobileNetV3's, inline */
 #define CONV_EP(v, i, q)                                                                 \
-    if (d->simple) {                                                                     \
+    if (d->inreg) {                                                                      \
         if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(bias[i]));                         \
         if (ra) v = _mm512_max_ps(z, v);                                                 \
+        else if (hs) v = ndlrt_v16_act(v, NDLRT_ACT_HARDSWISH);                          \
+        else if (d->act) v = conv_act16(v, d->act);                                      \
         if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(s[q], res + i * d->ohw + p0 + 16 * q)); \
         if (rb) v = _mm512_max_ps(z, v);                                                 \
+        else if (d->act2) v = conv_act16(v, d->act2);                                    \
     }                                                                                    \
     _mm512_mask_storeu_ps(y + i * d->ohw + p0 + 16 * q, s[q], v);
 #define CONV_STORE(i)                                                                    \
@@ -385,7 +403,7 @@ static void conv_direct_unit(const NdlrtConv2d *p, const ConvDirect *d, int st, 
                 int nv = rows_tile ? (vleft >= 3 ? 3 : (int)vleft) : vleft >= 2 ? 2 : 1;
                 if (rows_tile) conv_tile_rows_any(mr, nv, d, wrow, xg, v * 16, yt, bias, res);
                 else conv_tile_any(mr, nv, d, wg + o0 * k, xg, v * 16, yt, bias, res);
-                if (has_ep && !d->simple) {
+                if (has_ep && !d->inreg) {
                     int64_t cols = ohw - v * 16 < 16 * nv ? ohw - v * 16 : 16 * nv;
                     ndlrt_epilogue_f32(&p->ep, mr, cols, yt + v * 16, ohw,
                                        res ? res + v * 16 : NULL, bias, 1);
@@ -457,8 +475,7 @@ static void conv_direct_run(const NdlrtConv2d *p, int st, const float *x, float 
         }
     }
     ConvDirect d = {cg, taps, st == 1 ? hw : pp, toff, masks, ohw, 0, p->ep.act, p->ep.act2};
-    d.simple = (d.act == NDLRT_ACT_NONE || d.act == NDLRT_ACT_RELU) &&
-               (d.act2 == NDLRT_ACT_NONE || d.act2 == NDLRT_ACT_RELU);
+    d.inreg = ndlrt_v16_has_act(d.act) && ndlrt_v16_has_act(d.act2);
     int64_t units = p->n * p->groups, share = (int64_t)conv_planes_floats(p);
 #if CONV_OMP
     /* images (and groups) across the threads, or with fewer of them than threads, the
@@ -755,9 +772,259 @@ static size_t conv_depthwise_scratch_floats(const NdlrtConv2d *p)
     return conv_dw_geom(p, &g) ? conv_dw_scratch_floats(&g) : 0;
 }
 
+#if defined(__AVX512F__)
+/* ---- depthwise on small planes without copies (AVX-512) ------------------------------
+ * The flat path's fixed work per channel (filling padded phase planes, copying rows out,
+ * an epilogue pass) outweighed the taps on the 2x2 to 8x8 planes of a small MobileNetV3
+ * subnet. Two paths read the input in place and apply the epilogue in registers:
+ *   masked: stride 1 with ow == w, where output position q reads input q + toff[t] for
+ *     tap t (the direct path's rule for dense convolutions): per output vector, one masked
+ *     load and one FMA per tap, the mask (lanes whose source is inside) shared by all
+ *     channels;
+ *   permute: the rest (the stride-2 layers) where each output vector's sources for one
+ *     tap lie within 64 consecutive input floats: that window is loaded into 1, 2 or 4
+ *     registers and a permute gathers the 16 sources, indices and masks again shared by
+ *     all channels (up to CONV_DWP_MAX_ENTRIES vector-tap pairs: 16x16 -> 8x8 with 3x3).
+ * Both precompute, per call, only the taps that read inside for each output vector; the
+ * tables live on the stack (at most about 6 KiB). */
+/* Limits, measured against the flat path (bench/README.md, 2026-11-27 19:00): the masked
+ * path wins up to 64 outputs per channel (8x8: 0.99 vs 1.64 us at 24 channels 3x3, 7.2 vs
+ * 10.6 us at 48 channels 7x7) and loses beyond (32x32 3x3: 6.4 vs 4.7 us), where the flat
+ * path's fixed work is small against the taps; the permute path's three permute-port
+ * operations per vector and tap win up to 64 such pairs (16x16 -> 8x8 3x3: 2.9 vs 4.1 us)
+ * and lose beyond (16x16 -> 8x8 7x7: 27 vs 15 us). */
+enum { CONV_DWM_MAX_VECS = 4, CONV_DWM_MAX_ENTRIES = 4 * CONV_DW_MAX_TAPS, CONV_DWP_MAX_ENTRIES = 64 };
+
+/* v + bias, act, + residual (lanes m), act2: ep's steps on one output vector. */
+CONV_INLINE __m512 conv_ep16(const NdlrtEpilogue *ep, __m512 v, const float *bias,
+                             const float *res, __mmask16 m)
+{
+    if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
+    if (ep->act == NDLRT_ACT_RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    else if (ep->act == NDLRT_ACT_HARDSWISH) v = ndlrt_v16_act(v, NDLRT_ACT_HARDSWISH); /* MobileNetV3's */
+    else if (ep->act) v = conv_act16(v, ep->act);
+    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
+    if (ep->act2 == NDLRT_ACT_RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
+    else if (ep->act2) v = conv_act16(v, ep->act2);
+    return v;
+}
+
+/* Output vector v's rows and columns (lane j: output position 16 v + j), and the lanes
+ * that exist. */
+static void conv_lanes(const NdlrtConv2d *p, int64_t v, __m512i *oy, __m512i *ox, __mmask16 *in)
+{
+    int32_t ly[16], lx[16];
+    int64_t q0 = v * 16, ohw = p->oh * p->ow;
+    int64_t y0 = q0 / p->ow, x0 = q0 % p->ow;
+    for (int j = 0; j < 16; j++) {
+        ly[j] = (int32_t)y0, lx[j] = (int32_t)x0;
+        if (++x0 == p->ow) x0 = 0, y0++;
+    }
+    *oy = _mm512_loadu_si512(ly);
+    *ox = _mm512_loadu_si512(lx);
+    int64_t left = ohw - q0;
+    *in = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+}
+
+/* Lanes of tap (ki, kj) whose source row and column lie inside the input, for output rows
+ * oy and columns ox. */
+static __mmask16 conv_tap_mask(const NdlrtConv2d *p, __m512i oy, __m512i ox, __mmask16 in,
+                               int64_t ki, int64_t kj, __m512i *iy, __m512i *ix)
+{
+    *iy = _mm512_add_epi32(_mm512_mullo_epi32(oy, _mm512_set1_epi32((int)p->sh)),
+                           _mm512_set1_epi32((int)(ki * p->dh - p->ph)));
+    *ix = _mm512_add_epi32(_mm512_mullo_epi32(ox, _mm512_set1_epi32((int)p->sw)),
+                           _mm512_set1_epi32((int)(kj * p->dw - p->pw)));
+    __m512i zero = _mm512_setzero_si512();
+    return in & _mm512_cmpge_epi32_mask(*iy, zero) &
+           _mm512_cmplt_epi32_mask(*iy, _mm512_set1_epi32((int)p->h)) &
+           _mm512_cmpge_epi32_mask(*ix, zero) &
+           _mm512_cmplt_epi32_mask(*ix, _mm512_set1_epi32((int)p->w));
+}
+
+static int conv_dw_acts_in_regs(const NdlrtConv2d *p)
+{
+    return ndlrt_v16_has_act(p->ep.act) && ndlrt_v16_has_act(p->ep.act2);
+}
+
+static int conv_dw_masked_ok(const NdlrtConv2d *p)
+{
+    int64_t nvo = (p->oh * p->ow + 15) / 16;
+    return conv_dw_acts_in_regs(p) && p->sh == 1 && p->sw == 1 && p->ow == p->w &&
+           nvo <= CONV_DWM_MAX_VECS && nvo * p->kh * p->kw <= CONV_DWM_MAX_ENTRIES;
+}
+
+static void conv_depthwise_masked(const NdlrtConv2d *p, const float *x, float *y)
+{
+    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
+    int64_t nvo = (ohw + 15) / 16;
+    int32_t first[CONV_DWM_MAX_VECS + 1], off[CONV_DWM_MAX_ENTRIES], tap[CONV_DWM_MAX_ENTRIES];
+    uint16_t mask[CONV_DWM_MAX_ENTRIES];
+    __mmask16 store[CONV_DWM_MAX_VECS];
+    int32_t ne = 0;
+    for (int64_t v = 0; v < nvo; v++) {
+        __m512i oy, ox, iy, ix;
+        __mmask16 in;
+        conv_lanes(p, v, &oy, &ox, &in);
+        store[v] = in;
+        first[v] = ne;
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++) {
+                __mmask16 m = conv_tap_mask(p, oy, ox, in, ki, kj, &iy, &ix);
+                if (!m) continue;
+                off[ne] = (int32_t)(v * 16 + (ki * p->dh - p->ph) * p->w + kj * p->dw - p->pw);
+                tap[ne] = (int32_t)(ki * p->kw + kj);
+                mask[ne++] = (uint16_t)m;
+            }
+    }
+    first[nvo] = ne;
+    const NdlrtEpilogue *ep = &p->ep;
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t ch = 0; ch < p->c; ch++) {
+            int64_t at = (img * p->c + ch) * ohw;
+            const float *xc = x + (img * p->c + ch) * hw, *wc = p->w_packed + ch * taps;
+            const float *bias = ep->bias ? ep->bias + ch : NULL;
+            for (int64_t v = 0; v < nvo; v++) {
+                /* two chains over the taps, for the FMA latency */
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+                int32_t e = first[v], end = first[v + 1];
+                for (; e + 1 < end; e += 2) {
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e]]),
+                                         _mm512_maskz_loadu_ps((__mmask16)mask[e], xc + off[e]), a0);
+                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e + 1]]),
+                                         _mm512_maskz_loadu_ps((__mmask16)mask[e + 1], xc + off[e + 1]),
+                                         a1);
+                }
+                if (e < end)
+                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e]]),
+                                         _mm512_maskz_loadu_ps((__mmask16)mask[e], xc + off[e]), a0);
+                __m512 r = conv_ep16(ep, _mm512_add_ps(a0, a1), bias,
+                                     ep->residual ? ep->residual + at + v * 16 : NULL, store[v]);
+                _mm512_mask_storeu_ps(y + at + v * 16, store[v], r);
+            }
+        }
+}
+
+static int conv_dw_permute_ok(const NdlrtConv2d *p)
+{
+    int64_t nvo = (p->oh * p->ow + 15) / 16;
+    return conv_dw_acts_in_regs(p) && nvo * p->kh * p->kw <= CONV_DWP_MAX_ENTRIES &&
+           p->h * p->w < (1 << 20);
+}
+
+/* The permute path's table: per output vector and tap that reads inside, the window of
+ * the input plane it reads (at most 16 * nreg floats from base) and where each lane's
+ * source lies in it. */
+typedef struct ConvDwPermute {
+    int32_t ne;                            /* entries */
+    int32_t first[CONV_DWP_MAX_ENTRIES + 1]; /* output vector v's entries, from first[v] */
+    __m512i idx[CONV_DWP_MAX_ENTRIES];     /* lane -> source - base (bits 0-4: within a
+                                              register pair, bit 5: the upper pair) */
+    int32_t base[CONV_DWP_MAX_ENTRIES], tap[CONV_DWP_MAX_ENTRIES];
+    uint16_t valid[CONV_DWP_MAX_ENTRIES], upper[CONV_DWP_MAX_ENTRIES];
+    uint16_t load[CONV_DWP_MAX_ENTRIES][4]; /* lanes of each window register inside the plane */
+} ConvDwPermute;
+
+/* One permute step: the sources of entry e from the window registers r0..r3. */
+CONV_INLINE __m512 conv_dwp_gather(const int nreg, const ConvDwPermute *t, int32_t e,
+                                   const float *xc)
+{
+    const float *wb = xc + t->base[e];
+    __m512 r0 = _mm512_maskz_loadu_ps((__mmask16)t->load[e][0], wb);
+    if (nreg == 1) return _mm512_permutexvar_ps(t->idx[e], r0);
+    __m512 r1 = _mm512_maskz_loadu_ps((__mmask16)t->load[e][1], wb + 16);
+    if (nreg == 2) return _mm512_permutex2var_ps(r0, t->idx[e], r1);
+    __m512 r2 = _mm512_maskz_loadu_ps((__mmask16)t->load[e][2], wb + 32);
+    __m512 r3 = _mm512_maskz_loadu_ps((__mmask16)t->load[e][3], wb + 48);
+    return _mm512_mask_blend_ps((__mmask16)t->upper[e], _mm512_permutex2var_ps(r0, t->idx[e], r1),
+                                _mm512_permutex2var_ps(r2, t->idx[e], r3));
+}
+
+/* The permute path with windows of 16 * nreg floats (nreg 1, 2 or 4). */
+CONV_INLINE void conv_depthwise_permute_n(const int nreg, const NdlrtConv2d *p,
+                                          const ConvDwPermute *t, const float *x, float *y)
+{
+    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
+    int64_t nvo = (ohw + 15) / 16;
+    const NdlrtEpilogue *ep = &p->ep;
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t ch = 0; ch < p->c; ch++) {
+            int64_t at = (img * p->c + ch) * ohw;
+            const float *xc = x + (img * p->c + ch) * hw, *wc = p->w_packed + ch * taps;
+            for (int64_t v = 0; v < nvo; v++) {
+                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
+                int32_t e = t->first[v], end = t->first[v + 1];
+                for (; e + 1 < end; e += 2) {
+                    a0 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e]]),
+                                               conv_dwp_gather(nreg, t, e, xc), a0,
+                                               (__mmask16)t->valid[e]);
+                    a1 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e + 1]]),
+                                               conv_dwp_gather(nreg, t, e + 1, xc), a1,
+                                               (__mmask16)t->valid[e + 1]);
+                }
+                if (e < end)
+                    a0 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e]]),
+                                               conv_dwp_gather(nreg, t, e, xc), a0,
+                                               (__mmask16)t->valid[e]);
+                int64_t left = ohw - v * 16;
+                __mmask16 store = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+                __m512 r = conv_ep16(ep, _mm512_add_ps(a0, a1), ep->bias ? ep->bias + ch : NULL,
+                                     ep->residual ? ep->residual + at + v * 16 : NULL, store);
+                _mm512_mask_storeu_ps(y + at + v * 16, store, r);
+            }
+        }
+}
+
+/* Builds the table (false: some window is wider than 64 floats) and runs the path. */
+static int conv_depthwise_permute(const NdlrtConv2d *p, const float *x, float *y)
+{
+    ConvDwPermute t;
+    int64_t hw = p->h * p->w, nvo = (p->oh * p->ow + 15) / 16, span = 0;
+    t.ne = 0;
+    for (int64_t v = 0; v < nvo; v++) {
+        __m512i oy, ox, iy, ix;
+        __mmask16 in;
+        conv_lanes(p, v, &oy, &ox, &in);
+        t.first[v] = t.ne;
+        for (int64_t ki = 0; ki < p->kh; ki++)
+            for (int64_t kj = 0; kj < p->kw; kj++) {
+                __mmask16 m = conv_tap_mask(p, oy, ox, in, ki, kj, &iy, &ix);
+                if (!m) continue;
+                __m512i src = _mm512_add_epi32(_mm512_mullo_epi32(iy, _mm512_set1_epi32((int)p->w)), ix);
+                int32_t lo = _mm512_mask_reduce_min_epi32(m, src);
+                int32_t hi = _mm512_mask_reduce_max_epi32(m, src);
+                if (hi - lo + 1 > span) span = hi - lo + 1;
+                if (span > 64) return 0;
+                int32_t e = t.ne++;
+                t.idx[e] = _mm512_maskz_sub_epi32(m, src, _mm512_set1_epi32(lo));
+                t.upper[e] = (uint16_t)_mm512_test_epi32_mask(t.idx[e], _mm512_set1_epi32(32));
+                t.valid[e] = (uint16_t)m;
+                t.tap[e] = (int32_t)(ki * p->kw + kj);
+                t.base[e] = lo;
+                for (int i = 0; i < 4; i++) { /* lanes of lo + 16 i + [0, 16) inside [0, hw) */
+                    int64_t l = hw - (lo + 16 * i);
+                    t.load[e][i] = (uint16_t)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
+                }
+            }
+    }
+    t.first[nvo] = t.ne;
+    if (span <= 16) conv_depthwise_permute_n(1, p, &t, x, y);
+    else if (span <= 32) conv_depthwise_permute_n(2, p, &t, x, y);
+    else conv_depthwise_permute_n(4, p, &t, x, y);
+    return 1;
+}
+#endif
+
 static void conv_depthwise_run(const NdlrtConv2d *p, const float *x, float *y, float *scratch)
 {
     ConvDwGeom g;
+#if defined(__AVX512F__)
+    if (conv_dw_masked_ok(p)) {
+        conv_depthwise_masked(p, x, y);
+        return;
+    }
+    if (conv_dw_permute_ok(p) && conv_depthwise_permute(p, x, y)) return;
+#endif
     if (conv_dw_geom(p, &g)) conv_depthwise_flat(p, &g, x, y, scratch);
     else conv_depthwise_rows(p, x, y);
 }

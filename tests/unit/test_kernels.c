@@ -496,6 +496,30 @@ static void test_conv(void)
     /* an epilogue applied after the tiles, on tiles that cross a panel boundary */
     ConvCase rows = {1, 5, 10, 10, 16, 3, 3, 1, 1, 1, 1, 1, 1, 1};
     test_conv_case(&rows, 1, 1, NDLRT_ACT_SILU);
+    /* the small-plane depthwise paths (masked loads for stride 1 with ow == w, permutes of
+     * windows of 1, 2 or 4 vectors otherwise), their limits, and the 1x1 layers of a small
+     * MobileNetV3 subnet, with its hard-swish in the registers' epilogue */
+    static const ConvCase small[] = {
+        /* n  c  h   w   o  kh kw sh sw ph pw dh dw g */
+        {1, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* flat: past the masked path's 64 */
+        {1, 24, 8, 8, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 4 registers */
+        {1, 24, 4, 4, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 1 register */
+        {1, 6, 5, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6},       /* permute, 2 registers */
+        {1, 4, 8, 8, 4, 7, 7, 2, 2, 3, 3, 1, 1, 4},       /* permute, 7x7 mostly padding */
+        {1, 24, 16, 16, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},  /* permute, 4 output vectors */
+        {2, 5, 15, 15, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5},     /* permute, windows across rows */
+        {1, 8, 16, 16, 8, 7, 7, 2, 2, 3, 3, 1, 1, 8},     /* flat: past the permute's 64 */
+        {1, 48, 2, 2, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48},    /* masked, one partial vector */
+        {2, 5, 7, 7, 5, 7, 7, 1, 1, 3, 3, 1, 1, 5},       /* masked 7x7, batch, 49 outputs */
+        {1, 3, 6, 5, 3, 3, 3, 1, 1, 2, 1, 2, 1, 3},       /* masked, dilated rows */
+        {1, 24, 4, 4, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1},      /* 1x1 on 4x4 */
+        {1, 16, 2, 2, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* 1x1 on 2x2, 48 = 14 + 14 + 10 + 10 */
+    };
+    for (int i = 0; i < (int)(sizeof small / sizeof small[0]); i++) {
+        test_conv_case(&small[i], 0, 0, 0);
+        test_conv_case(&small[i], 1, 0, NDLRT_ACT_HARDSWISH);
+        test_conv_case(&small[i], 1, 1, NDLRT_ACT_RELU);
+    }
 }
 
 /* ---- matmul -------------------------------------------------------------------------------- */
