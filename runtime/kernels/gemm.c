@@ -45,10 +45,11 @@
 #define GEMM_MC (GEMM_MR * 8)
 #endif
 #define GEMM_NC 1024
-/* Up to this many rows, and from this many floats of pre-packed B (1 MiB: more than a
- * core's L2 holds between calls), gemm_serial prefetches B a panel ahead (see there). */
+/* Up to this many rows (a panel used by at most 5 row tiles), and from this many floats of
+ * pre-packed B (1 MiB: more than a core's L2 holds between calls), gemm_serial prefetches
+ * B a panel ahead (see there). */
 #ifndef GEMM_STREAM_ROWS
-#define GEMM_STREAM_ROWS (2 * GEMM_MR)
+#define GEMM_STREAM_ROWS 64
 #endif
 #define GEMM_STREAM_FLOATS (256 * 1024)
 #if defined(__AVX512F__)
@@ -764,7 +765,7 @@ static void gemm_serial(const NdlrtGemm *g, float *scratch)
     }
     if (!g->b_packed) bpack = gemm_align(scratch);
     /* Few rows against pre-packed weights (a linear at small batch, a MoE expert's rows):
-     * each B micro-panel is used by one or two row tiles only, so the weights stream from
+     * each B micro-panel is used by a few row tiles only, so the weights stream from
      * memory at the speed of a few FMAs per line and the tiles wait on DRAM. The first row
      * tile of each panel then prefetches the next panel into L2, one panel ahead. Weights
      * that stay in the caches need no prefetch, which costs a few tiny tiles load slots. */
