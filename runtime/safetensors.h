@@ -50,6 +50,9 @@ NDLRT_API int ndlrt_st_open(const char *path, NdlrtSt **out, char *err, size_t e
 /* Validates an in-memory file of len bytes; buf must outlive the result. */
 NDLRT_API int ndlrt_st_parse(const void *buf, size_t len, NdlrtSt **out, char *err, size_t errlen);
 NDLRT_API void ndlrt_st_close(NdlrtSt *st);
+/* Advises huge pages for the 2 MiB-aligned middle of a fresh, not yet written block
+ * (weights loaded by create); only a hint. */
+NDLRT_API void ndlrt_advise_huge_pages(void *p, size_t len);
 
 NDLRT_API size_t ndlrt_st_count(const NdlrtSt *st);               /* tensors, in header order */
 NDLRT_API const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i);

@@ -45,6 +45,13 @@
 #define GEMM_MC (GEMM_MR * 8)
 #endif
 #define GEMM_NC 1024
+/* Up to this many rows (a panel used by at most 5 row tiles), and from this many floats of
+ * pre-packed B (1 MiB: more than a core's L2 holds between calls), gemm_serial prefetches
+ * B a panel ahead (see there). */
+#ifndef GEMM_STREAM_ROWS
+#define GEMM_STREAM_ROWS 64
+#endif
+#define GEMM_STREAM_FLOATS (256 * 1024)
 #if defined(__AVX512F__)
 #define GEMM_DIRECT_A 1 /* the micro-kernel can read A in place */
 #else
@@ -355,9 +362,9 @@ NDLRT_API size_t ndlrt_gemm_scratch_floats(int64_t m, int64_t n, int64_t k, int 
 
 /* Written for a constant mr (the switch below instantiates 1..14), so that each row's
  * accumulators exist only when used and live in registers: 28 zmm for the full tile. */
-GEMM_INLINE void gemm_tile_avx512(const int mr, const int direct, int64_t kc, const float *a,
-                                  int64_t lda, const float *b, float *c, int64_t ldc, int nr,
-                                  int load_c)
+GEMM_INLINE void gemm_tile_avx512(const int mr, const int direct, const int pf, int64_t kc,
+                                  const float *a, int64_t lda, const float *b, const float *bnext,
+                                  float *c, int64_t ldc, int nr, int load_c)
 {
     __m512 z = _mm512_setzero_ps();
     __m512 c0_0 = z, c0_1 = z, c1_0 = z, c1_1 = z, c2_0 = z, c2_1 = z, c3_0 = z, c3_1 = z;
@@ -376,6 +383,11 @@ GEMM_INLINE void gemm_tile_avx512(const int mr, const int direct, int64_t kc, co
         GEMM_FMA(0) GEMM_FMA(1) GEMM_FMA(2) GEMM_FMA(3) GEMM_FMA(4) GEMM_FMA(5)          \
         GEMM_FMA(6) GEMM_FMA(7) GEMM_FMA(8) GEMM_FMA(9) GEMM_FMA(10) GEMM_FMA(11)        \
         GEMM_FMA(12) GEMM_FMA(13)                                                        \
+        if (pf) { /* the next B micro-panel, into L2, one k-row (two lines) per step */  \
+            _mm_prefetch((const char *)bnext, _MM_HINT_T1);                              \
+            _mm_prefetch((const char *)(bnext + 16), _MM_HINT_T1);                       \
+            bnext += GEMM_NR;                                                            \
+        }                                                                                \
         a += direct ? 1 : GEMM_MR;                                                       \
         b += GEMM_NR;                                                                    \
     }
@@ -412,20 +424,31 @@ GEMM_INLINE void gemm_tile_avx512(const int mr, const int direct, int64_t kc, co
 #undef GEMM_STORE
 }
 
-/* a: a packed A micro-panel (lda = 0) or rows of A read in place (a(i, p) = a[i*lda + p]) */
-static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                      int64_t ldc, int nr, int load_c)
+/* a: a packed A micro-panel (lda = 0) or rows of A read in place (a(i, p) = a[i*lda + p]).
+ * bnext: NULL, or the kc x NR B micro-panel that the next tiles will read, prefetched into
+ * L2 while this one runs (gemm_serial's few-rows path). */
+static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b,
+                      const float *bnext, float *c, int64_t ldc, int nr, int load_c)
 {
-#define GEMM_CASE(r)                                                                     \
+#define GEMM_CASE(r, pf)                                                                 \
     case r:                                                                              \
-        if (lda) gemm_tile_avx512(r, 1, kc, a, lda, b, c, ldc, nr, load_c);              \
-        else gemm_tile_avx512(r, 0, kc, a, 0, b, c, ldc, nr, load_c);                    \
+        if (lda) gemm_tile_avx512(r, 1, pf, kc, a, lda, b, bnext, c, ldc, nr, load_c);   \
+        else gemm_tile_avx512(r, 0, pf, kc, a, 0, b, bnext, c, ldc, nr, load_c);         \
         break;
+    if (bnext) {
+        switch (mr) {
+        GEMM_CASE(14, 1) GEMM_CASE(13, 1) GEMM_CASE(12, 1) GEMM_CASE(11, 1) GEMM_CASE(10, 1)
+        GEMM_CASE(9, 1) GEMM_CASE(8, 1) GEMM_CASE(7, 1) GEMM_CASE(6, 1) GEMM_CASE(5, 1)
+        GEMM_CASE(4, 1) GEMM_CASE(3, 1) GEMM_CASE(2, 1)
+        default: GEMM_CASE(1, 1)
+        }
+        return;
+    }
     switch (mr) {
-    GEMM_CASE(14) GEMM_CASE(13) GEMM_CASE(12) GEMM_CASE(11) GEMM_CASE(10) GEMM_CASE(9)
-    GEMM_CASE(8) GEMM_CASE(7) GEMM_CASE(6) GEMM_CASE(5) GEMM_CASE(4) GEMM_CASE(3)
-    GEMM_CASE(2)
-    default: GEMM_CASE(1)
+    GEMM_CASE(14, 0) GEMM_CASE(13, 0) GEMM_CASE(12, 0) GEMM_CASE(11, 0) GEMM_CASE(10, 0)
+    GEMM_CASE(9, 0) GEMM_CASE(8, 0) GEMM_CASE(7, 0) GEMM_CASE(6, 0) GEMM_CASE(5, 0)
+    GEMM_CASE(4, 0) GEMM_CASE(3, 0) GEMM_CASE(2, 0)
+    default: GEMM_CASE(1, 0)
     }
 #undef GEMM_CASE
 }
@@ -573,10 +596,10 @@ static void gemm_sub(int mr, int64_t kc, const float *a, const float *b, float *
  * temporary so that the sub-kernels only handle full widths. The A micro-panel has MR
  * rows (zero past mr), so a sub-tile may read rows it does not store. Packed A only
  * (lda = 0: GEMM_DIRECT_A is 0 here). */
-static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b, float *c,
-                      int64_t ldc, int nr, int load_c)
+static void gemm_tile(int mr, int64_t kc, const float *a, int64_t lda, const float *b,
+                      const float *bnext, float *c, int64_t ldc, int nr, int load_c)
 {
-    (void)lda;
+    (void)lda, (void)bnext;
     float tmp[GEMM_MR * GEMM_NR];
     float *dst = c;
     int64_t ld = ldc;
@@ -741,6 +764,13 @@ static void gemm_serial(const NdlrtGemm *g, float *scratch)
         scratch = apack + mcmax * kcmax;
     }
     if (!g->b_packed) bpack = gemm_align(scratch);
+    /* Few rows against pre-packed weights (a linear at small batch, a MoE expert's rows):
+     * each B micro-panel is used by a few row tiles only, so the weights stream from
+     * memory at the speed of a few FMAs per line and the tiles wait on DRAM. The first row
+     * tile of each panel then prefetches the next panel into L2, one panel ahead. Weights
+     * that stay in the caches need no prefetch, which costs a few tiny tiles load slots. */
+    int stream_b = g->b_packed && m <= GEMM_STREAM_ROWS &&
+                   (double)k * (double)n >= GEMM_STREAM_FLOATS;
 
     for (int64_t jc = 0; jc < n; jc += ncmax) {
         int64_t nc = gemm_min(ncmax, n - jc);
@@ -757,13 +787,21 @@ static void gemm_serial(const NdlrtGemm *g, float *scratch)
                     int nr = (int)gemm_min(GEMM_NR, nc - jr);
                     const float *bp = bpack ? bpack + jr * kc
                                             : g->b_packed + (jc + jr) * bpk + pc * GEMM_NR;
+                    /* the panel after this one: the next columns, else the next k slice of
+                     * the first panel when it is as deep (never past the packed weights) */
+                    const float *bnext = NULL;
+                    if (stream_b && jr + GEMM_NR < nc)
+                        bnext = g->b_packed + (jc + jr + GEMM_NR) * bpk + pc * GEMM_NR;
+                    else if (stream_b && pc + 2 * kc <= k)
+                        bnext = g->b_packed + jc * bpk + (pc + kc) * GEMM_NR;
                     for (int64_t ir = 0; ir < mc; ir += GEMM_MR) {
                         int mr = (int)gemm_min(GEMM_MR, mc - ir);
                         const float *ap = direct ? g->a + (ic + ir) * g->a_rs + pc
                                           : apack ? apack + ir * kc
                                                   : g->a_packed + (ic + ir) * apk + pc * GEMM_MR;
                         float *ct = c + (ic + ir) * ldc + jc + jr;
-                        gemm_tile(mr, kc, ap, direct ? g->a_rs : 0, bp, ct, ldc, nr, load_c);
+                        gemm_tile(mr, kc, ap, direct ? g->a_rs : 0, bp, ir == 0 ? bnext : NULL, ct,
+                                  ldc, nr, load_c);
                         if (last && has_ep) {
                             int64_t i0 = ic + ir, j0 = jc + jr;
                             const float *res = g->ep.residual ? g->ep.residual + i0 * ldc + j0

@@ -321,6 +321,20 @@ static void test_gemm(void)
             tc.act2 = variant == 5 ? NDLRT_ACT_SILU : 0;
             test_gemm_case(&tc);
         }
+    /* few rows against at least 1 MiB of packed B: the path that prefetches the next B panel
+     * (next columns; next k slice when as deep: k = 1100 cuts 550 + 550, k = 1025 cuts
+     * 513 + 512, whose last panel prefetches nothing); k = 1024 packs A (4 KiB row stride),
+     * 1025 reads it in place; 16 rows = tiles of 14 + 2, 64 = 4 x 14 + 8, 65 leaves the path */
+    static const int64_t streamed[][3] = {
+        {16, 300, 1024}, {1, 520, 1025}, {16, 520, 1025}, {5, 250, 1100}, {64, 270, 1024},
+        {65, 270, 1024}, {3, 17, 16384},
+    };
+    for (int i = 0; i < (int)(sizeof streamed / sizeof streamed[0]); i++)
+        for (int variant = 0; variant < 2; variant++) {
+            GemmCase tc = {streamed[i][0], streamed[i][1], streamed[i][2], 0, 1, 0, variant, 0,
+                           variant ? NDLRT_ACT_GELU : 0, 0, 1, variant, 0};
+            test_gemm_case(&tc);
+        }
     /* every activation in both slots on a few shapes */
     for (int act = 0; act < NDLRT_ACT_COUNT; act++) {
         GemmCase tc = {17, 35, 9, 0, 1, 0, 0, 0, act, 0, 1, 1, 0};
