@@ -755,7 +755,6 @@ static void emit_dispatch(EmitL *e)
     (void)pt;
 }
 
-
 /* What ndlll_run_layer folds into a layer's code: run layer k's record with each row's
  * place (input, output, weight or slot and its index) left out, into key. */
 static void layer_key(const EmitL *e, int64_t k, I64Vec *key)
