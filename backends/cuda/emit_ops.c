@@ -328,7 +328,7 @@ static void layer_matmul(EmitCu *e, OpId o)
         }
         P(", ");
     }
-    P("{NULL, 0, NULL, 0}};\n    return ndlcu_gemm(&p, st);\n}\n\n");
+    P("{NULL, 0, NULL, 0}};\n    return ndlcu_gemm<false>(&p, st);\n}\n\n");
 }
 
 /* A linear or 1x1 conv whose weight was packed sparse at compile time (emit.c's
@@ -380,7 +380,7 @@ static void layer_linear(EmitCu *e, OpId o)
         P("    return ndlcu_gemm_rows(&p, rows + %u /* %s */, %s, st);\n}\n\n", dyn - 1, m->syms.v[dyn].name, per);
         return;
     }
-    P("    return ndlcu_gemm(&p, st);\n}\n\n");
+    P("    return ndlcu_gemm<true>(&p, st);\n}\n\n");
 }
 
 static void layer_conv(EmitCu *e, OpId o)

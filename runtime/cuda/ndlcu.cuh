@@ -977,16 +977,15 @@ template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_mma(const Par
 }
 
 /* The GEMM over grid: the mma kernel, or with -DNDLCU_GEMM_V1 the wmma one (kept as a
- * switch should the new kernel misbehave on some GPU). */
-template <class Ops, class Params>
-static int ndlcu_gemm_launch(const Params &p, bool b_k_fastest, dim3 grid, cudaStream_t st)
+ * switch should the new kernel misbehave on some GPU). Bkf (B's k index runs fastest) is a
+ * template argument, so only the variant a caller uses is compiled. */
+template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_launch(const Params &p, dim3 grid, cudaStream_t st)
 {
 #ifdef NDLCU_GEMM_V1
-    (void)b_k_fastest;
     ndlcu_gemm_k<Ops, Params><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(p);
     return ndlcu_launched();
 #else
-    return b_k_fastest ? ndlcu_gemm_mma<Ops, true>(p, grid, st) : ndlcu_gemm_mma<Ops, false>(p, grid, st);
+    return ndlcu_gemm_mma<Ops, Bkf>(p, grid, st);
 #endif
 }
 
@@ -1008,7 +1007,11 @@ static __global__ void ndlcu_gemv_k(NdlcuGemm p)
     }
 }
 
-static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
+/* TransB is p->trans_b, which the generated code writes in both places: a template
+ * argument, as is the conv's dummy one below, so that nvcc compiles only the tensor-core
+ * kernels a model calls. Each is ~50k lines of PTX and ~15 s of ptxas; compiling all four
+ * made every generated .cu, even one without a GEMM, take over a minute to build. */
+template <bool TransB> static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
 {
     int64_t batch = 1;
     for (int k = 0; k < p->batch_rank; k++) batch *= p->batch_dims[k];
@@ -1020,7 +1023,7 @@ static int ndlcu_gemm(const NdlcuGemm *p, cudaStream_t st)
     if (batch > 65535 || (p->m + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((p->n + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((p->m + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)batch);
-    return ndlcu_gemm_launch<NdlcuGemmOperands>(*p, p->trans_b != 0, grid, st);
+    return ndlcu_gemm_launch<NdlcuGemmOperands, TransB>(*p, grid, st);
 }
 
 /* Depthwise convolution (one input and one output channel per group): a thread per output
@@ -1043,7 +1046,7 @@ static __global__ void ndlcu_depthwise_k(NdlcuConv p)
     }
 }
 
-static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
+template <int = 0> static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
 {
     int64_t rows = p->n * p->oh * p->ow, cols = p->o / p->groups;
     if (rows <= 0 || cols <= 0) return NDLRT_OK;
@@ -1054,7 +1057,7 @@ static int ndlcu_conv2d(const NdlcuConv *p, cudaStream_t st)
     if (p->groups > 65535 || (rows + NDLCU_BM - 1) / NDLCU_BM > 65535) return NDLRT_ESIZE;
     dim3 grid((unsigned)((cols + NDLCU_BN - 1) / NDLCU_BN), (unsigned)((rows + NDLCU_BM - 1) / NDLCU_BM),
               (unsigned)p->groups);
-    return ndlcu_gemm_launch<NdlcuConvOperands>(*p, true, grid, st);
+    return ndlcu_gemm_launch<NdlcuConvOperands, true>(*p, grid, st);
 }
 
 /* ---- sparse weights: pruned linear and 1x1 conv layers (spec 8.2) ---------------------------

@@ -70,7 +70,7 @@ while [ "$i" -lt "$n" ]; do
             grep -q "= $fn(s, [^,]*, m->$3[,)]" "$cu" || fail "run_stream does not pass m->$3 to $fn"
             ;;
         dense)
-            grep -q "ndlcu_gemm(&p, st)\|ndlcu_conv2d(&p, st)" "$tmp/fn" || fail "$fn (dense) launches no dense kernel"
+            grep -q "ndlcu_gemm<[a-z]*>(&p, st)\|ndlcu_conv2d(&p, st)" "$tmp/fn" || fail "$fn (dense) launches no dense kernel"
             ;;
         *) fail "sparsity.layers.$i: cuda_format '$gpu'" ;;
         esac
