@@ -295,7 +295,7 @@ if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
       cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
       cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; } > "$OUT/gpu_results.txt"
-    cp -r "$work/res" "$OUT/golden_logs" 2>/dev/null
-    cp -r "$work/ptx" "$OUT/ptx_logs" 2>/dev/null
+    # every case's log in one file (a machine lent for a session may return only a few files)
+    tar -czf "$OUT/gpu_logs.tgz" -C "$work" res ptx 2>/dev/null
 fi
 exit $status
