@@ -56,8 +56,11 @@ static unsigned ndlcu_blocks(int64_t n)
 
 /* ---- elementwise ------------------------------------------------------------------------ */
 
-/* NdlrtAct k applied to x: the expressions of ir/eltwise.def, as in every backend */
-static __device__ __forceinline__ float ndlcu_act(int act, float x)
+/* NdlrtAct k applied to x: the expressions of ir/eltwise.def, as in every backend. Not
+ * inlined: the GEMM's epilogue calls it for each of a thread's 64 accumulators, and every
+ * inlined copy of the whole switch made the mma kernel 50k lines of PTX (ptxas ~20 s); a
+ * call per output element costs little beside the K loop. */
+static __device__ __noinline__ float ndlcu_act(int act, float x)
 {
     switch (act) {
 #define EW1(K, name, expr) case NDLRT_ACT_##K: return expr;
