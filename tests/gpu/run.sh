@@ -21,16 +21,21 @@
 #      can emit PTX; cases --emit ptx refuses are listed as unsupported;
 #   5. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
 #      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
-#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there.
+#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there;
+#   6. bench/moe/gpu.sh: the 8-expert top-2 MoE layer at 4096 tokens against the same layer
+#      computed densely (target dense/sparse >= 3; its check against PyTorch must pass);
+#   7. bench/gpu_models.sh: the bench/ models, ndlc's CUDA executable against PyTorch CUDA
+#      (skipped, with the reason, when python3 has no torch with CUDA).
+#      --skip-bench leaves 6 and 7 out; --filter selects golden cases only.
 # Dense TF32 peaks (NVIDIA datasheets list TF32 "with sparsity"; dense is half): H100 SXM5
 # and H200 SXM 494.7 TFLOP/s (989.4 sparse), H100 PCIe 378 (756), H100 NVL and H200 NVL
 # 417.5 (835); A100 156 (312). PEAK_TFLOPS=... overrides.
 #
-#   tests/gpu/run.sh [--jobs N] [--filter REGEX]    on the GPU machine (about 2-4 minutes)
+#   tests/gpu/run.sh [--jobs N] [--filter REGEX] [--skip-bench]   on the GPU machine (about 4-6 minutes)
 #   tests/gpu/run.sh --prepare                       on a build machine: build-gpu/ to carry
 #
 # Results are also written to $OUT/gpu_results.txt when OUT is set. Exit status: 0 when
-# every emitted golden passes and the GEMM checks pass, 1 otherwise, 2 usage.
+# every emitted golden passes and the GEMM and MoE checks pass, 1 otherwise, 2 usage.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,12 +43,14 @@ cd "$root" || exit 1
 jobs=$(nproc 2>/dev/null || echo 4)
 filter=.
 prepare=0
+bench=1
 while [ $# -gt 0 ]; do
     case $1 in
     --prepare) prepare=1 ;;
     --jobs) jobs=$2; shift ;;
     --filter) filter=$2; shift ;;
-    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX]" >&2; exit 2 ;;
+    --skip-bench) bench=0 ;;
+    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX] [--skip-bench]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -290,11 +297,31 @@ if "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
 else
     status=1
 fi
+
+# ---- the benchmarks of issue 10: MoE sparse vs dense, the bench/ models vs PyTorch CUDA -----------
+# each writes its files under $work/bench (the MoE weights, 67 MB, are made there by python3)
+bench_results=$work/bench_results.txt
+: > "$bench_results"
+if [ $bench = 1 ]; then
+    say "MoE 8 experts top-2 at 4096 tokens, sparse vs dense (bench/moe/gpu.sh)"
+    if sh bench/moe/gpu.sh --ndlc "$ndlc" --out "$work/bench/moe" > "$work/moe.txt" 2>&1; then
+        grep -E '^(moe |MoE )' "$work/moe.txt" | tee -a "$bench_results"
+    else
+        cat "$work/moe.txt"
+        echo "MoE benchmark: FAIL (bench/moe/gpu.sh: $(tail -n 1 "$work/moe.txt"))" | tee -a "$bench_results"
+        status=1
+    fi
+    say "the bench/ models against PyTorch CUDA (bench/gpu_models.sh)"
+    sh bench/gpu_models.sh --ndlc "$ndlc" --stcmp "$work/stcmp" --out "$work/bench/models" > "$work/models.txt" 2>&1
+    models_rc=$?
+    tee -a "$bench_results" < "$work/models.txt"
+    [ $models_rc -eq 0 ] || { echo "bench models vs PyTorch CUDA: FAIL" | tee -a "$bench_results"; status=1; }
+fi
 say "finished, status $status"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
       cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
-      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; } > "$OUT/gpu_results.txt"
+      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; cat "$bench_results"; } > "$OUT/gpu_results.txt"
     cp -r "$work/res" "$OUT/golden_logs" 2>/dev/null
     cp -r "$work/ptx" "$OUT/ptx_logs" 2>/dev/null
 fi
