@@ -117,7 +117,7 @@ for c in $(echo "$cases" | tr , ' '); do
     fi
 done < /dev/null
 [ -n "$good" ] || fail "no case ran"
-"$py" "$here/gpu_torch.py" --dir "$out" --cases "$good" --min-runs "$repeat" > "$out/torch_times.txt" 2> "$out/torch.log" ||
+"$py" "$here/gpu_torch.py" --dir "$out" --cases "$good" --min-runs "$repeat" --min-time 0.25 > "$out/torch_times.txt" 2> "$out/torch.log" ||
     { cat "$out/torch.log" >&2; fail "gpu_torch.py failed"; }
 head -n 1 "$out/torch_times.txt"
 # the table: one row per case that has both times

@@ -72,6 +72,7 @@ fi
 
 # 3. build both at once, then run one after the other (each alone on the GPU)
 if [ -z "${NVCC:-}" ]; then
+    # shellcheck source=tests/gpu/find_nvcc.sh disable=SC2154
     . "$root/tests/gpu/find_nvcc.sh"
     NVCC=$nvcc
 fi
@@ -92,10 +93,11 @@ done
 "$out/bench_dense" dense "$out/dense.weights.safetensors" "$out/moe8.in.safetensors" \
     > "$out/dense.txt" || { cat "$out/dense.txt"; fail "the dense run failed"; }
 cat "$out/sparse.txt" "$out/dense.txt"
+# (the parentheses around the comparison: in mawk a bare > in printf's arguments redirects)
 field() { sed -n "s/.* $1=\([0-9.]*\).*/\1/p" "$2"; }
 awk -v t="$tokens" -v sm="$(field median_ms "$out/sparse.txt")" -v dm="$(field median_ms "$out/dense.txt")" \
     -v sb="$(field min_ms "$out/sparse.txt")" -v db="$(field min_ms "$out/dense.txt")" 'BEGIN {
     if (sm <= 0 || sb <= 0) { print "gpu.sh: no times read" > "/dev/stderr"; exit 1 }
     printf "MoE 8 experts top-2, %d tokens: dense/sparse = %.2f (target >= 3)%s, minimums %.2f\n",
-        t, dm / sm, dm / sm >= 3 ? "" : " NOT MET", db / sb }' || exit 1
+        t, dm / sm, (dm / sm >= 3) ? "" : " NOT MET", db / sb }' || exit 1
 echo "gpu.sh: $(( $(date +%s) - t0 )) s"

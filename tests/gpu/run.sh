@@ -308,6 +308,7 @@ if [ $bench = 1 ]; then
         grep -E '^(moe |MoE )' "$work/moe.txt" | tee -a "$bench_results"
     else
         cat "$work/moe.txt"
+        grep -E '^(moe |MoE )' "$work/moe.txt" >> "$bench_results"
         echo "MoE benchmark: FAIL (bench/moe/gpu.sh: $(tail -n 1 "$work/moe.txt"))" | tee -a "$bench_results"
         status=1
     fi
