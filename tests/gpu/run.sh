@@ -31,7 +31,8 @@
 # and H200 SXM 494.7 TFLOP/s (989.4 sparse), H100 PCIe 378 (756), H100 NVL and H200 NVL
 # 417.5 (835); A100 156 (312). PEAK_TFLOPS=... overrides.
 #
-#   tests/gpu/run.sh [--jobs N] [--filter REGEX] [--skip-bench]   on the GPU machine (about 4-6 minutes)
+#   tests/gpu/run.sh [--jobs N] [--filter REGEX] [--skip-bench]   on the GPU machine (about 2-4 minutes,
+#                                                   and about 3.5 more for the benchmarks)
 #   tests/gpu/run.sh --prepare                       on a build machine: build-gpu/ to carry
 #
 # Results are also written to $OUT/gpu_results.txt when OUT is set. Exit status: 0 when
