@@ -3,7 +3,7 @@
 """models.py - the benchmark models in PyTorch, and the files every runtime needs.
 
 Run with Debian's python3 (torch 1.13, numpy, onnx; the python3 first on PATH may lack them):
-    /usr/bin/python3 bench/models.py [--out bench/out] [--only mlp,cnn]
+    /usr/bin/python3 bench/models.py [--out bench/out] [--only mlp,cnn] [--no-onnx]
 
 For each model M of MODELS it writes into the output folder (default bench/out/):
     M.safetensors            weights, keys = PyTorch state_dict keys (what bench/models/M.ndl reads)
@@ -13,7 +13,8 @@ For each model M of MODELS it writes into the output folder (default bench/out/)
 and once:
     noop.onnx                y = Identity(x), x: f32[N, 32]: times the ORT harness' per-call overhead
     manifest.json            models, batches, file names (read by ort.js, torch_time.py and run.sh)
-Everything is deterministic (fixed seeds); a file is rewritten only when --force is given or it
+--no-onnx writes neither M.onnx nor noop.onnx (bench/gpu_models.sh on the GPU machine, whose
+newer torch need not export). Everything is deterministic (fixed seeds); a file is rewritten only when --force is given or it
 is missing. The NDL of each model is written by hand in bench/models/M.ndl and must compute the
 same function as the PyTorch class below; the parameter paths are the state_dict keys.
 """
@@ -247,7 +248,7 @@ def write_noop(path):
     onnx.save(model, path)
 
 
-def write_model(name, out_dir, force):
+def write_model(name, out_dir, force, onnx=True):
     _, in_shape, batches, _ = MODELS[name]
     f = files(name)
     wpath = os.path.join(out_dir, f["weights"])
@@ -257,7 +258,7 @@ def write_model(name, out_dir, force):
         st.save(wpath, sd)
     m = load(name, out_dir)   # exactly the stored weights from here on
     opath = os.path.join(out_dir, f["onnx"])
-    if force or not os.path.exists(opath):
+    if onnx and (force or not os.path.exists(opath)):
         dummy = torch.from_numpy(make_input(name, 2))
         tmp = opath + ".tmp"
         torch.onnx.export(m, (dummy,), tmp, opset_version=17, input_names=["x"],
@@ -293,6 +294,7 @@ def main():
     ap.add_argument("--out", default=os.path.join(HERE, "out"))
     ap.add_argument("--only", help="comma-separated model names (default: all)")
     ap.add_argument("--force", action="store_true", help="rewrite files that exist")
+    ap.add_argument("--no-onnx", action="store_true", help="skip the ONNX files")
     args = ap.parse_args()
     torch.set_num_threads(1)
     os.makedirs(args.out, exist_ok=True)
@@ -300,9 +302,9 @@ def main():
     for n in names:
         if n not in MODELS:
             sys.exit("models.py: unknown model %r (have: %s)" % (n, ", ".join(MODELS)))
-        write_model(n, args.out, args.force)
+        write_model(n, args.out, args.force, onnx=not args.no_onnx)
         print("models.py: %s ok" % n, flush=True)
-    if args.force or not os.path.exists(os.path.join(args.out, "noop.onnx")):
+    if not args.no_onnx and (args.force or not os.path.exists(os.path.join(args.out, "noop.onnx"))):
         write_noop(os.path.join(args.out, "noop.onnx"))
     with open(os.path.join(args.out, "manifest.json"), "w") as f:
         json.dump(manifest(), f, indent=1)

@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 # SPDX-License-Identifier: MIT
-"""make.py OUT [TOKENS] - the files of the MoE benchmark (issue 8) in OUT.
+"""make.py OUT [TOKENS] [--experts E] [--no-onnx] - the files of the MoE benchmark (issue 8) in OUT.
 
 One MoE layer, T = TOKENS (default 64) tokens of d = 512, experts 512 -> 2048 -> 512 with GELU, a linear
 router, top-2 (Mixtral's renormalized weights), with E = 8 and E = 32 experts:
@@ -9,7 +9,11 @@ router, top-2 (Mixtral's renormalized weights), with E = 8 and E = 32 experts:
     moe<E>.out.safetensors    PyTorch's output, each expert on its tokens (the reference)
     moe<E>.onnx               the layer as torch.onnx.export writes a MoE: every expert on
                               every token, masked by the gate matrix (dense)
+--experts E writes only the files of E (8 or 32; both by default); --no-onnx skips the export
+(bench/moe/gpu.sh: its 4096-token weights are made on the GPU machine, whose newer torch
+need not export).
 """
+import argparse
 import os
 import sys
 
@@ -65,12 +69,20 @@ class Moe(nn.Module):
 
 def main():
     global T
-    out = sys.argv[1]
-    if len(sys.argv) > 2:
-        T = int(sys.argv[2])
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("out")
+    ap.add_argument("tokens", nargs="?", type=int, default=T)
+    ap.add_argument("--experts", type=int, choices=(8, 32), action="append",
+                    help="write only this E (repeatable; default: 8 and 32)")
+    ap.add_argument("--no-onnx", action="store_true", help="skip the ONNX export")
+    args = ap.parse_args()
+    out, T = args.out, args.tokens
     os.makedirs(out, exist_ok=True)
     torch.manual_seed(8)
     for e in (8, 32):
+        # E = 8's files are the same with or without E = 32's: same seed, made first
+        if args.experts and e not in args.experts:
+            continue
         m = Moe(e).eval()
         x = torch.randn(T, D)
         with torch.no_grad():
@@ -80,6 +92,8 @@ def main():
                 {k: v.detach().numpy().copy() for k, v in m.state_dict().items()})
         st.save(os.path.join(out, "moe%d.in.safetensors" % e), {"x": x.numpy()})
         st.save(os.path.join(out, "moe%d.out.safetensors" % e), {"y": y.numpy()})
+        if args.no_onnx:
+            continue
         torch.onnx.export(m, (x,), os.path.join(out, "moe%d.onnx" % e), input_names=["x"],
                           output_names=["y"], opset_version=17)
 

@@ -21,16 +21,22 @@
 #      can emit PTX; cases --emit ptx refuses are listed as unsupported;
 #   5. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
 #      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
-#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there.
+#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there;
+#   6. bench/moe/gpu.sh: the 8-expert top-2 MoE layer at 4096 tokens against the same layer
+#      computed densely (target dense/sparse >= 3; its check against PyTorch must pass);
+#   7. bench/gpu_models.sh: the bench/ models, ndlc's CUDA executable against PyTorch CUDA
+#      (skipped, with the reason, when python3 has no torch with CUDA).
+#      --skip-bench leaves 6 and 7 out, --goldens-only 5, 6 and 7; --filter selects golden cases only.
 # Dense TF32 peaks (NVIDIA datasheets list TF32 "with sparsity"; dense is half): H100 SXM5
 # and H200 SXM 494.7 TFLOP/s (989.4 sparse), H100 PCIe 378 (756), H100 NVL and H200 NVL
 # 417.5 (835); A100 156 (312). PEAK_TFLOPS=... overrides.
 #
-#   tests/gpu/run.sh [--jobs N] [--filter REGEX]    on the GPU machine (about 2-4 minutes)
+#   tests/gpu/run.sh [--jobs N] [--filter REGEX] [--skip-bench]   on the GPU machine (about 2-4 minutes,
+#                                                   and about 3.5 more for the benchmarks)
 #   tests/gpu/run.sh --prepare                       on a build machine: build-gpu/ to carry
 #
 # Results are also written to $OUT/gpu_results.txt when OUT is set. Exit status: 0 when
-# every emitted golden passes and the GEMM checks pass, 1 otherwise, 2 usage.
+# every emitted golden passes and the GEMM and MoE checks pass, 1 otherwise, 2 usage.
 set -u
 here=$(cd "$(dirname "$0")" && pwd)
 root=$(cd "$here/../.." && pwd)
@@ -38,12 +44,16 @@ cd "$root" || exit 1
 jobs=$(nproc 2>/dev/null || echo 4)
 filter=.
 prepare=0
+bench=1
+gemm=1
 while [ $# -gt 0 ]; do
     case $1 in
     --prepare) prepare=1 ;;
     --jobs) jobs=$2; shift ;;
     --filter) filter=$2; shift ;;
-    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX]" >&2; exit 2 ;;
+    --skip-bench) bench=0 ;;
+    --goldens-only) bench=0 gemm=0 ;;
+    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX] [--skip-bench] [--goldens-only]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -146,11 +156,12 @@ ncases=$(echo "$cases" | grep -c .)
 say "$ncases golden cases on the GPU, $jobs at a time"
 mkdir -p "$work/res"
 # Each case prints its result as it ends (and, with OUT set, appends it to
-# $OUT/gpu_progress.txt), so a run cut short still shows which cases passed and which hung;
+# $OUT/gpu_progress.txt, and a failure's log tail to $OUT/gpu_fail.txt), so a run cut short
+# still shows which cases passed, which failed and why, and which hung;
 # a case gets CASE_TIMEOUT seconds (default 120: compiling and running one takes ~10 s).
-progress=/dev/null
-[ -n "${OUT:-}" ] && [ -d "$OUT" ] && progress=$OUT/gpu_progress.txt
-export ndlc work root progress
+progress=/dev/null fails=/dev/null
+[ -n "${OUT:-}" ] && [ -d "$OUT" ] && progress=$OUT/gpu_progress.txt fails=$OUT/gpu_fail.txt
+export ndlc work root progress fails
 export CASE_TIMEOUT=${CASE_TIMEOUT:-120}
 echo "$cases" | xargs -P "$jobs" -I{} sh -c '
     c={}; key=$(echo "$c" | tr / _); t0=$(date +%s); mode=cuda-exe
@@ -162,6 +173,7 @@ echo "$cases" | xargs -P "$jobs" -I{} sh -c '
     elif grep -q "not supported on --target cuda yet" "$work/res/$key.log"; then r=unsupported
     else r=FAIL; fi
     echo "$r $t $c" > "$work/res/$key.res"
+    case $r in FAIL*) printf -- "---- %s\n%s\n" "$c" "$(tail -n 12 "$work/res/$key.log")" >> "$fails" ;; esac
     echo "$r $t $c" | tee -a "$progress"'
 pass=0 fail=0 unsup=0
 report=$work/report.txt
@@ -220,6 +232,7 @@ echo "$cases" | xargs -P "$jobs" -I{} sh -c '
     elif grep -q "for --emit ptx yet\|not available" "$log"; then r=unsupported
     else r=FAIL; fi
     echo "$r $t $c" > "$work/ptx/$key.res"
+    case $r in FAIL*) printf -- "---- ptx %s\n%s\n" "$c" "$(tail -n 12 "$log")" >> "$fails" ;; esac
     echo "ptx $r $t $c" | tee -a "$progress"'
 ptx_report=$work/ptx_report.txt
 {
@@ -267,7 +280,9 @@ model Gemm_bench {
 EOF
 cublas=
 ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && cublas="-DNDLC_BENCH_CUBLAS -lcublas"
-if "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
+if [ $gemm = 0 ]; then
+    say "GEMM skipped (--goldens-only)"
+elif "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
     for passes in 3 1; do
         extra=
         [ $passes = 3 ] && extra=$cublas
@@ -290,11 +305,32 @@ if "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
 else
     status=1
 fi
+
+# ---- the benchmarks of issue 10: MoE sparse vs dense, the bench/ models vs PyTorch CUDA -----------
+# each writes its files under $work/bench (the MoE weights, 67 MB, are made there by python3)
+bench_results=$work/bench_results.txt
+: > "$bench_results"
+if [ $bench = 1 ]; then
+    say "MoE 8 experts top-2 at 4096 tokens, sparse vs dense (bench/moe/gpu.sh)"
+    if sh bench/moe/gpu.sh --ndlc "$ndlc" --out "$work/bench/moe" > "$work/moe.txt" 2>&1; then
+        grep -E '^(moe |MoE )' "$work/moe.txt" | tee -a "$bench_results"
+    else
+        cat "$work/moe.txt"
+        grep -E '^(moe |MoE )' "$work/moe.txt" >> "$bench_results"
+        echo "MoE benchmark: FAIL (bench/moe/gpu.sh: $(tail -n 1 "$work/moe.txt"))" | tee -a "$bench_results"
+        status=1
+    fi
+    say "the bench/ models against PyTorch CUDA (bench/gpu_models.sh)"
+    sh bench/gpu_models.sh --ndlc "$ndlc" --stcmp "$work/stcmp" --out "$work/bench/models" > "$work/models.txt" 2>&1
+    models_rc=$?
+    tee -a "$bench_results" < "$work/models.txt"
+    [ $models_rc -eq 0 ] || { echo "bench models vs PyTorch CUDA: FAIL" | tee -a "$bench_results"; status=1; }
+fi
 say "finished, status $status"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
       cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
-      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; } > "$OUT/gpu_results.txt"
+      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; cat "$bench_results"; } > "$OUT/gpu_results.txt"
     # every case's log in one file (a machine lent for a session may return only a few files)
     tar -czf "$OUT/gpu_logs.tgz" -C "$work" res ptx 2>/dev/null
 fi
