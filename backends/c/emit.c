@@ -85,6 +85,11 @@ const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len)
     return buf;
 }
 
+void emitc_expr_too_long(char *err, size_t errlen)
+{
+    if (!err[0]) snprintf(err, errlen, "a tensor's stride expression is longer than %d characters", EMITC_EXPR_LEN - 1);
+}
+
 const char *emitc_numel(const EmitC *e, ValueId v, char *buf, size_t len)
 {
     const TensorType *t = ir_type(e->m, v);

@@ -51,6 +51,11 @@ static inline uint32_t emitc_init_pack_of(const EmitC *e, const Op *op)
 /* C spelling of a dimension: "16", "s[0]", "(3*s[0]*s[1])". */
 const char *emitc_dim(const EmitC *e, Dim d, char *buf, size_t len);
 enum { EMITC_FLOAT_LEN = 40 };
+/* A product of up to IR_MAX_RANK dimension spellings (each under 64 characters): the
+ * stride expressions of broadcasting and copying ops. A longer one is an error of the
+ * backend (emitc_expr_too_long), never a truncated expression in the generated code. */
+enum { EMITC_EXPR_LEN = 512 };
+void emitc_expr_too_long(char *err, size_t errlen);
 const char *emitc_float(float x, char buf[EMITC_FLOAT_LEN]);
 /* Product of dims [from, to) of t as a C expression: "96", "s[0]", "16*s[0]*s[1]". */
 const char *emitc_prod(const EmitC *e, const TensorType *t, unsigned from, unsigned to, char *buf, size_t len);

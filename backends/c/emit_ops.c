@@ -302,19 +302,19 @@ static const char *binop_expr(OpKind k, DType dt, char *buf, size_t len)
 }
 
 /* Broadcast strides of operand t against out (right-aligned), as C expressions. */
-static void bstrides(const EmitC *e, const TensorType *t, const TensorType *out, char s[][128])
+static void bstrides(EmitC *e, const TensorType *t, const TensorType *out, char s[][EMITC_EXPR_LEN])
 {
     unsigned off = out->rank - t->rank;
-    char acc[256] = "1", d[64];
+    char acc[EMITC_EXPR_LEN] = "1", d[64];
     for (int i = (int)out->rank - 1; i >= 0; i--) {
         if (i < (int)off || t->dims[i - off] == 1) {
-            snprintf(s[i], 128, "0");
+            snprintf(s[i], EMITC_EXPR_LEN, "0");
             continue;
         }
-        snprintf(s[i], 128, "%s", acc);
-        char tmp[256];
-        snprintf(tmp, sizeof tmp, "%s*%s", acc, D(e, t->dims[i - off], d));
-        snprintf(acc, sizeof acc, "%s", tmp);
+        memcpy(s[i], acc, sizeof acc);
+        size_t n = strlen(acc);
+        if (snprintf(acc + n, sizeof acc - n, "*%s", D(e, t->dims[i - off], d)) >= (int)(sizeof acc - n))
+            emitc_expr_too_long(e->err, sizeof e->err);
     }
 }
 
@@ -340,7 +340,7 @@ static void layer_binary(EmitC *e, OpId o)
         return;
     }
     /* general broadcasting: one loop per output axis */
-    char sa[IR_MAX_RANK][128], sb[IR_MAX_RANK][128], d[64];
+    char sa[IR_MAX_RANK][EMITC_EXPR_LEN], sb[IR_MAX_RANK][EMITC_EXPR_LEN], d[64];
     bstrides(e, ta, ty, sa);
     bstrides(e, tb, ty, sb);
     P("    int64_t k = 0;\n");
@@ -495,7 +495,7 @@ static void layer_matmul(EmitC *e, OpId o)
         P("    ndlrt_matmul_f32(&q, a0, a1, y, scratch);\n");
     } else {
         /* general batch broadcasting: loop over the batch axes */
-        char sa[IR_MAX_RANK][128], sb[IR_MAX_RANK][128];
+        char sa[IR_MAX_RANK][EMITC_EXPR_LEN], sb[IR_MAX_RANK][EMITC_EXPR_LEN];
         TensorType aa = {.rank = (uint8_t)ba}, bbt = {.rank = (uint8_t)bb};
         for (unsigned i = 0; i < ba; i++) aa.dims[i] = ta->dims[i];
         for (unsigned i = 0; i < bb; i++) bbt.dims[i] = tb->dims[i];

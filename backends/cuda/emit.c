@@ -754,7 +754,12 @@ bool emitcu_module(const Module *m, const EmitOptions *o, FILE *cu, FILE *h, cha
     write_api_rest(e);
     write_info(e);
     /* the weight file last: nothing is written unless the code is complete */
-    bool ok = !o->external_weights || emitc_write_weight_file(&e->c, err, errlen);
+    bool ok = true;
+    if (e->c.err[0]) {
+        snprintf(err, errlen, "%s", e->c.err);
+        ok = false;
+    }
+    if (ok && o->external_weights) ok = emitc_write_weight_file(&e->c, err, errlen);
 
     for (OpId k = 1; k < m->ops.n; k++) free(e->c.fn_name[k]);
     free(e->c.fn_name);

@@ -122,23 +122,24 @@ static void layer_unary(EmitCu *e, OpId o)
 
 /* Stride of operand t per output axis (right-aligned; 0 where broadcast), as C text:
  * a number while the inner sizes are known, then a product with the symbolic ones. */
-static void bstrides(const EmitCu *e, const TensorType *t, const TensorType *out, char s[][128])
+static void bstrides(EmitCu *e, const TensorType *t, const TensorType *out, char s[][EMITC_EXPR_LEN])
 {
     unsigned off = out->rank - t->rank;
     int64_t known = 1;
-    char sym[256] = "", d[64];
+    char sym[EMITC_EXPR_LEN - 24] = "", d[64];
     for (int i = (int)out->rank - 1; i >= 0; i--) {
         if (i < (int)off || t->dims[i - off] == 1) {
-            snprintf(s[i], 128, "0");
+            snprintf(s[i], EMITC_EXPR_LEN, "0");
             continue;
         }
-        snprintf(s[i], 128, "%" PRId64 "%s", known, sym);
+        snprintf(s[i], EMITC_EXPR_LEN, "%" PRId64 "%s", known, sym);
         Dim dim = t->dims[i - off];
         if (dim >= 0) {
             known *= dim;
         } else {
             size_t n = strlen(sym);
-            snprintf(sym + n, sizeof sym - n, "*%s", D(e, dim, d));
+            if (snprintf(sym + n, sizeof sym - n, "*%s", D(e, dim, d)) >= (int)(sizeof sym - n))
+                emitc_expr_too_long(e->c.err, sizeof e->c.err);
         }
     }
 }
@@ -153,7 +154,7 @@ static void dims_list(EmitCu *e, const TensorType *t)
 }
 
 /* "{s0, s1, ...}" of rank C expressions ("{0}" for rank 0) */
-static void list(EmitCu *e, char s[][128], unsigned rank)
+static void list(EmitCu *e, char s[][EMITC_EXPR_LEN], unsigned rank)
 {
     P("{");
     for (unsigned i = 0; i < rank; i++) P("%s%s", i ? ", " : "", s[i]);
@@ -166,7 +167,7 @@ static void layer_binary(EmitCu *e, OpId o)
     const Op *op = &m->ops.v[o];
     const TensorType *ta = ir_type(m, ir_operand(m, op, 0)), *tb = ir_type(m, ir_operand(m, op, 1));
     const TensorType *ty = ir_type(m, op->out);
-    char sa[IR_MAX_RANK][128], sb[IR_MAX_RANK][128], n[256];
+    char sa[IR_MAX_RANK][EMITC_EXPR_LEN], sb[IR_MAX_RANK][EMITC_EXPR_LEN], n[256];
     bstrides(e, ta, ty, sa);
     bstrides(e, tb, ty, sb);
     signature(e, o, "");
@@ -213,10 +214,10 @@ static void layer_softmax(EmitCu *e, OpId o)
 }
 
 /* A copy over t's index space with the input read through per-axis strides. */
-static void copy_struct(EmitCu *e, const TensorType *t, char in_stride[][128], const char *in_off, const TensorType *y,
+static void copy_struct(EmitCu *e, const TensorType *t, char in_stride[][EMITC_EXPR_LEN], const char *in_off, const TensorType *y,
                         const char *out_off)
 {
-    char ys[IR_MAX_RANK][128];
+    char ys[IR_MAX_RANK][EMITC_EXPR_LEN];
     bstrides(e, y, y, ys);
     P("    const NdlcuCopy p = {%u, ", t->rank ? t->rank : 1);
     dims_list(e, t);
@@ -230,12 +231,12 @@ static void copy_struct(EmitCu *e, const TensorType *t, char in_stride[][128], c
 /* permuted[i] = x[perm[i]]: strides of x taken in the order of perm */
 static void permute_into(EmitCu *e, const TensorType *x, const int64_t *perm, const char *src, const char *dst)
 {
-    char xs[IR_MAX_RANK][128], ps[IR_MAX_RANK][128];
+    char xs[IR_MAX_RANK][EMITC_EXPR_LEN], ps[IR_MAX_RANK][EMITC_EXPR_LEN];
     TensorType pt = *x;
     bstrides(e, x, x, xs);
     for (unsigned i = 0; i < x->rank; i++) {
         pt.dims[i] = x->dims[perm[i]];
-        snprintf(ps[i], 128, "%s", xs[perm[i]]);
+        memcpy(ps[i], xs[perm[i]], sizeof ps[i]);
     }
     P("    {\n");
     copy_struct(e, &pt, ps, "0", &pt, "0");
@@ -304,7 +305,7 @@ static void layer_matmul(EmitCu *e, OpId o)
     for (unsigned i = 0; i < by; i++) yb.dims[i] = ty->dims[i];
     for (unsigned i = 0; i + 2 < ta->rank; i++) ab.dims[ab.rank++] = ta->dims[i];
     for (unsigned i = 0; i + 2 < tb->rank; i++) bb.dims[bb.rank++] = tb->dims[i];
-    char sa[IR_MAX_RANK][128], sb[IR_MAX_RANK][128], sy[IR_MAX_RANK][128];
+    char sa[IR_MAX_RANK][EMITC_EXPR_LEN], sb[IR_MAX_RANK][EMITC_EXPR_LEN], sy[IR_MAX_RANK][EMITC_EXPR_LEN];
     bstrides(e, &ab, &yb, sa);
     bstrides(e, &bb, &yb, sb);
     bstrides(e, &yb, &yb, sy);
@@ -314,7 +315,7 @@ static void layer_matmul(EmitCu *e, OpId o)
         P("{1}, {0}, {0}, {0}, ");
     } else {
         dims_list(e, &yb);
-        char (*st[3])[128] = {sa, sb, sy};
+        char (*st[3])[EMITC_EXPR_LEN] = {sa, sb, sy};
         const char *rows[3] = {M, K, M}, *cols[3] = {K, N, N};
         for (int w = 0; w < 3; w++) {
             P(", {");
@@ -487,12 +488,14 @@ static void layer_slice(EmitCu *e, OpId o)
     const Op *op = &m->ops.v[o];
     const TensorType *x = ir_type(m, ir_operand(m, op, 0)), *y = ir_type(m, op->out);
     const int64_t *b = ir_op_ints(m, op, ATTR_BEGIN, NULL), *st = ir_op_ints(m, op, ATTR_STEP, NULL);
-    char xs[IR_MAX_RANK][128], in[IR_MAX_RANK][128], off[2048] = "0";
+    char xs[IR_MAX_RANK][EMITC_EXPR_LEN], in[IR_MAX_RANK][EMITC_EXPR_LEN], off[2048] = "0";
     bstrides(e, x, x, xs);
     for (unsigned i = 0; i < x->rank; i++) {
-        snprintf(in[i], 128, "%" PRId64 "*%s", st[i], xs[i]);
+        if (snprintf(in[i], sizeof in[i], "%" PRId64 "*%s", st[i], xs[i]) >= (int)sizeof in[i])
+            emitc_expr_too_long(e->c.err, sizeof e->c.err);
         size_t n = strlen(off);
-        if (b[i]) snprintf(off + n, sizeof off - n, " + %" PRId64 "*%s", b[i], xs[i]);
+        if (b[i] && snprintf(off + n, sizeof off - n, " + %" PRId64 "*%s", b[i], xs[i]) >= (int)(sizeof off - n))
+            emitc_expr_too_long(e->c.err, sizeof e->c.err);
     }
     signature(e, o, "");
     copy_struct(e, y, in, off, y, "0");
@@ -510,7 +513,7 @@ static void layer_concat(EmitCu *e, OpId o)
     signature(e, o, "");
     for (unsigned k = 0; k < op->nin; k++) {
         const TensorType *t = ir_type(m, ir_operand(m, op, k));
-        char ts[IR_MAX_RANK][128], off[1400];
+        char ts[IR_MAX_RANK][EMITC_EXPR_LEN], off[1400];
         bstrides(e, t, t, ts);
         snprintf(off, sizeof off, "(%s) * %s", at, inner);
         P("    {\n");
@@ -518,7 +521,8 @@ static void layer_concat(EmitCu *e, OpId o)
         P("    int rc = ndlcu_copy(&p, sizeof *a%u, a%u, y, st);\n    if (rc) return rc;\n    }\n", k, k);
         emitcu_prod(e, t, ax, ax + 1, len, sizeof len);
         size_t l = strlen(at);
-        snprintf(at + l, sizeof at - l, " + %s", len);
+        if (snprintf(at + l, sizeof at - l, " + %s", len) >= (int)(sizeof at - l))
+            emitc_expr_too_long(e->c.err, sizeof e->c.err);
     }
     P("    return 0;\n}\n\n");
 }
@@ -546,7 +550,7 @@ static void layer_kron(EmitCu *e, OpId o)
     const Op *op = &m->ops.v[o];
     const TensorType *a = ir_type(m, ir_operand(m, op, 0)), *b = ir_type(m, ir_operand(m, op, 1));
     const TensorType *y = ir_type(m, op->out);
-    char as[IR_MAX_RANK][128], bs[IR_MAX_RANK][128], n[256];
+    char as[IR_MAX_RANK][EMITC_EXPR_LEN], bs[IR_MAX_RANK][EMITC_EXPR_LEN], n[256];
     bstrides(e, a, a, as);
     bstrides(e, b, b, bs);
     signature(e, o, "");
