@@ -5,7 +5,8 @@
  * built with -DNDLC_BENCH_CUBLAS (-lcublas), times cuBLAS's TF32 tensor-core SGEMM on
  * the same buffers as the peer in the same run. Built by tests/gpu/run.sh:
  *   nvcc -O3 -arch=native -DGEMM_CU='"gemm.cu"' [-DNDLCU_TF32_PASSES=1] gemm_bench.cu
- * Prints one line: `ndlc N=... ms=... tflops=... max_err_over_bound=...` (and one for cuBLAS).
+ * Prints one line: `ndlc tf32_passes=P op=OP N=... best_ms=... tflops=... max_err_over_bound=...`
+ * (and one for cuBLAS).
  * -DGEMM_LINEAR: GEMM_CU is instead the code of `y = linear(a, w)` (the same model name, w
  * [n, k]: B K-major, as the wgmma kernel needs); the reference and cuBLAS then use w
  * transposed. -DNDLCU_GEMM_WGMMA (sm_90a, with -DNDLCU_TF32_PASSES=1): the Hopper wgmma
