@@ -10,7 +10,8 @@
  * The GEMM (linear, matmul, conv2d as an implicit GEMM) runs on tensor cores (mma.sync
  * TF32, sm_80+; -DNDLCU_GEMM_V1: the earlier wmma kernel) with error compensation by default: 3 TF32 products per step (a_hi b_hi
  * + a_hi b_lo + a_lo b_hi, "3xTF32") keep f32 accuracy within the spec's 1e-4 tolerance;
- * -DNDLCU_TF32_PASSES=1 trades that for plain TF32 speed.
+ * -DNDLCU_TF32_PASSES=1 trades that for plain TF32 speed; with it, -DNDLCU_GEMM_WGMMA (built
+ * for sm_90a) runs the K-major-B GEMMs on Hopper's wgmma (see its section below).
  */
 #include <mma.h>
 
@@ -979,8 +980,233 @@ template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_mma(const Par
     return ndlcu_launched();
 }
 
+/* ---- Hopper: warpgroup MMA (wgmma) TF32, opt-in ---------------------------------------------
+ * -DNDLCU_GEMM_WGMMA, built for sm_90a (-gencode arch=compute_90a,code=sm_90a): the GEMMs
+ * whose B is K-major (linear, conv2d: Bkf) run on wgmma.mma_async m64n256k8 TF32 on a device
+ * of compute capability 9.0; matmul's [k, n] B and every other device keep the mma.sync
+ * kernel (wgmma reads TF32 operands K-major only, and transposing B on its way into shared
+ * memory would cost the 4-byte copies that the fast path avoids). Plain TF32 only: it needs
+ * -DNDLCU_TF32_PASSES=1 (the 3xTF32 split would need hi/lo copies of both tiles in shared
+ * memory), and the tensor cores read the f32 bits truncated to TF32 (no cvt.rna rounding).
+ * Status: written and compiled for sm_90a (ptxas: 208 registers, no spills), not yet run on
+ * a GPU; tests/gpu/run.sh checks and times it, and counts its HGMMA instructions.
+ * Block tile 128 x 256 x 32, two warpgroups of 64 x 256 (128 f32 accumulators a thread).
+ * A k-tile of 32 floats is one 128-byte row per matrix row, stored with the 128-byte swizzle
+ * (16-byte chunk c of row r at chunk c ^ (r % 8), 8-row atoms of 1024 bytes), which is the
+ * layout a K-major wgmma descriptor with swizzle mode 1 reads without bank conflicts. Every
+ * thread copies with cp.async into a NDLCU_WG_STAGES-deep ring, NDLCU_WG_STAGES - 2 tiles
+ * ahead, so that one wgmma group stays in flight while the next is issued. */
+#ifdef NDLCU_GEMM_WGMMA
+enum { NDLCU_WG_BM = 128, NDLCU_WG_BN = 256, NDLCU_WG_BK = 32, NDLCU_WG_STAGES = 4, NDLCU_WG_THREADS = 256 };
+enum {
+    NDLCU_WG_A_STAGE = NDLCU_WG_BM * NDLCU_WG_BK, /* floats */
+    NDLCU_WG_B_STAGE = NDLCU_WG_BN * NDLCU_WG_BK,
+    /* + 1024: the dynamic buffer is aligned up to the swizzle atom */
+    NDLCU_WG_SMEM = NDLCU_WG_STAGES * (NDLCU_WG_A_STAGE + NDLCU_WG_B_STAGE) * (int)sizeof(float) + 1024
+};
+static_assert(NDLCU_WG_BK * sizeof(float) == 128, "a k-tile row is one 128-byte swizzle row");
+static_assert((int)NDLCU_WG_BM == (int)NDLCU_BM && (int)NDLCU_WG_BN == 2 * (int)NDLCU_BN,
+              "ndlcu_gemm_wgmma derives its grid from the mma kernel's");
+
+#if NDLCU_TF32_PASSES != 1
+#error "-DNDLCU_GEMM_WGMMA is plain TF32: build with -DNDLCU_TF32_PASSES=1 too"
+#endif
+
+/* One k-tile (from k0) of `rows` K-major rows from row0 into a swizzled stage: row i of the
+ * operand is A's row i, or (IsB) B's column i (a linear weight's row). */
+template <class Ops, bool IsB>
+static __device__ __forceinline__ void ndlcu_wg_tile(const Ops &ops, int64_t row0, int64_t k0, bool vec, float *tile)
+{
+    enum { ROWS = IsB ? NDLCU_WG_BN : NDLCU_WG_BM, CHUNKS = NDLCU_WG_BK / 4 };
+    int64_t lim = IsB ? ops.cols() : ops.rows(), k = ops.depth();
+    const float *fallback = ops.b_ptr(0, 0);
+#pragma unroll
+    for (int e = 0; e < ROWS * CHUNKS / NDLCU_WG_THREADS; e++) {
+        int c = threadIdx.x + e * NDLCU_WG_THREADS, r = c / CHUNKS, ch = c % CHUNKS;
+        int64_t i = row0 + r, kk = k0 + ch * 4;
+        float *dst = tile + r * NDLCU_WG_BK + (ch ^ (r & 7)) * 4;
+        if (vec && i < lim && kk + 3 < k) {
+            ndlcu_cp16(dst, IsB ? ops.b_ptr(kk, i) : ops.a_ptr(i, kk));
+        } else {
+#pragma unroll 1
+            for (int v = 0; v < 4; v++) {
+                const float *src = nullptr;
+                if (i < lim && kk + v < k) src = IsB ? ops.b_ptr(kk + v, i) : ops.a_ptr(i, kk + v);
+                ndlcu_cp4(dst + v, src, fallback);
+            }
+        }
+    }
+}
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+/* The shared-memory matrix descriptor of a K-major swizzled tile (1024-byte aligned): start
+ * address >> 4 in bits 0-13, leading byte offset (unused for K-major swizzled tiles; 1 by
+ * convention) in 16-29, stride byte offset between 8-row atoms (1024 >> 4) in 32-45, base
+ * offset 0 (bits 49-51), swizzle mode 1 = 128 bytes in bits 62-63. */
+static __device__ __forceinline__ uint64_t ndlcu_wg_desc(const float *tile)
+{
+    uint64_t a = (uint64_t)__cvta_generic_to_shared(tile);
+    return ((a & 0x3FFFF) >> 4) | (1ull << 16) | (64ull << 32) | (1ull << 62);
+}
+
+/* Orders the accumulators against the volatile asm around them (the wgmma fences and waits):
+ * without it the compiler may move their initialization past wgmma.fence or read them
+ * before wgmma.wait_group, as neither statement names the registers. */
+static __device__ __forceinline__ void ndlcu_wg_fence_operands(float d[128])
+{
+#pragma unroll
+    for (int e = 0; e < 128; e++) asm volatile("" : "+f"(d[e])::"memory");
+}
+
+/* d += A (64 x 8, desc a) B (8 x 256, desc b) for the warpgroup, asynchronously */
+static __device__ __forceinline__ void ndlcu_wgmma_n256(float d[128], uint64_t a, uint64_t b)
+{
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %130, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n256k8.f32.tf32.tf32 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63, "
+        "%64, %65, %66, %67, %68, %69, %70, %71, %72, %73, %74, %75, %76, %77, %78, %79, "
+        "%80, %81, %82, %83, %84, %85, %86, %87, %88, %89, %90, %91, %92, %93, %94, %95, "
+        "%96, %97, %98, %99, %100, %101, %102, %103, %104, %105, %106, %107, %108, %109, %110, %111, "
+        "%112, %113, %114, %115, %116, %117, %118, %119, %120, %121, %122, %123, %124, %125, %126, %127}, "
+        "%128, %129, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63]),
+          "+f"(d[64]), "+f"(d[65]), "+f"(d[66]), "+f"(d[67]), "+f"(d[68]), "+f"(d[69]), "+f"(d[70]), "+f"(d[71]),
+          "+f"(d[72]), "+f"(d[73]), "+f"(d[74]), "+f"(d[75]), "+f"(d[76]), "+f"(d[77]), "+f"(d[78]), "+f"(d[79]),
+          "+f"(d[80]), "+f"(d[81]), "+f"(d[82]), "+f"(d[83]), "+f"(d[84]), "+f"(d[85]), "+f"(d[86]), "+f"(d[87]),
+          "+f"(d[88]), "+f"(d[89]), "+f"(d[90]), "+f"(d[91]), "+f"(d[92]), "+f"(d[93]), "+f"(d[94]), "+f"(d[95]),
+          "+f"(d[96]), "+f"(d[97]), "+f"(d[98]), "+f"(d[99]), "+f"(d[100]), "+f"(d[101]), "+f"(d[102]), "+f"(d[103]),
+          "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
+          "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
+          "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(a), "l"(b), "r"(1));
+}
+#endif
+
+template <class Ops, class Params>
+static __global__ void __launch_bounds__(NDLCU_WG_THREADS, 1) ndlcu_gemm_wgmma_k(Params p)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    extern __shared__ __align__(16) unsigned char ndlcu_wg_smem[];
+    /* the swizzle is of shared-memory address bits: align the shared address itself */
+    unsigned base = (unsigned)__cvta_generic_to_shared(ndlcu_wg_smem);
+    float *as = (float *)(ndlcu_wg_smem + ((1024 - base % 1024) % 1024));
+    float *bs = as + NDLCU_WG_STAGES * NDLCU_WG_A_STAGE;
+    const Ops ops = Ops::make(p, (int64_t)blockIdx.z);
+    int wg = threadIdx.x / 128, warp = threadIdx.x % 128 / 32, lane = threadIdx.x % 32;
+    int64_t row0 = (int64_t)blockIdx.y * NDLCU_WG_BM, col0 = (int64_t)blockIdx.x * NDLCU_WG_BN, k = ops.depth();
+    int64_t ktiles = (k + NDLCU_WG_BK - 1) / NDLCU_WG_BK;
+    bool a_vec = ops.a_vec(), b_vec = ops.b_vec();
+    float d[128];
+#pragma unroll
+    for (int e = 0; e < 128; e++) d[e] = 0.0f;
+    ndlcu_wg_fence_operands(d);
+#pragma unroll
+    for (int s = 0; s < NDLCU_WG_STAGES - 2; s++) {
+        if (s < ktiles) {
+            ndlcu_wg_tile<Ops, false>(ops, row0, s * NDLCU_WG_BK, a_vec, as + s * NDLCU_WG_A_STAGE);
+            ndlcu_wg_tile<Ops, true>(ops, col0, s * NDLCU_WG_BK, b_vec, bs + s * NDLCU_WG_B_STAGE);
+        }
+        asm volatile("cp.async.commit_group;\n" ::);
+    }
+    for (int64_t kt = 0; kt < ktiles; kt++) {
+        /* this thread's copies of tile kt have landed; the proxy fence makes them visible to
+         * the tensor cores' (async proxy) reads; after the barrier, every thread's have, and
+         * every warpgroup's wgmma of tile kt - 2 is complete (wait_group 1 below), so the
+         * stage of tile kt - 2 = kt + STAGES - 2 can be refilled */
+        asm volatile("cp.async.wait_group %0;\n" ::"n"(NDLCU_WG_STAGES - 3));
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+        int64_t next = kt + NDLCU_WG_STAGES - 2;
+        if (next < ktiles) {
+            int s = (int)(next % NDLCU_WG_STAGES);
+            ndlcu_wg_tile<Ops, false>(ops, row0, next * NDLCU_WG_BK, a_vec, as + s * NDLCU_WG_A_STAGE);
+            ndlcu_wg_tile<Ops, true>(ops, col0, next * NDLCU_WG_BK, b_vec, bs + s * NDLCU_WG_B_STAGE);
+        }
+        asm volatile("cp.async.commit_group;\n" ::); /* an empty group keeps the count */
+        int s = (int)(kt % NDLCU_WG_STAGES);
+        uint64_t da = ndlcu_wg_desc(as + s * NDLCU_WG_A_STAGE + wg * 64 * NDLCU_WG_BK);
+        uint64_t db = ndlcu_wg_desc(bs + s * NDLCU_WG_B_STAGE);
+        asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+        for (int kk = 0; kk < NDLCU_WG_BK / 8; kk++) /* 8 TF32 = 32 bytes further along the swizzled row */
+            ndlcu_wgmma_n256(d, da + 2 * kk, db + 2 * kk);
+        asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+        asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory");
+    }
+    asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+    ndlcu_wg_fence_operands(d);
+    asm volatile("cp.async.wait_group 0;\n" ::);
+    /* the accumulator layout of m64nNk8: d[e] is (16 warp + lane / 4 + 8 ((e >> 1) & 1),
+     * 8 (e >> 2) + 2 (lane % 4) + (e & 1)) of the warpgroup's 64 x 256 */
+    int64_t m = ops.rows(), n = ops.cols();
+#pragma unroll
+    for (int e = 0; e < 128; e++) {
+        int64_t r = row0 + wg * 64 + warp * 16 + lane / 4 + 8 * ((e >> 1) & 1);
+        int64_t c = col0 + 8 * (e >> 2) + 2 * (lane % 4) + (e & 1);
+        if (r < m && c < n) ops.store(r, c, d[e]);
+    }
+#else
+    (void)p;
+    /* launched only on compute capability 9.0, where the driver picks the sm_90a code; this
+     * body is the PTX for compute_90 that `-arch=sm_90a` also embeds (nvcc 13.0), or a build
+     * for plain sm_90, which cannot run wgmma: fail loudly, never a wrong result */
+    __trap();
+#endif
+}
+
+/* The device runs the wgmma kernel: compute capability 9.0 exactly (sm_90a code runs on
+ * no other). */
+static bool ndlcu_wgmma_device(void)
+{
+    int dev = 0, major = 0, minor = 0;
+    if (cudaGetDevice(&dev) != cudaSuccess || cudaDeviceGetAttribute(&major, cudaDevAttrComputeCapabilityMajor, dev) ||
+        cudaDeviceGetAttribute(&minor, cudaDevAttrComputeCapabilityMinor, dev)) {
+        cudaGetLastError();
+        return false;
+    }
+    return major == 9 && minor == 0;
+}
+
+/* grid: the mma kernel's (128 x 128 tiles); the wgmma tile is twice as wide */
+template <class Ops, class Params> static int ndlcu_gemm_wgmma(const Params &p, dim3 grid, cudaStream_t st)
+{
+    cudaError_t e = cudaFuncSetAttribute(ndlcu_gemm_wgmma_k<Ops, Params>, cudaFuncAttributeMaxDynamicSharedMemorySize,
+                                         NDLCU_WG_SMEM);
+    if (e != cudaSuccess) return ndlcu_status(e);
+    grid.x = (grid.x + 1) / 2;
+    ndlcu_gemm_wgmma_k<Ops, Params><<<grid, NDLCU_WG_THREADS, NDLCU_WG_SMEM, st>>>(p);
+    return ndlcu_launched();
+}
+
+/* The wgmma path for K-major B only, as a specialization: a model with only matmuls never
+ * instantiates the kernel. run: false when the mma kernel must run instead. */
+template <bool Bkf> struct NdlcuWgmmaPath {
+    template <class Ops, class Params> static bool run(const Params &, dim3, cudaStream_t, int *) { return false; }
+};
+template <> struct NdlcuWgmmaPath<true> {
+    template <class Ops, class Params> static bool run(const Params &p, dim3 grid, cudaStream_t st, int *status)
+    {
+        if (!ndlcu_wgmma_device()) return false;
+        *status = ndlcu_gemm_wgmma<Ops>(p, grid, st);
+        return true;
+    }
+};
+#endif /* NDLCU_GEMM_WGMMA */
+
 /* The GEMM over grid: the mma kernel, or with -DNDLCU_GEMM_V1 the wmma one (kept as a
- * switch should the new kernel misbehave on some GPU). Bkf (B's k index runs fastest) is a
+ * switch should the new kernel misbehave on some GPU), or with -DNDLCU_GEMM_WGMMA on a
+ * compute capability 9.0 device the wgmma kernel when B is K-major. Bkf (B's k index runs fastest) is a
  * template argument, so only the variant a caller uses is compiled. */
 template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_launch(const Params &p, dim3 grid, cudaStream_t st)
 {
@@ -988,6 +1214,10 @@ template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_launch(const 
     ndlcu_gemm_k<Ops, Params><<<grid, NDLCU_GEMM_THREADS, 0, st>>>(p);
     return ndlcu_launched();
 #else
+#ifdef NDLCU_GEMM_WGMMA
+    int status = NDLRT_OK;
+    if (NdlcuWgmmaPath<Bkf>::template run<Ops>(p, grid, st, &status)) return status;
+#endif
     return ndlcu_gemm_mma<Ops, Bkf>(p, grid, st);
 #endif
 }

@@ -11,7 +11,9 @@
 # (the generated runtime is guarded, so its kernels are compiled once per unit); files
 # whose model names clash go to another unit. Host warnings (-Wall -Wextra) are errors.
 # nvcc is $NVCC, else /usr/local/cuda/bin/nvcc, else nvcc on PATH; without it the test is
-# skipped (exit 77, the reason printed). Exit status: 0 pass, 1 fail, 77 skipped.
+# skipped (exit 77, the reason printed). NVCC_CHECK_FLAGS: more nvcc flags (e.g. the
+# opt-in kernels' -D options); NVCC_CHECK_NO_SPILLS=REGEX: ptxas -v, and a kernel whose
+# mangled name matches REGEX (awk) and that spills registers to local memory fails the test. Exit status: 0 pass, 1 fail, 77 skipped.
 set -u
 if [ $# -lt 3 ]; then
     echo "usage: nvcc_check.sh NDLC ARCH CASE.ndl..." >&2
@@ -66,9 +68,24 @@ u=1
 while [ $u -le $nunits ]; do
     models=$(wc -l < "$tmp/names$u")
     # host code at -O0: this checks that the code compiles, and the weight arrays are large
-    if "$nvcc" -arch="$arch" -c -O0 -o "$tmp/unit$u.o" -Xcompiler -Wall,-Wextra -Werror all-warnings \
-        "$tmp/unit$u.cu" > "$tmp/nvcc.log" 2>&1; then
-        echo "nvcc -arch=$arch: unit $u ($models models) compiles"
+    verbose=
+    [ -n "${NVCC_CHECK_NO_SPILLS:-}" ] && verbose="-Xptxas -v"
+    # shellcheck disable=SC2086
+    if "$nvcc" -arch="$arch" ${NVCC_CHECK_FLAGS:-} $verbose -c -O0 -o "$tmp/unit$u.o" -Xcompiler -Wall,-Wextra \
+        -Werror all-warnings "$tmp/unit$u.cu" > "$tmp/nvcc.log" 2>&1; then
+        # "Function properties for NAME", then "... N bytes spill stores, M bytes spill loads"
+        spills=$(awk -v re="${NVCC_CHECK_NO_SPILLS:-}" '/Function properties for/ { name = $NF }
+            re != "" && name ~ re && /bytes spill stores/ && ($5 + $9) > 0 { print name ": " $0 }' "$tmp/nvcc.log")
+        if [ -n "$spills" ]; then
+            echo "FAIL: nvcc -arch=$arch on unit $u: kernels matching $NVCC_CHECK_NO_SPILLS spill registers:" >&2
+            echo "$spills" >&2
+            status=1
+        elif [ -n "$verbose" ]; then
+            echo "no register spills in the kernels matching $NVCC_CHECK_NO_SPILLS:"
+            awk -v re="$NVCC_CHECK_NO_SPILLS" '/Function properties for/ { name = $NF }
+                name ~ re && /Used [0-9]+ registers/ { print "  " name ": " $5 " registers" }' "$tmp/nvcc.log"
+        fi
+        echo "nvcc -arch=$arch ${NVCC_CHECK_FLAGS:-}: unit $u ($models models) compiles"
     else
         echo "FAIL: nvcc -arch=$arch on unit $u ($models models):" >&2
         head -n 60 "$tmp/nvcc.log" >&2

@@ -21,7 +21,10 @@
 #      can emit PTX; cases --emit ptx refuses are listed as unsupported;
 #   5. the 4096^3 GEMM (tests/gpu/gemm_bench.cu over the generated code of y = matmul(a, b)):
 #      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
-#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there;
+#      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there; then y = linear(a, w)
+#      (w [4096, 4096]: B K-major) with the plain TF32 mma.sync kernel and, on a compute
+#      capability 9.0 GPU, the Hopper wgmma kernel (-DNDLCU_GEMM_WGMMA, built for sm_90a),
+#      each checked against its error bound, cuBLAS TF32 on the same shape beside them;
 #   6. bench/moe/gpu.sh: the 8-expert top-2 MoE layer at 4096 tokens against the same layer
 #      computed densely (target dense/sparse >= 3; its check against PyTorch must pass);
 #   7. bench/gpu_models.sh: the bench/ models, ndlc's CUDA executable against PyTorch CUDA
@@ -268,42 +271,61 @@ case $gpu in
 *) peak=0 ;;
 esac
 peak=${PEAK_TFLOPS:-$peak}
-cat > "$work/gemm.ndl" << 'EOF'
-# the 4096^3 GEMM of tests/gpu/run.sh
-model Gemm_bench {
-  input a: f32[4096, 4096];
-  input b: f32[4096, 4096];
-  output y;
-
-  forward {
-    y = matmul(a, b);
-  }
+# the 4096^3 GEMM of tests/gpu/run.sh: y = matmul(a, b), and y = linear(a, w) whose w [n, k]
+# is K-major (as the wgmma kernel needs); the same model name, so the same API
+gemm_model() { # B-NAME EXPRESSION
+    printf 'model Gemm_bench {\n  input a: f32[4096, 4096];\n  input %s: f32[4096, 4096];\n  output y;\n\n' "$1"
+    printf '  forward {\n    y = %s;\n  }\n}\n' "$2"
 }
-EOF
+gemm_model b "matmul(a, b)" > "$work/gemm.ndl"
+gemm_model w "linear(a, w)" > "$work/gemm_linear.ndl"
 cublas=
 ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && cublas="-DNDLC_BENCH_CUBLAS -lcublas"
 if [ $gemm = 0 ]; then
     say "GEMM skipped (--goldens-only)"
-elif "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu"; then
-    for passes in 3 1; do
-        extra=
-        [ $passes = 3 ] && extra=$cublas
-        # shellcheck disable=SC2086
-        if "$nvcc" -O3 -arch="$NDLC_CUDA_ARCH" -I"$work" -DGEMM_CU='"gemm.cu"' -DNDLCU_TF32_PASSES=$passes \
-            -o "$work/gemm$passes" "$here/gemm_bench.cu" $extra > "$work/gemm$passes.log" 2>&1; then
-            "$work/gemm$passes" > "$work/gemm$passes.out" 2>&1 || status=1
-            cat "$work/gemm$passes.out"
+elif "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu" &&
+     "$ndlc" "$work/gemm_linear.ndl" --target cuda --emit cuda -o "$work/gemm_linear.cu"; then
+    # variant: NAME|GEMM_CU|nvcc flags; built in parallel (nvcc is one thread), timed one at a time
+    variants="gemm3|gemm.cu|-arch=$NDLC_CUDA_ARCH -DNDLCU_TF32_PASSES=3 $cublas
+gemm1|gemm.cu|-arch=$NDLC_CUDA_ARCH -DNDLCU_TF32_PASSES=1
+lin1|gemm_linear.cu|-arch=$NDLC_CUDA_ARCH -DGEMM_LINEAR -DNDLCU_TF32_PASSES=1 $cublas"
+    case $gpu in
+    *", 9.0") variants="$variants
+linwg|gemm_linear.cu|-gencode=arch=compute_90a,code=sm_90a -DGEMM_LINEAR -DNDLCU_TF32_PASSES=1 -DNDLCU_GEMM_WGMMA" ;;
+    *) echo "ndlc_wgmma: skipped: the GPU is not compute capability 9.0 (the wgmma kernel is sm_90a code)" |
+           tee "$work/linwg.out" ;;
+    esac
+    echo "$variants" | {
+        while IFS='|' read -r name src flags; do
+            # shellcheck disable=SC2086
+            "$nvcc" -O3 -I"$work" -DGEMM_CU="\"$src\"" $flags -o "$work/$name" "$here/gemm_bench.cu" \
+                > "$work/$name.log" 2>&1 &
+        done
+        wait # in the pipeline's subshell, whose children the builds are
+    }
+    for name in $(echo "$variants" | cut -d'|' -f1); do
+        if [ -x "$work/$name" ]; then
+            "$work/$name" > "$work/$name.out" 2>&1 || status=1
+            cat "$work/$name.out"
         else
-            tail -n 20 "$work/gemm$passes.log"
+            tail -n 20 "$work/$name.log"
             status=1
         fi
     done
+    # the wgmma kernel's machine code: HGMMA instructions, or it is on a slower path
+    if [ -x "$work/linwg" ] && command -v cuobjdump > /dev/null 2>&1; then
+        echo "ndlc_wgmma SASS: $(cuobjdump --dump-sass "$work/linwg" | grep -c HGMMA) HGMMA instructions" |
+            tee -a "$work/linwg.out"
+    fi
     awk -v peak="$peak" '/tflops=/ {
-        for (i = 1; i <= NF; i++) if ($i ~ /^tflops=/) { split($i, kv, "="); t = kv[2] }
-        name = $1; if ($2 ~ /^tf32_passes=/) name = name " " $2
-        if (peak > 0) printf "GEMM 4096^3 %-22s %7.1f TFLOP/s = %5.1f%% of the dense TF32 peak (%s TFLOP/s)\n", name, t, 100 * t / peak, peak
-        else printf "GEMM 4096^3 %-22s %7.1f TFLOP/s (peak unknown for this GPU: set PEAK_TFLOPS)\n", name, t
-    }' "$work"/gemm3.out "$work"/gemm1.out 2>/dev/null | tee "$work/gemm_summary.txt"
+        name = $1
+        for (i = 2; i <= NF; i++) {
+            if ($i ~ /^tflops=/) { split($i, kv, "="); t = kv[2] }
+            if ($i ~ /^(tf32_passes|op)=/) name = name " " $i
+        }
+        if (peak > 0) printf "GEMM 4096^3 %-38s %7.1f TFLOP/s = %5.1f%% of the dense TF32 peak (%s TFLOP/s)\n", name, t, 100 * t / peak, peak
+        else printf "GEMM 4096^3 %-38s %7.1f TFLOP/s (peak unknown for this GPU: set PEAK_TFLOPS)\n", name, t
+    }' "$work"/gemm3.out "$work"/gemm1.out "$work"/lin1.out "$work"/linwg.out 2>/dev/null | tee "$work/gemm_summary.txt"
 else
     status=1
 fi
@@ -332,7 +354,7 @@ say "finished, status $status"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
       cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
-      cat "$work"/gemm*.out "$work/gemm_summary.txt" 2>/dev/null; cat "$bench_results"; } > "$OUT/gpu_results.txt"
+      cat "$work"/gemm*.out "$work"/lin*.out "$work/gemm_summary.txt" 2>/dev/null; cat "$bench_results"; } > "$OUT/gpu_results.txt"
     # every case's log in one file (a machine lent for a session may return only a few files)
     tar -czf "$OUT/gpu_logs.tgz" -C "$work" res ptx 2>/dev/null
 fi
