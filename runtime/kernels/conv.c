@@ -15,8 +15,9 @@
  * from the same packed panels times 16-lane input vectors loaded in place at the tap's
  * offset, masked where the tap falls into the padding; the epilogue is applied in
  * registers. Channels left over by whole panels (16 = 14 + 2) join the last panel's in
- * equal tiles of up to 9 channels x 48 positions (8 + 8). The packed layout, and so what
- * the compiler packs, is the same either way.
+ * equal tiles of up to 9 channels x 48 positions (8 + 8). 1x1 convolutions on 1 to 4
+ * positions put output channels in the lanes instead (conv_pw_small). The packed layout,
+ * and so what the compiler packs, is the same either way.
  */
 #include "../ndlrt.h"
 #include "vmath.h"
@@ -795,18 +796,27 @@ static size_t conv_depthwise_scratch_floats(const NdlrtConv2d *p)
  * and lose beyond (16x16 -> 8x8 7x7: 27 vs 15 us). */
 enum { CONV_DWM_MAX_VECS = 4, CONV_DWM_MAX_ENTRIES = 4 * CONV_DW_MAX_TAPS, CONV_DWP_MAX_ENTRIES = 64 };
 
-/* v + bias, act, + residual (lanes m), act2: ep's steps on one output vector. */
-CONV_INLINE __m512 conv_ep16(const NdlrtEpilogue *ep, __m512 v, const float *bias,
-                             const float *res, __mmask16 m)
+/* v + bias (when has_bias), act, + res (when has_res), act2: ep's steps on one output
+ * vector, with the bias and the residual already in registers. */
+CONV_INLINE __m512 conv_ep16_regs(const NdlrtEpilogue *ep, __m512 v, int has_bias, __m512 bias,
+                                  int has_res, __m512 res)
 {
-    if (bias) v = _mm512_add_ps(v, _mm512_set1_ps(*bias));
+    if (has_bias) v = _mm512_add_ps(v, bias);
     if (ep->act == NDLRT_ACT_RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
     else if (ep->act == NDLRT_ACT_HARDSWISH) v = ndlrt_v16_act(v, NDLRT_ACT_HARDSWISH); /* MobileNetV3's */
     else if (ep->act) v = conv_act16(v, ep->act);
-    if (res) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(m, res));
+    if (has_res) v = _mm512_add_ps(v, res);
     if (ep->act2 == NDLRT_ACT_RELU) v = _mm512_max_ps(_mm512_setzero_ps(), v);
     else if (ep->act2) v = conv_act16(v, ep->act2);
     return v;
+}
+
+/* The same with one bias for every lane and the residual loaded from res (lanes m). */
+CONV_INLINE __m512 conv_ep16(const NdlrtEpilogue *ep, __m512 v, const float *bias,
+                             const float *res, __mmask16 m)
+{
+    return conv_ep16_regs(ep, v, bias != NULL, bias ? _mm512_set1_ps(*bias) : _mm512_setzero_ps(),
+                          res != NULL, res ? _mm512_maskz_loadu_ps(m, res) : _mm512_setzero_ps());
 }
 
 /* Output vector v's rows and columns (lane j: output position 16 v + j), and the lanes
@@ -923,12 +933,24 @@ typedef struct ConvDwPermute {
     int32_t base[CONV_DWP_MAX_ENTRIES], tap[CONV_DWP_MAX_ENTRIES];
     uint16_t valid[CONV_DWP_MAX_ENTRIES], upper[CONV_DWP_MAX_ENTRIES];
     uint16_t load[CONV_DWP_MAX_ENTRIES][4]; /* lanes of each window register inside the plane */
+    /* the same sources as two 16-float chunks of the plane, at pair_base[e][0] and [1]
+     * (lanes pair_load[e][i] inside it), pair_idx[e] selecting from the pair: when every
+     * entry's sources fall into two chunks, one permute instead of two and a blend */
+    __m512i pair_idx[CONV_DWP_MAX_ENTRIES];
+    int32_t pair_base[CONV_DWP_MAX_ENTRIES][2];
+    uint16_t pair_load[CONV_DWP_MAX_ENTRIES][2];
 } ConvDwPermute;
 
-/* One permute step: the sources of entry e from the window registers r0..r3. */
+/* One permute step: the sources of entry e from the window registers r0..r3 (nreg 1, 2 or
+ * 4), or with nreg 0 from its two chunks. */
 CONV_INLINE __m512 conv_dwp_gather(const int nreg, const ConvDwPermute *t, int32_t e,
                                    const float *xc)
 {
+    if (nreg == 0)
+        return _mm512_permutex2var_ps(
+            _mm512_maskz_loadu_ps((__mmask16)t->pair_load[e][0], xc + t->pair_base[e][0]),
+            t->pair_idx[e],
+            _mm512_maskz_loadu_ps((__mmask16)t->pair_load[e][1], xc + t->pair_base[e][1]));
     const float *wb = xc + t->base[e];
     __m512 r0 = _mm512_maskz_loadu_ps((__mmask16)t->load[e][0], wb);
     if (nreg == 1) return _mm512_permutexvar_ps(t->idx[e], r0);
@@ -940,7 +962,7 @@ CONV_INLINE __m512 conv_dwp_gather(const int nreg, const ConvDwPermute *t, int32
                                 _mm512_permutex2var_ps(r2, t->idx[e], r3));
 }
 
-/* The permute path with windows of 16 * nreg floats (nreg 1, 2 or 4). */
+/* The permute path with windows of 16 * nreg floats (nreg 1, 2 or 4) or chunk pairs (0). */
 CONV_INLINE void conv_depthwise_permute_n(const int nreg, const NdlrtConv2d *p,
                                           const ConvDwPermute *t, const float *x, float *y)
 {
@@ -973,6 +995,32 @@ CONV_INLINE void conv_depthwise_permute_n(const int nreg, const NdlrtConv2d *p,
                 _mm512_mask_storeu_ps(y + at + v * 16, store, r);
             }
         }
+}
+
+/* Fills t's chunk pairs (for windows wider than 32 floats, where they save permutes):
+ * false when some entry's sources lie in more than two 16-float chunks of the plane. */
+static int conv_dwp_pairs(ConvDwPermute *t, int64_t hw)
+{
+    for (int32_t e = 0; e < t->ne; e++) {
+        __mmask16 m = (__mmask16)t->valid[e];
+        __m512i src = _mm512_add_epi32(t->idx[e], _mm512_set1_epi32(t->base[e]));
+        /* the chunks of the first and the last source; lanes in neither: no pair */
+        int32_t c0 = t->base[e] / 16, c1 = _mm512_mask_reduce_max_epi32(m, src) / 16;
+        __m512i chunk = _mm512_srli_epi32(src, 4);
+        __mmask16 in0 = _mm512_mask_cmpeq_epi32_mask(m, chunk, _mm512_set1_epi32(c0));
+        __mmask16 in1 = _mm512_mask_cmpeq_epi32_mask(m, chunk, _mm512_set1_epi32(c1));
+        if ((__mmask16)(in0 | in1) != m) return 0;
+        __m512i from1 = _mm512_sub_epi32(src, _mm512_set1_epi32(16 * c1 - 16));
+        t->pair_idx[e] = _mm512_mask_mov_epi32(_mm512_maskz_mov_epi32((__mmask16)(in1 & ~in0), from1),
+                                              in0, _mm512_sub_epi32(src, _mm512_set1_epi32(16 * c0)));
+        for (int i = 0; i < 2; i++) {
+            int32_t b = 16 * (i ? c1 : c0);
+            int64_t l = hw - b;
+            t->pair_base[e][i] = b;
+            t->pair_load[e][i] = (uint16_t)(l >= 16 ? 0xFFFF : (1u << l) - 1u);
+        }
+    }
+    return 1;
 }
 
 /* Builds the table (false: some window is wider than 64 floats) and runs the path. */
@@ -1010,8 +1058,96 @@ static int conv_depthwise_permute(const NdlrtConv2d *p, const float *x, float *y
     t.first[nvo] = t.ne;
     if (span <= 16) conv_depthwise_permute_n(1, p, &t, x, y);
     else if (span <= 32) conv_depthwise_permute_n(2, p, &t, x, y);
+    else if (conv_dwp_pairs(&t, hw)) conv_depthwise_permute_n(0, p, &t, x, y);
     else conv_depthwise_permute_n(4, p, &t, x, y);
     return 1;
+}
+
+/* ---- pointwise convolutions on planes of 1 to 4 positions (AVX-512) -------------------
+ * Squeeze-excite's 1x1 convolutions and a MobileNet head's 2x2 ones: the direct tiles put
+ * output positions in the lanes, which leaves 12 to 15 of 16 lanes idle and pays one
+ * broadcast and one FMA per weight (a 32 -> 48 1x1 took 0.42 us). Here the lanes hold the
+ * MR output channels of one packed panel row, so each FMA does MR weights and each input
+ * value is broadcast once per panel. Per output the sum runs over the input channels in
+ * the same order, through the same FMAs and epilogue, as in the tiles: the results are
+ * the same bits. */
+enum { CONV_PW_SMALL_MAX = 4 };
+
+static int conv_pw_small_ok(const NdlrtConv2d *p)
+{
+    return conv_pointwise(p) && p->oh * p->ow <= CONV_PW_SMALL_MAX && conv_dw_acts_in_regs(p);
+}
+
+/* Panels [pan0, pan0 + npan) (npan 1..CONV_PW_SMALL_PANELS, accumulated side by side so
+ * that their FMA chains overlap) of one image and group, np (1..CONV_PW_SMALL_MAX) output
+ * positions per channel. a: the group's packed weights; xg, yg: its input and output. */
+enum { CONV_PW_SMALL_PANELS = 4 };
+CONV_INLINE void conv_pw_small_panels(const int npan, const int np, const NdlrtConv2d *p,
+                                      const float *a, const float *xg, float *yg,
+                                      const float *bias, const float *res, int64_t pan0)
+{
+    const int64_t mr = NDLRT_GEMM_MR;
+    int64_t og = p->o / p->groups, cg = p->c / p->groups;
+    /* lane i: channel i of the panel, np floats after channel i - 1 */
+    __m512i rows = _mm512_mullo_epi32(
+        _mm512_set_epi32(15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1, 0), _mm512_set1_epi32(np));
+    __mmask16 panel_lanes = (__mmask16)((1u << mr) - 1u);
+    __m512 acc[CONV_PW_SMALL_PANELS][CONV_PW_SMALL_MAX];
+    for (int k = 0; k < npan; k++)
+        for (int q = 0; q < np; q++) acc[k][q] = _mm512_setzero_ps();
+    const float *ap = a + pan0 * cg * mr;
+    for (int64_t ci = 0; ci < cg; ci++, ap += mr)
+        for (int k = 0; k < npan; k++) {
+            __m512 w = _mm512_maskz_loadu_ps(panel_lanes, ap + k * cg * mr);
+            for (int q = 0; q < np; q++)
+                acc[k][q] = _mm512_fmadd_ps(w, _mm512_set1_ps(xg[ci * np + q]), acc[k][q]);
+        }
+    for (int k = 0; k < npan; k++) {
+        int64_t o0 = (pan0 + k) * mr;
+        __mmask16 m = og - o0 >= mr ? panel_lanes : (__mmask16)((1u << (og - o0)) - 1u);
+        __m512 bv = bias ? _mm512_maskz_loadu_ps(m, bias + o0) : _mm512_setzero_ps();
+        float *yt = yg + o0 * np;
+        for (int q = 0; q < np; q++) {
+            __m512 rv = _mm512_setzero_ps();
+            if (res)
+                rv = np == 1 ? _mm512_maskz_loadu_ps(m, res + o0)
+                             : _mm512_mask_i32gather_ps(rv, m, rows, res + o0 * np + q, 4);
+            __m512 v = conv_ep16_regs(&p->ep, acc[k][q], bias != NULL, bv, res != NULL, rv);
+            if (np == 1) _mm512_mask_storeu_ps(yt, m, v);
+            else _mm512_mask_i32scatter_ps(yt + q, m, rows, v, 4);
+        }
+    }
+}
+
+CONV_INLINE void conv_pw_small_n(const int np, const NdlrtConv2d *p, const float *x, float *y)
+{
+    int64_t og = p->o / p->groups, cg = p->c / p->groups;
+    int64_t panels = (og + NDLRT_GEMM_MR - 1) / NDLRT_GEMM_MR;
+    size_t per = ndlrt_gemm_packed_a_floats(og, cg);
+    for (int64_t img = 0; img < p->n; img++)
+        for (int64_t g = 0; g < p->groups; g++) {
+            const float *xg = x + (img * p->c + g * cg) * np, *a = p->w_packed + (size_t)g * per;
+            int64_t yoff = (img * p->o + g * og) * np;
+            const float *bias = p->ep.bias ? p->ep.bias + g * og : NULL;
+            const float *res = p->ep.residual ? p->ep.residual + yoff : NULL;
+            for (int64_t pan0 = 0; pan0 < panels; pan0 += CONV_PW_SMALL_PANELS) {
+                int64_t left = panels - pan0;
+                if (left >= 4) conv_pw_small_panels(4, np, p, a, xg, y + yoff, bias, res, pan0);
+                else if (left == 3) conv_pw_small_panels(3, np, p, a, xg, y + yoff, bias, res, pan0);
+                else if (left == 2) conv_pw_small_panels(2, np, p, a, xg, y + yoff, bias, res, pan0);
+                else conv_pw_small_panels(1, np, p, a, xg, y + yoff, bias, res, pan0);
+            }
+        }
+}
+
+static void conv_pw_small(const NdlrtConv2d *p, const float *x, float *y)
+{
+    switch (p->oh * p->ow) {
+    case 1: conv_pw_small_n(1, p, x, y); break;
+    case 2: conv_pw_small_n(2, p, x, y); break;
+    case 3: conv_pw_small_n(3, p, x, y); break;
+    default: conv_pw_small_n(4, p, x, y); break;
+    }
 }
 #endif
 
@@ -1089,6 +1225,10 @@ NDLRT_API void ndlrt_conv2d_f32(const NdlrtConv2d *p, const float *x, float *y, 
         return;
     }
 #if defined(__AVX512F__)
+    if (conv_pw_small_ok(p)) {
+        conv_pw_small(p, x, y);
+        return;
+    }
     int st = conv_direct_stride(p);
     if (st) {
         conv_direct_run(p, st, x, y, scratch);

@@ -528,6 +528,12 @@ static void test_conv(void)
         {1, 3, 6, 5, 3, 3, 3, 1, 1, 2, 1, 2, 1, 3},       /* masked, dilated rows */
         {1, 24, 4, 4, 8, 1, 1, 1, 1, 0, 0, 1, 1, 1},      /* 1x1 on 4x4 */
         {1, 16, 2, 2, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* 1x1 on 2x2, 48 = 14 + 14 + 10 + 10 */
+        /* 1x1 on 1 to 4 positions: output channels in the lanes (panels of 14, the last
+         * partial), positions gathered and scattered */
+        {2, 32, 1, 1, 48, 1, 1, 1, 1, 0, 0, 1, 1, 1},     /* squeeze-excite's 1x1, batch */
+        {1, 30, 1, 3, 33, 1, 1, 1, 1, 0, 0, 1, 1, 3},     /* grouped, 3 positions */
+        {2, 8, 2, 2, 20, 1, 1, 1, 1, 0, 0, 1, 1, 1},      /* 2x2, batch */
+        {1, 3, 2, 1, 5, 1, 1, 1, 1, 0, 0, 1, 1, 1},       /* 2 positions, one partial panel */
     };
     for (int i = 0; i < (int)(sizeof small / sizeof small[0]); i++) {
         test_conv_case(&small[i], 0, 0, 0);
