@@ -1206,8 +1206,8 @@ template <> struct NdlcuWgmmaPath<true> {
 
 /* The GEMM over grid: the mma kernel, or with -DNDLCU_GEMM_V1 the wmma one (kept as a
  * switch should the new kernel misbehave on some GPU), or with -DNDLCU_GEMM_WGMMA on a
- * compute capability 9.0 device the wgmma kernel when B is K-major. Bkf (B's k index runs fastest) is a
- * template argument, so only the variant a caller uses is compiled. */
+ * compute capability 9.0 device the wgmma kernel when B is K-major. Bkf (B's k index runs
+ * fastest) is a template argument, so only the variant a caller uses is compiled. */
 template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_launch(const Params &p, dim3 grid, cudaStream_t st)
 {
 #ifdef NDLCU_GEMM_V1
