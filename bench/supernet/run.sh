@@ -11,8 +11,10 @@
 # 2. The smallest and the largest subnet as executables (C backend, cc -O3 -march=native,
 #    one thread, batch 1), timed by `ndlc subnets --measure` (every elastic variable fixed
 #    with -D, so the "search" is that one configuration; the executable's own --repeat N
-#    timing, median): the ratio of their times against the ratio of their MACs. Target: the
-#    time ratio within 1.5x of the MAC ratio.
+#    timing, median), K rounds with the two subnets interleaved, each subnet's time the
+#    smallest of its K medians (on a shared VM a round's median varied up to 2x, always
+#    upwards; every median is printed): the ratio of their times against the ratio of their
+#    MACs. Target: the time ratio within 1.5x of the MAC ratio.
 # Needs only ndlc and a C compiler (ndlc's default build is build/ndlc).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -60,13 +62,22 @@ measure() {
 
 cs=$(codegen_time "$small")
 cl=$(codegen_time "$large")
-set -- $(measure "$small")
-ms=$1 ps=$2 ts=$3
-set -- $(measure "$large")
-ml=$1 pl=$2 tl=$3
-[ -n "$ts" ] && [ -n "$tl" ] || { echo "bench/supernet: measuring failed" >&2; cat "$tmp/m.json" >&2; exit 1; }
+ts= tl= all_s= all_l=
+i=0
+while [ $i -lt "$rounds" ]; do
+    set -- $(measure "$small")
+    ms=$1 ps=$2 s=${3:-}
+    set -- $(measure "$large")
+    ml=$1 pl=$2 l=${3:-}
+    [ -n "$s" ] && [ -n "$l" ] || { echo "bench/supernet: measuring failed" >&2; cat "$tmp/m.json" >&2; exit 1; }
+    all_s="$all_s $s" all_l="$all_l $l"
+    ts=$(echo "$s ${ts:-1e9}" | awk '{ print ($1 < $2 ? $1 : $2) }')
+    tl=$(echo "$l ${tl:-1e9}" | awk '{ print ($1 < $2 ? $1 : $2) }')
+    i=$((i + 1))
+done
 
-echo "ndlc supernet bench: examples/ofa_mbv3.ndl, batch 1, one thread, median of $repeat runs"
+echo "ndlc supernet bench: examples/ofa_mbv3.ndl, batch 1, one thread, best of $rounds medians of $repeat runs"
+echo "medians (ms): smallest$all_s; largest$all_l"
 printf '%-9s %-34s %9s %9s %11s %12s\n' subnet options MMACs params "exe ms" "to C (s)"
 printf '%-9s %-34s %9.3f %9d %11.4f %12.3f\n' smallest "$small" "$(echo "$ms" | awk '{print $1/1e6}')" "$ps" "$ts" "$cs"
 printf '%-9s %-34s %9.3f %9d %11.4f %12.3f\n' largest "$large" "$(echo "$ml" | awk '{print $1/1e6}')" "$pl" "$tl" "$cl"

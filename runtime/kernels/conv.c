@@ -787,14 +787,19 @@ static size_t conv_depthwise_scratch_floats(const NdlrtConv2d *p)
  *     registers and a permute gathers the 16 sources, indices and masks again shared by
  *     all channels (up to CONV_DWP_MAX_ENTRIES vector-tap pairs: 16x16 -> 8x8 with 3x3).
  * Both precompute, per call, only the taps that read inside for each output vector; the
- * tables live on the stack (at most about 6 KiB). */
-/* Limits, measured against the flat path (bench/README.md, 2026-11-27 19:00): the masked
- * path wins up to 64 outputs per channel (8x8: 0.99 vs 1.64 us at 24 channels 3x3, 7.2 vs
- * 10.6 us at 48 channels 7x7) and loses beyond (32x32 3x3: 6.4 vs 4.7 us), where the flat
- * path's fixed work is small against the taps; the permute path's three permute-port
- * operations per vector and tap win up to 64 such pairs (16x16 -> 8x8 3x3: 2.9 vs 4.1 us)
- * and lose beyond (16x16 -> 8x8 7x7: 27 vs 15 us). */
-enum { CONV_DWM_MAX_VECS = 4, CONV_DWM_MAX_ENTRIES = 4 * CONV_DW_MAX_TAPS, CONV_DWP_MAX_ENTRIES = 64 };
+ * tables live on the stack (at most about 10 KiB). Both run four channels side by side:
+ * each table entry is read once for four channels and their four FMA chains overlap (one
+ * channel at a time, the table's loads and one chain's latency bounded the loop: 24
+ * channels 8x8 3x3 0.85 -> 0.65 us, 16x16 -> 8x8 1.57 -> 1.20 us, 96 channels 8x8 -> 4x4
+ * 7x7 11.6 -> 8.0 us; bench/supernet/dw_layers.c). */
+/* Limits, measured against the flat path (bench/README.md, 2026-11-27 19:00 and
+ * 2026-11-28): the masked path wins up to 16 output vectors per channel (8x8: 0.65 vs 1.64
+ * us at 24 channels 3x3; 16x16 3x3 at 8 channels 1.05 vs 1.19 us) and loses beyond (32x32
+ * 3x3: 6.4 vs 4.7 us before the four-channel loop), where the flat path's fixed work is
+ * small against the taps; the permute path's three permute-port operations per vector and
+ * tap win up to 64 such pairs (16x16 -> 8x8 3x3: 1.2 vs 4.1 us) and lose beyond (16x16 ->
+ * 8x8 7x7: 27 vs 15 us). */
+enum { CONV_DWM_MAX_VECS = 16, CONV_DWM_MAX_ENTRIES = 4 * CONV_DW_MAX_TAPS, CONV_DWP_MAX_ENTRIES = 64 };
 
 /* v + bias (when has_bias), act, + res (when has_res), act2: ep's steps on one output
  * vector, with the bias and the residual already in registers. */
@@ -864,55 +869,78 @@ static int conv_dw_masked_ok(const NdlrtConv2d *p)
            nvo <= CONV_DWM_MAX_VECS && nvo * p->kh * p->kw <= CONV_DWM_MAX_ENTRIES;
 }
 
-static void conv_depthwise_masked(const NdlrtConv2d *p, const float *x, float *y)
-{
-    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
-    int64_t nvo = (ohw + 15) / 16;
+/* The masked path's table: per output vector v, its entries first[v] .. first[v + 1] - 1,
+ * each a tap that reads inside for some lane: the tap, its offset from the output
+ * position and the lanes that read inside. */
+typedef struct ConvDwMasked {
     int32_t first[CONV_DWM_MAX_VECS + 1], off[CONV_DWM_MAX_ENTRIES], tap[CONV_DWM_MAX_ENTRIES];
     uint16_t mask[CONV_DWM_MAX_ENTRIES];
     __mmask16 store[CONV_DWM_MAX_VECS];
+} ConvDwMasked;
+
+/* Output vector v (lanes st) of channels ch0 .. ch0 + nc - 1 of image img from their sums
+ * acc: the epilogue in registers, then the store. */
+CONV_INLINE void conv_dw_out(const int nc, const NdlrtConv2d *p, const __m512 *acc, int64_t img,
+                             int64_t ch0, int64_t v, __mmask16 st, float *y)
+{
+    const NdlrtEpilogue *ep = &p->ep;
+    for (int k = 0; k < nc; k++) {
+        int64_t at = (img * p->c + ch0 + k) * p->oh * p->ow + v * 16;
+        __m512 r = conv_ep16(ep, acc[k], ep->bias ? ep->bias + ch0 + k : NULL,
+                             ep->residual ? ep->residual + at : NULL, st);
+        _mm512_mask_storeu_ps(y + at, st, r);
+    }
+}
+
+/* Channels ch0 .. ch0 + nc - 1 of image img side by side: each entry's offset and mask
+ * are read once for nc channels, whose FMA chains overlap. */
+CONV_INLINE void conv_dwm_channels(const int nc, const NdlrtConv2d *p, const ConvDwMasked *t,
+                                   int64_t img, int64_t ch0, const float *x, float *y)
+{
+    int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
+    int64_t nvo = (ohw + 15) / 16;
+    const float *xc = x + (img * p->c + ch0) * hw, *wc = p->w_packed + ch0 * taps;
+    for (int64_t v = 0; v < nvo; v++) {
+        __m512 acc[4];
+        for (int k = 0; k < nc; k++) acc[k] = _mm512_setzero_ps();
+        for (int32_t e = t->first[v]; e < t->first[v + 1]; e++) {
+            __mmask16 m = (__mmask16)t->mask[e];
+            const float *src = xc + t->off[e], *w = wc + t->tap[e];
+            for (int k = 0; k < nc; k++)
+                acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * taps]), _mm512_maskz_loadu_ps(m, src + k * hw),
+                                         acc[k]);
+        }
+        conv_dw_out(nc, p, acc, img, ch0, v, t->store[v], y);
+    }
+}
+
+static void conv_depthwise_masked(const NdlrtConv2d *p, const float *x, float *y)
+{
+    int64_t ohw = p->oh * p->ow;
+    int64_t nvo = (ohw + 15) / 16;
+    ConvDwMasked t;
     int32_t ne = 0;
     for (int64_t v = 0; v < nvo; v++) {
         __m512i oy, ox, iy, ix;
         __mmask16 in;
         conv_lanes(p, v, &oy, &ox, &in);
-        store[v] = in;
-        first[v] = ne;
+        t.store[v] = in;
+        t.first[v] = ne;
         for (int64_t ki = 0; ki < p->kh; ki++)
             for (int64_t kj = 0; kj < p->kw; kj++) {
                 __mmask16 m = conv_tap_mask(p, oy, ox, in, ki, kj, &iy, &ix);
                 if (!m) continue;
-                off[ne] = (int32_t)(v * 16 + (ki * p->dh - p->ph) * p->w + kj * p->dw - p->pw);
-                tap[ne] = (int32_t)(ki * p->kw + kj);
-                mask[ne++] = (uint16_t)m;
+                t.off[ne] = (int32_t)(v * 16 + (ki * p->dh - p->ph) * p->w + kj * p->dw - p->pw);
+                t.tap[ne] = (int32_t)(ki * p->kw + kj);
+                t.mask[ne++] = (uint16_t)m;
             }
     }
-    first[nvo] = ne;
-    const NdlrtEpilogue *ep = &p->ep;
-    for (int64_t img = 0; img < p->n; img++)
-        for (int64_t ch = 0; ch < p->c; ch++) {
-            int64_t at = (img * p->c + ch) * ohw;
-            const float *xc = x + (img * p->c + ch) * hw, *wc = p->w_packed + ch * taps;
-            const float *bias = ep->bias ? ep->bias + ch : NULL;
-            for (int64_t v = 0; v < nvo; v++) {
-                /* two chains over the taps, for the FMA latency */
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-                int32_t e = first[v], end = first[v + 1];
-                for (; e + 1 < end; e += 2) {
-                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e]]),
-                                         _mm512_maskz_loadu_ps((__mmask16)mask[e], xc + off[e]), a0);
-                    a1 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e + 1]]),
-                                         _mm512_maskz_loadu_ps((__mmask16)mask[e + 1], xc + off[e + 1]),
-                                         a1);
-                }
-                if (e < end)
-                    a0 = _mm512_fmadd_ps(_mm512_set1_ps(wc[tap[e]]),
-                                         _mm512_maskz_loadu_ps((__mmask16)mask[e], xc + off[e]), a0);
-                __m512 r = conv_ep16(ep, _mm512_add_ps(a0, a1), bias,
-                                     ep->residual ? ep->residual + at + v * 16 : NULL, store[v]);
-                _mm512_mask_storeu_ps(y + at + v * 16, store[v], r);
-            }
-        }
+    t.first[nvo] = ne;
+    for (int64_t img = 0; img < p->n; img++) {
+        int64_t ch = 0;
+        for (; ch + 4 <= p->c; ch += 4) conv_dwm_channels(4, p, &t, img, ch, x, y);
+        for (; ch < p->c; ch++) conv_dwm_channels(1, p, &t, img, ch, x, y);
+    }
 }
 
 static int conv_dw_permute_ok(const NdlrtConv2d *p)
@@ -962,39 +990,38 @@ CONV_INLINE __m512 conv_dwp_gather(const int nreg, const ConvDwPermute *t, int32
                                 _mm512_permutex2var_ps(r2, t->idx[e], r3));
 }
 
-/* The permute path with windows of 16 * nreg floats (nreg 1, 2 or 4) or chunk pairs (0). */
-CONV_INLINE void conv_depthwise_permute_n(const int nreg, const NdlrtConv2d *p,
-                                          const ConvDwPermute *t, const float *x, float *y)
+/* The permute path with windows of 16 * nreg floats (nreg 1, 2 or 4) or chunk pairs (0),
+ * on channels ch0 .. ch0 + nc - 1 of image img side by side (as conv_dwm_channels). */
+CONV_INLINE void conv_dwp_channels(const int nreg, const int nc, const NdlrtConv2d *p,
+                                   const ConvDwPermute *t, int64_t img, int64_t ch0, const float *x,
+                                   float *y)
 {
     int64_t hw = p->h * p->w, ohw = p->oh * p->ow, taps = p->kh * p->kw;
     int64_t nvo = (ohw + 15) / 16;
-    const NdlrtEpilogue *ep = &p->ep;
-    for (int64_t img = 0; img < p->n; img++)
-        for (int64_t ch = 0; ch < p->c; ch++) {
-            int64_t at = (img * p->c + ch) * ohw;
-            const float *xc = x + (img * p->c + ch) * hw, *wc = p->w_packed + ch * taps;
-            for (int64_t v = 0; v < nvo; v++) {
-                __m512 a0 = _mm512_setzero_ps(), a1 = a0;
-                int32_t e = t->first[v], end = t->first[v + 1];
-                for (; e + 1 < end; e += 2) {
-                    a0 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e]]),
-                                               conv_dwp_gather(nreg, t, e, xc), a0,
-                                               (__mmask16)t->valid[e]);
-                    a1 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e + 1]]),
-                                               conv_dwp_gather(nreg, t, e + 1, xc), a1,
-                                               (__mmask16)t->valid[e + 1]);
-                }
-                if (e < end)
-                    a0 = _mm512_mask3_fmadd_ps(_mm512_set1_ps(wc[t->tap[e]]),
-                                               conv_dwp_gather(nreg, t, e, xc), a0,
-                                               (__mmask16)t->valid[e]);
-                int64_t left = ohw - v * 16;
-                __mmask16 store = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
-                __m512 r = conv_ep16(ep, _mm512_add_ps(a0, a1), ep->bias ? ep->bias + ch : NULL,
-                                     ep->residual ? ep->residual + at + v * 16 : NULL, store);
-                _mm512_mask_storeu_ps(y + at + v * 16, store, r);
-            }
+    const float *xc = x + (img * p->c + ch0) * hw, *wc = p->w_packed + ch0 * taps;
+    for (int64_t v = 0; v < nvo; v++) {
+        __m512 acc[4];
+        for (int k = 0; k < nc; k++) acc[k] = _mm512_setzero_ps();
+        for (int32_t e = t->first[v]; e < t->first[v + 1]; e++) {
+            __mmask16 m = (__mmask16)t->valid[e];
+            const float *w = wc + t->tap[e];
+            for (int k = 0; k < nc; k++)
+                acc[k] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(w[k * taps]),
+                                               conv_dwp_gather(nreg, t, e, xc + k * hw), acc[k], m);
         }
+        int64_t left = ohw - v * 16;
+        conv_dw_out(nc, p, acc, img, ch0, v, (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u), y);
+    }
+}
+
+CONV_INLINE void conv_depthwise_permute_n(const int nreg, const NdlrtConv2d *p,
+                                          const ConvDwPermute *t, const float *x, float *y)
+{
+    for (int64_t img = 0; img < p->n; img++) {
+        int64_t ch = 0;
+        for (; ch + 4 <= p->c; ch += 4) conv_dwp_channels(nreg, 4, p, t, img, ch, x, y);
+        for (; ch < p->c; ch++) conv_dwp_channels(nreg, 1, p, t, img, ch, x, y);
+    }
 }
 
 /* Fills t's chunk pairs (for windows wider than 32 floats, where they save permutes):
