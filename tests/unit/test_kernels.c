@@ -515,8 +515,10 @@ static void test_conv(void)
      * MobileNetV3 subnet, with its hard-swish in the registers' epilogue */
     static const ConvCase small[] = {
         /* n  c  h   w   o  kh kw sh sw ph pw dh dw g */
-        {1, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* masked, 16 vectors */
-        {1, 6, 16, 16, 6, 3, 3, 1, 1, 1, 1, 1, 1, 6},     /* masked, 4 + 2 channels */
+        {1, 8, 16, 16, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* 3x3 on rows of 16, channel pairs */
+        {1, 5, 7, 16, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5},      /* 3x3 on rows of 16, one channel left */
+        {2, 3, 1, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3},      /* 3x3 on one row of 16, batch */
+        {1, 6, 16, 16, 6, 3, 3, 1, 1, 2, 2, 2, 2, 6},     /* masked, 16 vectors, 4 + 2 channels */
         {1, 8, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* flat: past the masked path's 16 */
         {1, 24, 8, 8, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 4 registers */
         {1, 24, 4, 4, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 1 register */
