@@ -943,14 +943,14 @@ static void conv_depthwise_masked(const NdlrtConv2d *p, const float *x, float *y
     }
 }
 
-/* ---- depthwise 3x3, stride 1, on rows of 16 (AVX-512) -----------------------------------
- * The commonest depthwise layer (MobileNetV2/V3, pad 1) on planes 16 wide: output row oy
- * is one vector, and tap (ki, kj) reads input row oy + ki - 1 at column offset kj - 1, the
- * lane that leaves the row masked. Each input row is loaded once as its three column
- * shifts and adds to the three output rows it touches, and the nine weights of two
- * channels stay in registers: three loads per nine FMAs, where the masked path's table
- * and weight broadcasts made it nearly three per FMA (16x16 at 8 channels: 1.04 -> 0.50
- * us). */
+/* ---- depthwise 3x3 on rows of 16 (AVX-512) ----------------------------------------------
+ * The commonest depthwise layers (MobileNetV2/V3, pad 1) on planes 16 wide, without a
+ * table, the nine weights of two channels in registers. Stride 1: output row oy is one
+ * vector, and tap (ki, kj) reads input row oy + ki - 1 at column offset kj - 1, the lane
+ * that leaves the row masked. Each input row is loaded once as its three column shifts
+ * and adds to the three output rows it touches: three loads per nine FMAs, where the
+ * masked path's table and weight broadcasts made it nearly three per FMA (16x16 at 8
+ * channels: 1.04 -> 0.50 us). */
 static int conv_dw3_ok(const NdlrtConv2d *p)
 {
     return conv_dw_acts_in_regs(p) && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 &&
@@ -993,10 +993,61 @@ CONV_INLINE void conv_dw3_channels(const int nc, const NdlrtConv2d *p, int64_t i
     conv_dw_out(nc, p, up, img, ch0, oh - 1, (__mmask16)0xFFFF, y);
 }
 
+/* Stride 2 on rows of 16 (16x16 -> 8x8, pad 1): output vector v holds output rows 2v and
+ * 2v + 1, and kernel row ki reads input rows 4v + ki - 1 (lanes 0-7) and 4v + ki + 1
+ * (lanes 8-15), one register each, tap column kj gathering columns 2 ox + kj - 1 from the
+ * pair with one permute (column -1 masked). The five input rows of a vector are loaded
+ * once for the three kernel rows (24 channels: 1.1 us through the permute path's table,
+ * 0.41 us here). */
+static int conv_dw3s2_ok(const NdlrtConv2d *p)
+{
+    return conv_dw_acts_in_regs(p) && p->kh == 3 && p->kw == 3 && p->sh == 2 && p->sw == 2 &&
+           p->dh == 1 && p->dw == 1 && p->ph == 1 && p->pw == 1 && p->w == 16 && p->ow == 8 &&
+           p->h == 2 * p->oh;
+}
+
+CONV_INLINE void conv_dw3s2_channels(const int nc, const NdlrtConv2d *p, int64_t img, int64_t ch0,
+                                     const float *x, float *y)
+{
+    const __m512i idx0 = _mm512_setr_epi32(0, 1, 3, 5, 7, 9, 11, 13, 16, 17, 19, 21, 23, 25, 27, 29);
+    const __m512i idx1 = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i idx2 = _mm512_add_epi32(idx1, _mm512_set1_epi32(1));
+    const __mmask16 col0 = 0xFEFE; /* kj = 0: lanes with ox = 0 read column -1 */
+    int64_t h = p->h, hw = h * 16, ohw = p->oh * 8, nvo = (ohw + 15) / 16;
+    const float *xc = x + (img * p->c + ch0) * hw, *wc = p->w_packed + ch0 * 9;
+    __m512 w[2][9];
+    for (int k = 0; k < nc; k++)
+        for (int t = 0; t < 9; t++) w[k][t] = _mm512_set1_ps(wc[k * 9 + t]);
+    for (int64_t v = 0; v < nvo; v++) {
+        __m512 acc[2];
+        for (int k = 0; k < nc; k++) {
+            __m512 row[5]; /* input rows 4v - 1 .. 4v + 3, zero outside */
+            for (int i = 0; i < 5; i++) {
+                int64_t iy = 4 * v - 1 + i;
+                row[i] = iy >= 0 && iy < h ? _mm512_loadu_ps(xc + k * hw + iy * 16) : _mm512_setzero_ps();
+            }
+            __m512 a = _mm512_setzero_ps();
+            for (int ki = 0; ki < 3; ki++) {
+                a = _mm512_fmadd_ps(w[k][ki * 3], _mm512_maskz_permutex2var_ps(col0, row[ki], idx0, row[ki + 2]), a);
+                a = _mm512_fmadd_ps(w[k][ki * 3 + 1], _mm512_permutex2var_ps(row[ki], idx1, row[ki + 2]), a);
+                a = _mm512_fmadd_ps(w[k][ki * 3 + 2], _mm512_permutex2var_ps(row[ki], idx2, row[ki + 2]), a);
+            }
+            acc[k] = a;
+        }
+        int64_t left = ohw - v * 16;
+        conv_dw_out(nc, p, acc, img, ch0, v, (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u), y);
+    }
+}
+
 static void conv_depthwise_3x3(const NdlrtConv2d *p, const float *x, float *y)
 {
     for (int64_t img = 0; img < p->n; img++) {
         int64_t ch = 0;
+        if (p->sh == 2) {
+            for (; ch + 2 <= p->c; ch += 2) conv_dw3s2_channels(2, p, img, ch, x, y);
+            if (ch < p->c) conv_dw3s2_channels(1, p, img, ch, x, y);
+            continue;
+        }
         for (; ch + 2 <= p->c; ch += 2) conv_dw3_channels(2, p, img, ch, x, y);
         if (ch < p->c) conv_dw3_channels(1, p, img, ch, x, y);
     }
@@ -1241,7 +1292,7 @@ static void conv_depthwise_run(const NdlrtConv2d *p, const float *x, float *y, f
 {
     ConvDwGeom g;
 #if defined(__AVX512F__)
-    if (conv_dw3_ok(p)) {
+    if (conv_dw3_ok(p) || conv_dw3s2_ok(p)) {
         conv_depthwise_3x3(p, x, y);
         return;
     }

@@ -524,7 +524,9 @@ static void test_conv(void)
         {1, 24, 4, 4, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 1 register */
         {1, 6, 5, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6},       /* permute, 2 registers */
         {1, 4, 8, 8, 4, 7, 7, 2, 2, 3, 3, 1, 1, 4},       /* permute, 7x7 mostly padding */
-        {1, 24, 16, 16, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},  /* permute, 4 output vectors */
+        {1, 24, 16, 16, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},  /* 3x3 stride 2 on rows of 16 */
+        {1, 5, 14, 16, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5},     /* the same, 7 rows, one channel left */
+        {1, 24, 16, 12, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},  /* permute, 3 output vectors */
         {2, 5, 15, 15, 5, 3, 3, 2, 2, 1, 1, 1, 1, 5},     /* permute, windows across rows */
         {1, 8, 16, 16, 8, 7, 7, 2, 2, 3, 3, 1, 1, 8},     /* flat: past the permute's 64 */
         {1, 48, 2, 2, 48, 3, 3, 1, 1, 1, 1, 1, 1, 48},    /* masked, one partial vector */
