@@ -907,8 +907,8 @@ CONV_INLINE void conv_dwm_channels(const int nc, const NdlrtConv2d *p, const Con
             __mmask16 m = (__mmask16)t->mask[e];
             const float *src = xc + t->off[e], *w = wc + t->tap[e];
             for (int k = 0; k < nc; k++)
-                acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * taps]), _mm512_maskz_loadu_ps(m, src + k * hw),
-                                         acc[k]);
+                acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * taps]),
+                                         _mm512_maskz_loadu_ps(m, src + k * hw), acc[k]);
         }
         conv_dw_out(nc, p, acc, img, ch0, v, t->store[v], y);
     }
@@ -1024,13 +1024,16 @@ CONV_INLINE void conv_dw3s2_channels(const int nc, const NdlrtConv2d *p, int64_t
             __m512 row[5]; /* input rows 4v - 1 .. 4v + 3, zero outside */
             for (int i = 0; i < 5; i++) {
                 int64_t iy = 4 * v - 1 + i;
-                row[i] = iy >= 0 && iy < h ? _mm512_loadu_ps(xc + k * hw + iy * 16) : _mm512_setzero_ps();
+                row[i] = iy >= 0 && iy < h ? _mm512_loadu_ps(xc + k * hw + iy * 16)
+                                           : _mm512_setzero_ps();
             }
             __m512 a = _mm512_setzero_ps();
             for (int ki = 0; ki < 3; ki++) {
-                a = _mm512_fmadd_ps(w[k][ki * 3], _mm512_maskz_permutex2var_ps(col0, row[ki], idx0, row[ki + 2]), a);
-                a = _mm512_fmadd_ps(w[k][ki * 3 + 1], _mm512_permutex2var_ps(row[ki], idx1, row[ki + 2]), a);
-                a = _mm512_fmadd_ps(w[k][ki * 3 + 2], _mm512_permutex2var_ps(row[ki], idx2, row[ki + 2]), a);
+                __m512 top = row[ki], bottom = row[ki + 2]; /* lanes 0-7, lanes 8-15 */
+                a = _mm512_fmadd_ps(w[k][ki * 3],
+                                    _mm512_maskz_permutex2var_ps(col0, top, idx0, bottom), a);
+                a = _mm512_fmadd_ps(w[k][ki * 3 + 1], _mm512_permutex2var_ps(top, idx1, bottom), a);
+                a = _mm512_fmadd_ps(w[k][ki * 3 + 2], _mm512_permutex2var_ps(top, idx2, bottom), a);
             }
             acc[k] = a;
         }
