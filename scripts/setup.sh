@@ -5,7 +5,9 @@
 # only to regenerate the committed goldens and the benchmark models, not to run tests.
 set -eu
 
-packages="build-essential cmake ninja-build flex bison libcjson-dev llvm-19-dev clang libclang-rt-14-dev python3"
+# clang-19 compiles the runtime into the LLVM backend's bitcode (cmake/llvm_backend.cmake):
+# without it the backend is disabled and its tests only report "skipped"
+packages="build-essential cmake ninja-build flex bison libcjson-dev llvm-19-dev clang-19 clang libclang-rt-14-dev python3"
 # ONNX import: protobuf-c, and onnx.proto from python3-onnx (cmake/onnx.cmake)
 packages="$packages libprotobuf-c-dev protobuf-c-compiler python3-onnx"
 if [ "${1:-}" = "--reference" ]; then
