@@ -878,14 +878,14 @@ typedef struct ConvDwMasked {
     __mmask16 store[CONV_DWM_MAX_VECS];
 } ConvDwMasked;
 
-/* Output vector v (lanes st) of channels ch0 .. ch0 + nc - 1 of image img from their sums
- * acc: the epilogue in registers, then the store. */
+/* The output vector at flat position q (lanes st) of channels ch0 .. ch0 + nc - 1 of image
+ * img from their sums acc: the epilogue in registers, then the store. */
 CONV_INLINE void conv_dw_out(const int nc, const NdlrtConv2d *p, const __m512 *acc, int64_t img,
-                             int64_t ch0, int64_t v, __mmask16 st, float *y)
+                             int64_t ch0, int64_t q, __mmask16 st, float *y)
 {
     const NdlrtEpilogue *ep = &p->ep;
     for (int k = 0; k < nc; k++) {
-        int64_t at = (img * p->c + ch0 + k) * p->oh * p->ow + v * 16;
+        int64_t at = (img * p->c + ch0 + k) * p->oh * p->ow + q;
         __m512 r = conv_ep16(ep, acc[k], ep->bias ? ep->bias + ch0 + k : NULL,
                              ep->residual ? ep->residual + at : NULL, st);
         _mm512_mask_storeu_ps(y + at, st, r);
@@ -910,7 +910,7 @@ CONV_INLINE void conv_dwm_channels(const int nc, const NdlrtConv2d *p, const Con
                 acc[k] = _mm512_fmadd_ps(_mm512_set1_ps(w[k * taps]),
                                          _mm512_maskz_loadu_ps(m, src + k * hw), acc[k]);
         }
-        conv_dw_out(nc, p, acc, img, ch0, v, t->store[v], y);
+        conv_dw_out(nc, p, acc, img, ch0, v * 16, t->store[v], y);
     }
 }
 
@@ -943,54 +943,65 @@ static void conv_depthwise_masked(const NdlrtConv2d *p, const float *x, float *y
     }
 }
 
-/* ---- depthwise 3x3 on rows of 16 (AVX-512) ----------------------------------------------
- * The commonest depthwise layers (MobileNetV2/V3, pad 1) on planes 16 wide, without a
- * table, the nine weights of two channels in registers. Stride 1: output row oy is one
- * vector, and tap (ki, kj) reads input row oy + ki - 1 at column offset kj - 1, the lane
- * that leaves the row masked. Each input row is loaded once as its three column shifts
- * and adds to the three output rows it touches: three loads per nine FMAs, where the
- * masked path's table and weight broadcasts made it nearly three per FMA (16x16 at 8
- * channels: 1.04 -> 0.50 us). */
+/* ---- depthwise 3x3 on rows of 16 or more (AVX-512) --------------------------------------
+ * The commonest depthwise layers (MobileNetV2/V3, pad 1), without a table, the nine
+ * weights of two channels in registers. Stride 1 on rows of w >= 16: a block of up to 16
+ * output columns of row oy is one vector, and tap (ki, kj) reads input row oy + ki - 1 at
+ * column offset kj - 1, the lanes that leave the row masked. Down each column block, each
+ * input row is loaded once as its three column shifts and adds to the three output rows
+ * it touches: three loads per nine FMAs, where the masked path's table and weight
+ * broadcasts made it nearly three per FMA (16x16 at 8 channels: 1.04 -> 0.50 us; 32x32
+ * through the phase planes: 3.7 -> 2.0 us). */
 static int conv_dw3_ok(const NdlrtConv2d *p)
 {
     return conv_dw_acts_in_regs(p) && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 &&
-           p->dh == 1 && p->dw == 1 && p->ph == 1 && p->pw == 1 && p->w == 16 && p->ow == 16 &&
+           p->dh == 1 && p->dw == 1 && p->ph == 1 && p->pw == 1 && p->w >= 16 && p->ow == p->w &&
            p->h == p->oh;
+}
+
+/* Lanes j < n (0 <= n; all 16 from n = 16 on). */
+static __mmask16 conv_first_lanes(int64_t n)
+{
+    return (__mmask16)(n >= 16 ? 0xFFFF : n > 0 ? (1u << n) - 1u : 0u);
 }
 
 /* Channels ch0 .. ch0 + nc - 1 (nc 1 or 2) of image img. */
 CONV_INLINE void conv_dw3_channels(const int nc, const NdlrtConv2d *p, int64_t img, int64_t ch0,
                                    const float *x, float *y)
 {
-    static const __mmask16 cm[3] = {0xFFFE, 0xFFFF, 0x7FFF}; /* lanes whose column is inside */
-    int64_t oh = p->oh, hw = oh * 16;
+    int64_t oh = p->oh, w = p->w, hw = oh * w;
     const float *xc = x + (img * p->c + ch0) * hw, *wc = p->w_packed + ch0 * 9;
-    __m512 w[2][9];
+    __m512 wt[2][9];
     for (int k = 0; k < nc; k++)
-        for (int t = 0; t < 9; t++) w[k][t] = _mm512_set1_ps(wc[k * 9 + t]);
-    /* input row iy, loaded once as its three column shifts, adds kernel row 2 to output row
-     * iy - 1 (complete afterwards), row 1 to output row iy and row 0 to output row iy + 1 */
-    __m512 up[2], mid[2], down[2]; /* output rows iy - 1, iy, iy + 1 */
-    for (int k = 0; k < nc; k++) up[k] = mid[k] = down[k] = _mm512_setzero_ps();
-    for (int64_t iy = 0; iy < oh; iy++) {
-        for (int k = 0; k < nc; k++) {
-            const float *r = xc + k * hw + iy * 16;
-            __m512 s0 = _mm512_maskz_loadu_ps(cm[0], r - 1), s1 = _mm512_loadu_ps(r),
-                   s2 = _mm512_maskz_loadu_ps(cm[2], r + 1);
-            up[k] = _mm512_fmadd_ps(w[k][6], s0, up[k]);
-            mid[k] = _mm512_fmadd_ps(w[k][3], s0, mid[k]);
-            down[k] = _mm512_fmadd_ps(w[k][0], s0, _mm512_setzero_ps());
-            up[k] = _mm512_fmadd_ps(w[k][7], s1, up[k]);
-            mid[k] = _mm512_fmadd_ps(w[k][4], s1, mid[k]);
-            down[k] = _mm512_fmadd_ps(w[k][1], s1, down[k]);
-            up[k] = _mm512_fmadd_ps(w[k][8], s2, up[k]);
-            mid[k] = _mm512_fmadd_ps(w[k][5], s2, mid[k]);
-            down[k] = _mm512_fmadd_ps(w[k][2], s2, down[k]);
+        for (int t = 0; t < 9; t++) wt[k][t] = _mm512_set1_ps(wc[k * 9 + t]);
+    for (int64_t c0 = 0; c0 < w; c0 += 16) {
+        /* lanes whose source column c0 + j + kj - 1 lies in the row, per kj */
+        __mmask16 m1 = conv_first_lanes(w - c0), m2 = conv_first_lanes(w - c0 - 1);
+        __mmask16 m0 = c0 == 0 ? (__mmask16)(m1 & 0xFFFE) : m1;
+        /* input row iy, loaded once as its three column shifts, adds kernel row 2 to output
+         * row iy - 1 (complete afterwards), row 1 to output row iy and row 0 to row iy + 1 */
+        __m512 up[2], mid[2], down[2]; /* output rows iy - 1, iy, iy + 1 */
+        for (int k = 0; k < nc; k++) up[k] = mid[k] = down[k] = _mm512_setzero_ps();
+        for (int64_t iy = 0; iy < oh; iy++) {
+            for (int k = 0; k < nc; k++) {
+                const float *r = xc + k * hw + iy * w + c0;
+                __m512 s0 = _mm512_maskz_loadu_ps(m0, r - 1), s1 = _mm512_maskz_loadu_ps(m1, r),
+                       s2 = _mm512_maskz_loadu_ps(m2, r + 1);
+                up[k] = _mm512_fmadd_ps(wt[k][6], s0, up[k]);
+                mid[k] = _mm512_fmadd_ps(wt[k][3], s0, mid[k]);
+                down[k] = _mm512_fmadd_ps(wt[k][0], s0, _mm512_setzero_ps());
+                up[k] = _mm512_fmadd_ps(wt[k][7], s1, up[k]);
+                mid[k] = _mm512_fmadd_ps(wt[k][4], s1, mid[k]);
+                down[k] = _mm512_fmadd_ps(wt[k][1], s1, down[k]);
+                up[k] = _mm512_fmadd_ps(wt[k][8], s2, up[k]);
+                mid[k] = _mm512_fmadd_ps(wt[k][5], s2, mid[k]);
+                down[k] = _mm512_fmadd_ps(wt[k][2], s2, down[k]);
+            }
+            if (iy > 0) conv_dw_out(nc, p, up, img, ch0, (iy - 1) * w + c0, m1, y);
+            for (int k = 0; k < nc; k++) up[k] = mid[k], mid[k] = down[k];
         }
-        if (iy > 0) conv_dw_out(nc, p, up, img, ch0, iy - 1, (__mmask16)0xFFFF, y);
-        for (int k = 0; k < nc; k++) up[k] = mid[k], mid[k] = down[k];
+        conv_dw_out(nc, p, up, img, ch0, (oh - 1) * w + c0, m1, y);
     }
-    conv_dw_out(nc, p, up, img, ch0, oh - 1, (__mmask16)0xFFFF, y);
 }
 
 /* Stride 2 on rows of 16 (16x16 -> 8x8, pad 1): output vector v holds output rows 2v and
@@ -1037,8 +1048,7 @@ CONV_INLINE void conv_dw3s2_channels(const int nc, const NdlrtConv2d *p, int64_t
             }
             acc[k] = a;
         }
-        int64_t left = ohw - v * 16;
-        conv_dw_out(nc, p, acc, img, ch0, v, (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u), y);
+        conv_dw_out(nc, p, acc, img, ch0, v * 16, conv_first_lanes(ohw - v * 16), y);
     }
 }
 
@@ -1122,8 +1132,7 @@ CONV_INLINE void conv_dwp_channels(const int nreg, const int nc, const NdlrtConv
                 acc[k] = _mm512_mask3_fmadd_ps(_mm512_set1_ps(w[k * taps]),
                                                conv_dwp_gather(nreg, t, e, xc + k * hw), acc[k], m);
         }
-        int64_t left = ohw - v * 16;
-        conv_dw_out(nc, p, acc, img, ch0, v, (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u), y);
+        conv_dw_out(nc, p, acc, img, ch0, v * 16, conv_first_lanes(ohw - v * 16), y);
     }
 }
 

@@ -519,7 +519,10 @@ static void test_conv(void)
         {1, 5, 7, 16, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5},      /* 3x3 on rows of 16, one channel left */
         {2, 3, 1, 16, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3},      /* 3x3 on one row of 16, batch */
         {1, 6, 16, 16, 6, 3, 3, 1, 1, 2, 2, 2, 2, 6},     /* masked, 16 vectors, 4 + 2 channels */
-        {1, 8, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* flat: past the masked path's 16 */
+        {1, 8, 32, 32, 8, 3, 3, 1, 1, 1, 1, 1, 1, 8},     /* 3x3 on rows of 32: two blocks */
+        {1, 3, 5, 20, 3, 3, 3, 1, 1, 1, 1, 1, 1, 3},      /* rows of 20: a block of 4 */
+        {2, 5, 4, 17, 5, 3, 3, 1, 1, 1, 1, 1, 1, 5},      /* rows of 17: a block of 1, batch */
+        {1, 3, 20, 20, 3, 5, 5, 1, 1, 2, 2, 1, 1, 3},     /* flat: past the masked path's 16 */
         {1, 24, 8, 8, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 4 registers */
         {1, 24, 4, 4, 24, 3, 3, 2, 2, 1, 1, 1, 1, 24},    /* permute, 1 register */
         {1, 6, 5, 6, 6, 3, 3, 2, 2, 1, 1, 1, 1, 6},       /* permute, 2 registers */
