@@ -139,6 +139,12 @@ NDLRT_API size_t ndlrt_conv2d_scratch_floats(const NdlrtConv2d *p)
 #define CONV_NOINLINE static
 #endif
 
+/* Lanes j < n (0 <= n; all 16 from n = 16 on). */
+static __mmask16 conv_first_lanes(int64_t n)
+{
+    return (__mmask16)(n >= 16 ? 0xFFFF : n > 0 ? (1u << n) - 1u : 0u);
+}
+
 /* The epilogue's activations other than relu, one vector at a time, for the tiles' and the
  * depthwise paths' stores (out of line: one copy of the switch instead of one per store). */
 CONV_NOINLINE __m512 conv_act16(__m512 v, int act)
@@ -191,7 +197,7 @@ CONV_INLINE void conv_tile(const int mr, const int nv, const ConvDirect *d, cons
         }
     }
     int64_t left = d->ohw - p0;
-    __mmask16 s0 = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+    __mmask16 s0 = conv_first_lanes(left);
     __mmask16 s1 = (__mmask16)(nv < 2 || left <= 16 ? 0u : left >= 32 ? 0xFFFF : (1u << (left - 16)) - 1u);
     int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
     int hs = d->act == NDLRT_ACT_HARDSWISH; /* MobileNetV3's, inline */
@@ -265,7 +271,7 @@ CONV_INLINE void conv_tile_rows(const int mr, const int nv, const ConvDirect *d,
     __mmask16 s[3];
     for (int q = 0; q < 3; q++) {
         int64_t l = q < nv ? left - 16 * q : 0;
-        s[q] = (__mmask16)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
+        s[q] = conv_first_lanes(l);
     }
     int ra = d->act == NDLRT_ACT_RELU, rb = d->act2 == NDLRT_ACT_RELU;
     int hs = d->act == NDLRT_ACT_HARDSWISH; /* MobileNetV3's, inline */
@@ -838,7 +844,7 @@ static void conv_lanes(const NdlrtConv2d *p, int64_t v, __m512i *oy, __m512i *ox
     *oy = _mm512_loadu_si512(ly);
     *ox = _mm512_loadu_si512(lx);
     int64_t left = ohw - q0;
-    *in = (__mmask16)(left >= 16 ? 0xFFFF : (1u << left) - 1u);
+    *in = conv_first_lanes(left);
 }
 
 /* Lanes of tap (ki, kj) whose source row and column lie inside the input, for output rows
@@ -957,12 +963,6 @@ static int conv_dw3_ok(const NdlrtConv2d *p)
     return conv_dw_acts_in_regs(p) && p->kh == 3 && p->kw == 3 && p->sh == 1 && p->sw == 1 &&
            p->dh == 1 && p->dw == 1 && p->ph == 1 && p->pw == 1 && p->w >= 16 && p->ow == p->w &&
            p->h == p->oh;
-}
-
-/* Lanes j < n (0 <= n; all 16 from n = 16 on). */
-static __mmask16 conv_first_lanes(int64_t n)
-{
-    return (__mmask16)(n >= 16 ? 0xFFFF : n > 0 ? (1u << n) - 1u : 0u);
 }
 
 /* Channels ch0 .. ch0 + nc - 1 (nc 1 or 2) of image img. */
@@ -1166,7 +1166,7 @@ static int conv_dwp_pairs(ConvDwPermute *t, int64_t hw)
             int32_t b = 16 * (i ? c1 : c0);
             int64_t l = hw - b;
             t->pair_base[e][i] = b;
-            t->pair_load[e][i] = (uint16_t)(l >= 16 ? 0xFFFF : (1u << l) - 1u);
+            t->pair_load[e][i] = (uint16_t)conv_first_lanes(l);
         }
     }
     return 1;
@@ -1200,7 +1200,7 @@ static int conv_depthwise_permute(const NdlrtConv2d *p, const float *x, float *y
                 t.base[e] = lo;
                 for (int i = 0; i < 4; i++) { /* lanes of lo + 16 i + [0, 16) inside [0, hw) */
                     int64_t l = hw - (lo + 16 * i);
-                    t.load[e][i] = (uint16_t)(l >= 16 ? 0xFFFF : l > 0 ? (1u << l) - 1u : 0u);
+                    t.load[e][i] = (uint16_t)conv_first_lanes(l);
                 }
             }
     }
