@@ -988,8 +988,12 @@ template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_mma(const Par
  * memory would cost the 4-byte copies that the fast path avoids). Plain TF32 only: it needs
  * -DNDLCU_TF32_PASSES=1 (the 3xTF32 split would need hi/lo copies of both tiles in shared
  * memory), and the tensor cores read the f32 bits truncated to TF32 (no cvt.rna rounding).
- * Status: written and compiled for sm_90a (ptxas: 208 registers, no spills), not yet run on
- * a GPU; tests/gpu/run.sh checks and times it, and counts its HGMMA instructions.
+ * Two kernels: a plain GEMM whose rows are 16-byte aligned (a linear) runs on the TMA kernel
+ * of the next section (H200, 4096^3: 339 TFLOP/s, 68% of the dense TF32 peak); the others
+ * (conv2d's implicit GEMM, batched or unaligned operands) on the cp.async kernel here
+ * (137 TFLOP/s on the same GEMM). Both are checked on an H200 by tests/gpu/run.sh (the
+ * 4096^3 GEMM and edge shapes against a double reference) and by the linear and conv2d
+ * goldens.
  * Block tile 128 x 256 x 32, two warpgroups of 64 x 256 (128 f32 accumulators a thread).
  * A k-tile of 32 floats is one 128-byte row per matrix row, stored with the 128-byte swizzle
  * (16-byte chunk c of row r at chunk c ^ (r % 8), 8-row atoms of 1024 bytes), which is the
@@ -1011,6 +1015,8 @@ static_assert((int)NDLCU_WG_BM == (int)NDLCU_BM && (int)NDLCU_WG_BN == 2 * (int)
 #if NDLCU_TF32_PASSES != 1
 #error "-DNDLCU_GEMM_WGMMA is plain TF32: build with -DNDLCU_TF32_PASSES=1 too"
 #endif
+#include <cuda.h>         /* CUtensorMap and its enums (types only: nothing links libcuda) */
+#include <cudaTypedefs.h> /* PFN_cuTensorMapEncodeTiled */
 
 /* One k-tile (from k0) of `rows` K-major rows from row0 into a swizzled stage: row i of the
  * operand is A's row i, or (IsB) B's column i (a linear weight's row). */
@@ -1052,10 +1058,10 @@ static __device__ __forceinline__ uint64_t ndlcu_wg_desc(const float *tile)
 /* Orders the accumulators against the volatile asm around them (the wgmma fences and waits):
  * without it the compiler may move their initialization past wgmma.fence or read them
  * before wgmma.wait_group, as neither statement names the registers. */
-static __device__ __forceinline__ void ndlcu_wg_fence_operands(float d[128])
+template <int N = 128> static __device__ __forceinline__ void ndlcu_wg_fence_operands(float d[N])
 {
 #pragma unroll
-    for (int e = 0; e < 128; e++) asm volatile("" : "+f"(d[e])::"memory");
+    for (int e = 0; e < N; e++) asm volatile("" : "+f"(d[e])::"memory");
 }
 
 /* d += A (64 x 8, desc a) B (8 x 256, desc b) for the warpgroup, asynchronously */
@@ -1089,6 +1095,28 @@ static __device__ __forceinline__ void ndlcu_wgmma_n256(float d[128], uint64_t a
           "+f"(d[104]), "+f"(d[105]), "+f"(d[106]), "+f"(d[107]), "+f"(d[108]), "+f"(d[109]), "+f"(d[110]), "+f"(d[111]),
           "+f"(d[112]), "+f"(d[113]), "+f"(d[114]), "+f"(d[115]), "+f"(d[116]), "+f"(d[117]), "+f"(d[118]), "+f"(d[119]),
           "+f"(d[120]), "+f"(d[121]), "+f"(d[122]), "+f"(d[123]), "+f"(d[124]), "+f"(d[125]), "+f"(d[126]), "+f"(d[127])
+        : "l"(a), "l"(b), "r"(1));
+}
+
+/* d += A (64 x 8, desc a) B (8 x 128, desc b): as ndlcu_wgmma_n256 on half the columns */
+static __device__ __forceinline__ void ndlcu_wgmma_n128(float d[64], uint64_t a, uint64_t b)
+{
+    asm volatile(
+        "{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+        "wgmma.mma_async.sync.aligned.m64n128k8.f32.tf32.tf32 {"
+        "%0, %1, %2, %3, %4, %5, %6, %7, %8, %9, %10, %11, %12, %13, %14, %15, "
+        "%16, %17, %18, %19, %20, %21, %22, %23, %24, %25, %26, %27, %28, %29, %30, %31, "
+        "%32, %33, %34, %35, %36, %37, %38, %39, %40, %41, %42, %43, %44, %45, %46, %47, "
+        "%48, %49, %50, %51, %52, %53, %54, %55, %56, %57, %58, %59, %60, %61, %62, %63}, "
+        "%64, %65, p, 1, 1;\n}\n"
+        : "+f"(d[0]), "+f"(d[1]), "+f"(d[2]), "+f"(d[3]), "+f"(d[4]), "+f"(d[5]), "+f"(d[6]), "+f"(d[7]),
+          "+f"(d[8]), "+f"(d[9]), "+f"(d[10]), "+f"(d[11]), "+f"(d[12]), "+f"(d[13]), "+f"(d[14]), "+f"(d[15]),
+          "+f"(d[16]), "+f"(d[17]), "+f"(d[18]), "+f"(d[19]), "+f"(d[20]), "+f"(d[21]), "+f"(d[22]), "+f"(d[23]),
+          "+f"(d[24]), "+f"(d[25]), "+f"(d[26]), "+f"(d[27]), "+f"(d[28]), "+f"(d[29]), "+f"(d[30]), "+f"(d[31]),
+          "+f"(d[32]), "+f"(d[33]), "+f"(d[34]), "+f"(d[35]), "+f"(d[36]), "+f"(d[37]), "+f"(d[38]), "+f"(d[39]),
+          "+f"(d[40]), "+f"(d[41]), "+f"(d[42]), "+f"(d[43]), "+f"(d[44]), "+f"(d[45]), "+f"(d[46]), "+f"(d[47]),
+          "+f"(d[48]), "+f"(d[49]), "+f"(d[50]), "+f"(d[51]), "+f"(d[52]), "+f"(d[53]), "+f"(d[54]), "+f"(d[55]),
+          "+f"(d[56]), "+f"(d[57]), "+f"(d[58]), "+f"(d[59]), "+f"(d[60]), "+f"(d[61]), "+f"(d[62]), "+f"(d[63])
         : "l"(a), "l"(b), "r"(1));
 }
 #endif
@@ -1189,6 +1217,283 @@ template <class Ops, class Params> static int ndlcu_gemm_wgmma(const Params &p, 
     return ndlcu_launched();
 }
 
+/* ---- Hopper: TMA + wgmma, warp-specialized, B multicast across a cluster --------------------
+ * For an unbatched GEMM with K-major B whose operands' rows are 16-byte aligned (a linear):
+ * the cp.async kernel above spends its time on 256 threads copying 48 KiB per k-tile and on
+ * a block-wide barrier per k-tile (H200: 27% of the TF32 peak). Here one lane of a ninth
+ * warp (the producer) moves each tile with the tensor memory accelerator: a tensor map
+ * describes the operand, one instruction copies a box of rows x 32 floats into shared memory
+ * in the 128-byte swizzle that the wgmma descriptors read, zero-filling what lies outside the
+ * matrix. The two consumer warpgroups (64 rows each) and the producer hand the stages over
+ * with mbarriers (full: the stage's bytes have landed; empty: every warp that read it is
+ * done), with no block-wide barrier in the loop. NDLCU_TMA_CLUSTER CTAs along M (the same
+ * B columns) form a thread-block cluster: each loads 1/CLUSTER of the B tile and multicasts
+ * it to all of them, so that L2 delivers each B tile once per cluster; a stage is refilled
+ * once the warps of every CTA in the cluster released it. The tensor maps are encoded on
+ * the host at each launch (cuTensorMapEncodeTiled, reached through the runtime's
+ * cudaGetDriverEntryPointByVersion: no libcuda to link) and passed as __grid_constant__
+ * parameters.
+ * The shape was chosen on an H200 (4096^3, TFLOP/s; tests/gpu/run.sh): 128 x 256 tiles,
+ * one CTA per SM, 4 stages: 248; 128 x 128 tiles, two CTAs per SM: 3 stages 339, 2 stages
+ * 336; the cluster of 2 over none: 328 / 292; of 4: 267; a wgmma group left in flight while
+ * the next waits (LAG 1): 275 (2 stages). Two CTAs per SM overlap one's barrier waits and
+ * epilogue with the other's wgmma. The macros below override the shape for tuning. */
+#ifndef NDLCU_TMA_BN /* 128 or 256 columns a tile */
+#define NDLCU_TMA_BN 128
+#endif
+#ifndef NDLCU_TMA_CTAS /* CTAs an SM holds at once */
+#define NDLCU_TMA_CTAS 2
+#endif
+#ifndef NDLCU_TMA_STAGES
+#define NDLCU_TMA_STAGES 3
+#endif
+#ifndef NDLCU_TMA_LAG /* wgmma groups left in flight, 0 or 1 */
+#define NDLCU_TMA_LAG 0
+#endif
+#ifndef NDLCU_TMA_CLUSTER /* 1, 2 or 4 CTAs sharing B */
+#define NDLCU_TMA_CLUSTER 2
+#endif
+enum {
+    NDLCU_TMA_THREADS = NDLCU_WG_THREADS + 32, /* + the producer warp */
+    NDLCU_TMA_BROWS = NDLCU_TMA_BN / NDLCU_TMA_CLUSTER,
+    NDLCU_TMA_ACC = NDLCU_TMA_BN / 2, /* accumulators a thread: 64 x BN over 128 threads */
+    NDLCU_TMA_B_STAGE = NDLCU_TMA_BN * NDLCU_WG_BK,
+    NDLCU_TMA_STAGE_BYTES = (NDLCU_WG_BM + NDLCU_TMA_BN) * NDLCU_WG_BK * (int)sizeof(float),
+    /* the stages, 1024 bytes of alignment slack, a full and an empty mbarrier per stage */
+    NDLCU_TMA_SMEM = NDLCU_TMA_STAGES * NDLCU_TMA_STAGE_BYTES + 1024 + 2 * NDLCU_TMA_STAGES * 8
+};
+static_assert(NDLCU_TMA_BN == 256 || NDLCU_TMA_BN == 128, "NDLCU_TMA_BN: 128 or 256");
+static_assert(NDLCU_TMA_CLUSTER == 1 || NDLCU_TMA_CLUSTER == 2 || NDLCU_TMA_CLUSTER == 4, "NDLCU_TMA_CLUSTER: 1, 2 or 4");
+static_assert(NDLCU_TMA_LAG == 0 || (NDLCU_TMA_LAG == 1 && NDLCU_TMA_STAGES >= 2), "NDLCU_TMA_LAG: 0 or 1");
+static_assert(NDLCU_TMA_CTAS * (NDLCU_TMA_SMEM + 1024) <= 228 * 1024, "the CTAs of an SM share its 228 KiB");
+
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+static __device__ __forceinline__ unsigned ndlcu_smem_addr(const void *p) { return (unsigned)__cvta_generic_to_shared(p); }
+
+static __device__ __forceinline__ void ndlcu_mbar_init(uint64_t *bar, unsigned count)
+{
+    asm volatile("mbarrier.init.shared::cta.b64 [%0], %1;\n" ::"r"(ndlcu_smem_addr(bar)), "r"(count) : "memory");
+}
+
+/* the producer's arrival, announcing the bytes the stage's copies will complete */
+static __device__ __forceinline__ void ndlcu_mbar_expect_tx(uint64_t *bar, unsigned bytes)
+{
+    asm volatile("mbarrier.arrive.expect_tx.shared::cta.b64 _, [%0], %1;\n" ::"r"(ndlcu_smem_addr(bar)), "r"(bytes)
+                 : "memory");
+}
+
+/* until the phase of this parity has completed */
+static __device__ __forceinline__ void ndlcu_mbar_wait(uint64_t *bar, unsigned parity)
+{
+    asm volatile("{\n.reg .pred done;\nNDLCU_WAIT:\n"
+                 "mbarrier.try_wait.parity.shared::cta.b64 done, [%0], %1;\n"
+                 "@!done bra NDLCU_WAIT;\n}\n" ::"r"(ndlcu_smem_addr(bar)),
+                 "r"(parity)
+                 : "memory");
+}
+
+/* arrives on the barrier at the same offset in CTA `cta` of the cluster (this one included).
+ * The default (CTA-scope release) semantics, as CUTLASS's pipelines use: the wgmma reads it
+ * publishes are complete (wgmma.wait_group), and a .release.cluster arrive costs two
+ * MEMBARs per call (H200: 178 instead of 249 TFLOP/s with 128 x 256 tiles) */
+static __device__ __forceinline__ void ndlcu_mbar_arrive_in(uint64_t *bar, unsigned cta)
+{
+    if (NDLCU_TMA_CLUSTER == 1) {
+        asm volatile("mbarrier.arrive.shared::cta.b64 _, [%0];\n" ::"r"(ndlcu_smem_addr(bar)) : "memory");
+        return;
+    }
+    asm volatile("{\n.reg .b32 remote;\nmapa.shared::cluster.u32 remote, %0, %1;\n"
+                 "mbarrier.arrive.shared::cluster.b64 _, [remote];\n}\n" ::"r"(ndlcu_smem_addr(bar)),
+                 "r"(cta)
+                 : "memory");
+}
+
+/* a box of the tensor map from (k0, row0) into dst, completing bytes on bar; multicast:
+ * into dst and bar at the same offsets in every CTA of mask */
+static __device__ __forceinline__ void ndlcu_tma_load(float *dst, const CUtensorMap *map, int k0, int row0, uint64_t *bar)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes [%0], [%1, {%2, %3}], [%4];\n" ::"r"(
+                     ndlcu_smem_addr(dst)),
+                 "l"(map), "r"(k0), "r"(row0), "r"(ndlcu_smem_addr(bar))
+                 : "memory");
+}
+static __device__ __forceinline__ void ndlcu_tma_multicast(float *dst, const CUtensorMap *map, int k0, int row0,
+                                                           uint64_t *bar, uint16_t mask)
+{
+    asm volatile("cp.async.bulk.tensor.2d.shared::cluster.global.mbarrier::complete_tx::bytes.multicast::cluster "
+                 "[%0], [%1, {%2, %3}], [%4], %5;\n" ::"r"(ndlcu_smem_addr(dst)),
+                 "l"(map), "r"(k0), "r"(row0), "r"(ndlcu_smem_addr(bar)), "h"(mask)
+                 : "memory");
+}
+
+/* every thread of every CTA in the cluster */
+static __device__ __forceinline__ void ndlcu_cluster_sync(void)
+{
+    asm volatile("barrier.cluster.arrive.release.aligned;\nbarrier.cluster.wait.acquire.aligned;\n" ::: "memory");
+}
+#endif
+
+template <int = 0>
+static __global__ void __cluster_dims__(1, NDLCU_TMA_CLUSTER, 1) __launch_bounds__(NDLCU_TMA_THREADS, NDLCU_TMA_CTAS)
+    ndlcu_gemm_tma_k(const __grid_constant__ CUtensorMap amap, const __grid_constant__ CUtensorMap bmap, NdlcuGemm p)
+{
+#if defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    extern __shared__ __align__(16) unsigned char ndlcu_tma_smem[];
+    unsigned base = ndlcu_smem_addr(ndlcu_tma_smem);
+    float *as = (float *)(ndlcu_tma_smem + ((1024 - base % 1024) % 1024));
+    float *bs = as + NDLCU_TMA_STAGES * NDLCU_WG_A_STAGE;
+    uint64_t *full = (uint64_t *)(bs + NDLCU_TMA_STAGES * NDLCU_TMA_B_STAGE), *empty = full + NDLCU_TMA_STAGES;
+    int warp = threadIdx.x / 32, lane = threadIdx.x % 32;
+    unsigned rank;
+    asm("mov.u32 %0, %%cluster_ctarank;\n" : "=r"(rank));
+    int row0 = (int)blockIdx.y * NDLCU_WG_BM, col0 = (int)blockIdx.x * NDLCU_TMA_BN;
+    int ktiles = (int)((p.k + NDLCU_WG_BK - 1) / NDLCU_WG_BK);
+    if (threadIdx.x == 0) {
+        for (int s = 0; s < NDLCU_TMA_STAGES; s++) {
+            ndlcu_mbar_init(&full[s], 1);
+            ndlcu_mbar_init(&empty[s], NDLCU_WG_THREADS / 32 * NDLCU_TMA_CLUSTER);
+        }
+        asm volatile("fence.mbarrier_init.release.cluster;\n" ::: "memory");
+    }
+    /* every CTA's barriers exist before any multicast or remote arrival reaches them */
+    ndlcu_cluster_sync();
+    if (warp == NDLCU_WG_THREADS / 32) { /* the producer: one lane */
+        if (lane == 0) {
+            for (int kt = 0; kt < ktiles; kt++) {
+                int s = kt % NDLCU_TMA_STAGES;
+                /* the stage's previous tile released in every CTA (a fresh barrier counts
+                 * its phase before the first as complete: the first round does not wait) */
+                ndlcu_mbar_wait(&empty[s], ((kt / NDLCU_TMA_STAGES) & 1) ^ 1);
+                ndlcu_mbar_expect_tx(&full[s], NDLCU_TMA_STAGE_BYTES);
+                ndlcu_tma_load(as + s * NDLCU_WG_A_STAGE, &amap, kt * NDLCU_WG_BK, row0, &full[s]);
+                float *bdst = bs + s * NDLCU_TMA_B_STAGE + rank * NDLCU_TMA_BROWS * NDLCU_WG_BK;
+                if (NDLCU_TMA_CLUSTER == 1)
+                    ndlcu_tma_load(bdst, &bmap, kt * NDLCU_WG_BK, col0, &full[s]);
+                else
+                    ndlcu_tma_multicast(bdst, &bmap, kt * NDLCU_WG_BK, col0 + (int)rank * NDLCU_TMA_BROWS, &full[s],
+                                        (uint16_t)((1u << NDLCU_TMA_CLUSTER) - 1));
+            }
+        }
+        __syncwarp();
+    } else { /* a consumer warp of warpgroup wg: rows wg * 64 .. + 63 of the tile */
+        int wg = warp / 4;
+        float d[NDLCU_TMA_ACC];
+#pragma unroll
+        for (int e = 0; e < NDLCU_TMA_ACC; e++) d[e] = 0.0f;
+        ndlcu_wg_fence_operands<NDLCU_TMA_ACC>(d);
+        for (int kt = 0; kt < ktiles; kt++) {
+            int s = kt % NDLCU_TMA_STAGES;
+            ndlcu_mbar_wait(&full[s], (kt / NDLCU_TMA_STAGES) & 1);
+            __syncwarp(); /* the lanes leave the spin apart; wgmma is .aligned */
+            uint64_t da = ndlcu_wg_desc(as + s * NDLCU_WG_A_STAGE + wg * 64 * NDLCU_WG_BK);
+            uint64_t db = ndlcu_wg_desc(bs + s * NDLCU_TMA_B_STAGE);
+            asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory");
+#pragma unroll
+            for (int kk = 0; kk < NDLCU_WG_BK / 8; kk++) {
+#if NDLCU_TMA_BN == 256
+                ndlcu_wgmma_n256(d, da + 2 * kk, db + 2 * kk);
+#else
+                ndlcu_wgmma_n128(d, da + 2 * kk, db + 2 * kk);
+#endif
+            }
+            asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory");
+            asm volatile("wgmma.wait_group.sync.aligned %0;\n" ::"n"(NDLCU_TMA_LAG) : "memory");
+            /* the wgmma of k-tile kt - LAG is complete: its stage may be refilled */
+            if (kt >= NDLCU_TMA_LAG && lane == 0)
+                for (unsigned c = 0; c < NDLCU_TMA_CLUSTER; c++)
+                    ndlcu_mbar_arrive_in(&empty[(kt - NDLCU_TMA_LAG) % NDLCU_TMA_STAGES], c);
+        }
+        asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory");
+        ndlcu_wg_fence_operands<NDLCU_TMA_ACC>(d);
+        const NdlcuGemmOperands ops = NdlcuGemmOperands::make(p, 0);
+        int64_t m = ops.rows(), n = ops.cols();
+        /* d[e], d[e + 1] are adjacent columns: one 8-byte store where both are in range
+         * and aligned (most of them; the epilogue is per element either way) */
+        bool pairs = p.ldc % 2 == 0 && ((uintptr_t)p.c & 7) == 0;
+#pragma unroll
+        for (int e = 0; e < NDLCU_TMA_ACC; e += 2) {
+            int64_t r = row0 + wg * 64 + warp % 4 * 16 + lane / 4 + 8 * ((e >> 1) & 1);
+            int64_t c = col0 + 8 * (e >> 2) + 2 * (lane % 4);
+            if (r >= m) continue;
+            if (pairs && c + 1 < n) {
+                int64_t at = r * p.ldc + c;
+                float2 v = make_float2(ndlcu_epilogue(p.ep, d[e], c, at), ndlcu_epilogue(p.ep, d[e + 1], c + 1, at + 1));
+                *(float2 *)(p.c + at) = v;
+            } else {
+                if (c < n) ops.store(r, c, d[e]);
+                if (c + 1 < n) ops.store(r, c + 1, d[e + 1]);
+            }
+        }
+    }
+    /* no CTA exits while another may still multicast into it or arrive on its barriers */
+    __syncwarp();
+    ndlcu_cluster_sync();
+#else
+    (void)amap, (void)bmap, (void)p;
+    __trap(); /* as ndlcu_gemm_wgmma_k: launched only where the sm_90a code runs */
+#endif
+}
+
+/* the driver's cuTensorMapEncodeTiled, or null; looked up once per process (a constant
+ * after C++'s thread-safe static initialization), as the lookup is a cost on every launch */
+typedef PFN_cuTensorMapEncodeTiled_v12000 NdlcuTmaEncoder;
+static NdlcuTmaEncoder ndlcu_tma_encoder(void)
+{
+    static const NdlcuTmaEncoder encoder = [] {
+        void *fn = nullptr;
+        cudaDriverEntryPointQueryResult found;
+        if (cudaGetDriverEntryPointByVersion("cuTensorMapEncodeTiled", &fn, 12000, cudaEnableDefault, &found) !=
+                cudaSuccess ||
+            found != cudaDriverEntryPointSuccess) {
+            cudaGetLastError();
+            fn = nullptr;
+        }
+        return (NdlcuTmaEncoder)fn;
+    }();
+    return encoder;
+}
+
+/* a 2-D tensor map of rows x cols floats (row stride ld) in boxes of box_rows x 32 with the
+ * 128-byte swizzle; false if the driver has no cuTensorMapEncodeTiled or refuses the shape */
+static bool ndlcu_tma_map(CUtensorMap *map, const float *base, int64_t rows, int64_t cols, int64_t ld, unsigned box_rows)
+{
+    NdlcuTmaEncoder encode = ndlcu_tma_encoder();
+    if (!encode) return false;
+    cuuint64_t dims[2] = {(cuuint64_t)cols, (cuuint64_t)rows}, strides[1] = {(cuuint64_t)ld * sizeof(float)};
+    cuuint32_t box[2] = {NDLCU_WG_BK, box_rows}, elem_strides[2] = {1, 1};
+    return encode(map, CU_TENSOR_MAP_DATA_TYPE_FLOAT32, 2, (void *)base, dims, strides, box, elem_strides,
+                  CU_TENSOR_MAP_INTERLEAVE_NONE, CU_TENSOR_MAP_SWIZZLE_128B, CU_TENSOR_MAP_L2_PROMOTION_L2_256B,
+                  CU_TENSOR_MAP_FLOAT_OOB_FILL_NONE) == CUDA_SUCCESS;
+}
+
+/* The TMA kernel when it applies (see above); false: the cp.async wgmma kernel runs.
+ * Conv2d's im2col rows are no tensor map's boxes. */
+static bool ndlcu_gemm_tma(const NdlcuConv &, dim3, cudaStream_t, int *) { return false; }
+static bool ndlcu_gemm_tma(const NdlcuGemm &p, dim3 grid, cudaStream_t st, int *status)
+{
+    const int64_t lim = INT32_MAX - 2 * NDLCU_TMA_BN; /* coordinates are int32 */
+    if (grid.z != 1 || !p.trans_b || p.lda % 4 || p.ldb % 4 || ((uintptr_t)p.a & 15) || ((uintptr_t)p.b & 15) ||
+        p.m > lim || p.n > lim || p.k > lim || (grid.y + NDLCU_TMA_CLUSTER - 1) / NDLCU_TMA_CLUSTER * NDLCU_TMA_CLUSTER > 65535)
+        return false;
+    CUtensorMap amap, bmap;
+    if (!ndlcu_tma_map(&amap, p.a, p.m, p.k, p.lda, NDLCU_WG_BM) ||
+        !ndlcu_tma_map(&bmap, p.b, p.n, p.k, p.ldb, NDLCU_TMA_BROWS))
+        return false;
+    cudaError_t e = cudaFuncSetAttribute(ndlcu_gemm_tma_k<>, cudaFuncAttributeMaxDynamicSharedMemorySize, NDLCU_TMA_SMEM);
+    if (e == cudaSuccess && NDLCU_TMA_CTAS > 1) /* all of the SM's memory as shared, for the CTAs side by side */
+        e = cudaFuncSetAttribute(ndlcu_gemm_tma_k<>, cudaFuncAttributePreferredSharedMemoryCarveout, 100);
+    if (e != cudaSuccess) {
+        *status = ndlcu_status(e);
+        return true;
+    }
+    /* a CTA per 128 x BN tile, in clusters along M */
+    int64_t tiles_m = (p.m + NDLCU_WG_BM - 1) / NDLCU_WG_BM, tiles_n = (p.n + NDLCU_TMA_BN - 1) / NDLCU_TMA_BN;
+    dim3 g((unsigned)tiles_n, (unsigned)((tiles_m + NDLCU_TMA_CLUSTER - 1) / NDLCU_TMA_CLUSTER * NDLCU_TMA_CLUSTER), 1);
+    ndlcu_gemm_tma_k<><<<g, NDLCU_TMA_THREADS, NDLCU_TMA_SMEM, st>>>(amap, bmap, p);
+    *status = ndlcu_launched();
+    return true;
+}
+
 /* The wgmma path for K-major B only, as a specialization: a model with only matmuls never
  * instantiates the kernel. run: false when the mma kernel must run instead. */
 template <bool Bkf> struct NdlcuWgmmaPath {
@@ -1198,6 +1503,9 @@ template <> struct NdlcuWgmmaPath<true> {
     template <class Ops, class Params> static bool run(const Params &p, dim3 grid, cudaStream_t st, int *status)
     {
         if (!ndlcu_wgmma_device()) return false;
+#ifndef NDLCU_WG_NO_TMA
+        if (ndlcu_gemm_tma(p, grid, st, status)) return true;
+#endif
         *status = ndlcu_gemm_wgmma<Ops>(p, grid, st);
         return true;
     }

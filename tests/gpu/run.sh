@@ -23,13 +23,16 @@
 #      3xTF32 (the default, f32-accurate) and plain TF32, TFLOP/s and % of the card's dense
 #      TF32 peak, and cuBLAS TF32 in the same run when libcublas is there; then y = linear(a, w)
 #      (w [4096, 4096]: B K-major) with the plain TF32 mma.sync kernel and, on a compute
-#      capability 9.0 GPU, the Hopper wgmma kernel (-DNDLCU_GEMM_WGMMA, built for sm_90a),
-#      each checked against its error bound, cuBLAS TF32 on the same shape beside them;
+#      capability 9.0 GPU, the Hopper wgmma kernels (-DNDLCU_GEMM_WGMMA, built for sm_90a:
+#      the TMA one a linear runs, and the cp.async one forced with -DNDLCU_WG_NO_TMA), each
+#      checked against its error bound, cuBLAS TF32 on the same shape beside them; and the
+#      wgmma kernels on five edge shapes, every entry checked (wg_edges below);
 #   6. bench/moe/gpu.sh: the 8-expert top-2 MoE layer at 4096 tokens against the same layer
 #      computed densely (target dense/sparse >= 3; its check against PyTorch must pass);
 #   7. bench/gpu_models.sh: the bench/ models, ndlc's CUDA executable against PyTorch CUDA
 #      (skipped, with the reason, when python3 has no torch with CUDA).
-#      --skip-bench leaves 6 and 7 out, --goldens-only 5, 6 and 7; --filter selects golden cases only.
+#      --skip-bench leaves 6 and 7 out, --goldens-only 5, 6 and 7, --gemm-only all but 5;
+#      --filter selects golden cases only.
 # Dense TF32 peaks (NVIDIA datasheets list TF32 "with sparsity"; dense is half): H100 SXM5
 # and H200 SXM 494.7 TFLOP/s (989.4 sparse), H100 PCIe 378 (756), H100 NVL and H200 NVL
 # 417.5 (835); A100 156 (312). PEAK_TFLOPS=... overrides.
@@ -49,6 +52,7 @@ filter=.
 prepare=0
 bench=1
 gemm=1
+goldens=1
 while [ $# -gt 0 ]; do
     case $1 in
     --prepare) prepare=1 ;;
@@ -56,7 +60,8 @@ while [ $# -gt 0 ]; do
     --filter) filter=$2; shift ;;
     --skip-bench) bench=0 ;;
     --goldens-only) bench=0 gemm=0 ;;
-    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX] [--skip-bench] [--goldens-only]" >&2; exit 2 ;;
+    --gemm-only) bench=0 goldens=0 ;;
+    *) echo "usage: tests/gpu/run.sh [--prepare] [--jobs N] [--filter REGEX] [--skip-bench] [--goldens-only] [--gemm-only]" >&2; exit 2 ;;
     esac
     shift
 done
@@ -83,15 +88,14 @@ if [ $prepare = 1 ]; then
     mkdir -p build-gpu/ptx
     if [ -x "$llvm_ndlc" ]; then
         say "building the PTX executables of the goldens with $llvm_ndlc into build-gpu/ptx/"
-        for f in tests/*/*.out.safetensors; do
-            c=${f%.out.safetensors}.ndl
-            [ -f "$c" ] || continue
+        # in parallel: each build is one ndlc process (LLVM codegen and a cc link)
+        printf '%s\n' tests/*/*.out.safetensors | NDLC_LLVM=$llvm_ndlc xargs -P "$jobs" -I{} sh -c 'set -f
+            c=$(echo {} | sed "s/\.out\.safetensors\$/.ndl/")
+            [ -f "$c" ] || exit 0
             key=$(echo "$c" | tr / _)
-            args=$(sed -n 's/^# ARGS: //p' "$c" | head -n 1 | sed "s|{dir}|$(dirname "$c")|g")
-            # shellcheck disable=SC2086
-            "$llvm_ndlc" "$c" $args --emit exe --backend llvm --target cuda -o "build-gpu/ptx/$key" \
-                2> "build-gpu/ptx/$key.err" && rm -f "build-gpu/ptx/$key.err"
-        done
+            args=$(sed -n "s/^# ARGS: //p" "$c" | head -n 1 | sed "s|{dir}|$(dirname "$c")|g")
+            "$NDLC_LLVM" "$c" $args --emit exe --backend llvm --target cuda -o "build-gpu/ptx/$key" \
+                2> "build-gpu/ptx/$key.err" && rm -f "build-gpu/ptx/$key.err"'
         say "PTX executables: $(ls build-gpu/ptx | grep -vc '\.err$'), refused or failed: $(ls build-gpu/ptx | grep -c '\.err$')"
     fi
     say "done: carry build-gpu/ndlc build-gpu/lib build-gpu/include build-gpu/grammar build-gpu/backends build-gpu/ptx"
@@ -155,6 +159,7 @@ cc -std=c11 -O2 -I. -o "$work/stcmp" tests/harness/stcmp.c runtime/safetensors.c
 cases=$({ for f in tests/*/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c"; done
           for f in tests/models/*.out.safetensors; do c=${f%.out.safetensors}.ndl; [ -f "$c" ] && echo "$c:cuda-exe-ext"; done; } |
         grep -E -e "$filter")
+[ $goldens = 1 ] || cases= # --gemm-only: no case (both golden sections report 0 of 0)
 ncases=$(echo "$cases" | grep -c .)
 say "$ncases golden cases on the GPU, $jobs at a time"
 mkdir -p "$work/res"
@@ -193,6 +198,7 @@ fail=$(grep -c ' FAIL' "$report")
 unsup=$(grep -c ' unsupported ' "$report")
 cat "$report"
 for f in "$work"/res/*.res; do
+    [ -f "$f" ] || continue # no case
     set -- $(cat "$f")
     if [ "${1%-timeout}" = FAIL ]; then
         echo "---- $3"
@@ -250,6 +256,7 @@ ptx_report=$work/ptx_report.txt
 } > "$ptx_report"
 cat "$ptx_report"
 for f in "$work"/ptx/*.res; do
+    [ -f "$f" ] || continue
     set -- $(cat "$f")
     if [ "${1%-timeout}" = FAIL ]; then
         echo "---- ptx $3"
@@ -273,12 +280,23 @@ esac
 peak=${PEAK_TFLOPS:-$peak}
 # the 4096^3 GEMM of tests/gpu/run.sh: y = matmul(a, b), and y = linear(a, w) whose w [n, k]
 # is K-major (as the wgmma kernel needs); the same model name, so the same API
-gemm_model() { # B-NAME EXPRESSION
-    printf 'model Gemm_bench {\n  input a: f32[4096, 4096];\n  input %s: f32[4096, 4096];\n  output y;\n\n' "$1"
+gemm_model() { # B-NAME EXPRESSION [M N K]: a [M, K]; b [K, N] (matmul) or w [N, K] (linear)
+    m=${3:-4096} n=${4:-4096} k=${5:-4096}
+    bshape="$k, $n"
+    [ "$1" = w ] && bshape="$n, $k"
+    printf 'model Gemm_bench {\n  input a: f32[%s, %s];\n  input %s: f32[%s];\n  output y;\n\n' "$m" "$k" "$1" "$bshape"
     printf '  forward {\n    y = %s;\n  }\n}\n' "$2"
 }
 gemm_model b "matmul(a, b)" > "$work/gemm.ndl"
 gemm_model w "linear(a, w)" > "$work/gemm_linear.ndl"
+# the wgmma kernels on edge shapes (M N K), every entry checked: partial tiles and a K tail
+# (TMA zero fill), the fewest rows that reach the tensor cores, a cluster with a CTA past M,
+# and K % 4 != 0 (rows not 16-byte aligned: the cp.async kernel)
+wg_edges="200 300 100
+9 1000 64
+333 520 4096
+130 250 36
+129 257 37"
 cublas=
 ls /usr/local/cuda/lib64/libcublas.so* > /dev/null 2>&1 && cublas="-DNDLC_BENCH_CUBLAS -lcublas"
 if [ $gemm = 0 ]; then
@@ -289,9 +307,20 @@ elif "$ndlc" "$work/gemm.ndl" --target cuda --emit cuda -o "$work/gemm.cu" &&
     variants="gemm3|gemm.cu|-arch=$NDLC_CUDA_ARCH -DNDLCU_TF32_PASSES=3 $cublas
 gemm1|gemm.cu|-arch=$NDLC_CUDA_ARCH -DNDLCU_TF32_PASSES=1
 lin1|gemm_linear.cu|-arch=$NDLC_CUDA_ARCH -DGEMM_LINEAR -DNDLCU_TF32_PASSES=1 $cublas"
+    wg="-gencode=arch=compute_90a,code=sm_90a -DGEMM_LINEAR -DNDLCU_TF32_PASSES=1 -DNDLCU_GEMM_WGMMA"
     case $gpu in
-    *", 9.0") variants="$variants
-linwg|gemm_linear.cu|-gencode=arch=compute_90a,code=sm_90a -DGEMM_LINEAR -DNDLCU_TF32_PASSES=1 -DNDLCU_GEMM_WGMMA" ;;
+    *", 9.0")
+        # the TMA kernel (what a linear runs), the cp.async one forced, and the edge shapes
+        variants="$variants
+linwg|gemm_linear.cu|$wg
+linwg_cpasync|gemm_linear.cu|$wg -DNDLCU_WG_NO_TMA"
+        edges=$(echo "$wg_edges" | while read -r m n k; do
+            gemm_model w "linear(a, w)" "$m" "$n" "$k" > "$work/edge_${m}x${n}x$k.ndl" &&
+                "$ndlc" "$work/edge_${m}x${n}x$k.ndl" --target cuda --emit cuda -o "$work/edge_${m}x${n}x$k.cu" &&
+                echo "wgedge_${m}x${n}x$k|edge_${m}x${n}x$k.cu|$wg -DGEMM_M=$m -DGEMM_N=$n -DGEMM_K=$k"
+        done)
+        variants="$variants
+$edges" ;;
     *) echo "ndlc_wgmma: skipped: the GPU is not compute capability 9.0 (the wgmma kernel is sm_90a code)" |
            tee "$work/linwg.out" ;;
     esac
@@ -317,6 +346,7 @@ linwg|gemm_linear.cu|-gencode=arch=compute_90a,code=sm_90a -DGEMM_LINEAR -DNDLCU
         echo "ndlc_wgmma SASS: $(cuobjdump --dump-sass "$work/linwg" | grep -c HGMMA) HGMMA instructions" |
             tee -a "$work/linwg.out"
     fi
+    cat "$work"/wgedge_*.out > "$work/wgedges.out" 2>/dev/null
     awk -v peak="$peak" '/tflops=/ {
         name = $1
         for (i = 2; i <= NF; i++) {
@@ -325,7 +355,8 @@ linwg|gemm_linear.cu|-gencode=arch=compute_90a,code=sm_90a -DGEMM_LINEAR -DNDLCU
         }
         if (peak > 0) printf "GEMM 4096^3 %-38s %7.1f TFLOP/s = %5.1f%% of the dense TF32 peak (%s TFLOP/s)\n", name, t, 100 * t / peak, peak
         else printf "GEMM 4096^3 %-38s %7.1f TFLOP/s (peak unknown for this GPU: set PEAK_TFLOPS)\n", name, t
-    }' "$work"/gemm3.out "$work"/gemm1.out "$work"/lin1.out "$work"/linwg.out 2>/dev/null | tee "$work/gemm_summary.txt"
+    }' "$work"/gemm3.out "$work"/gemm1.out "$work"/lin1.out "$work"/linwg.out "$work"/linwg_cpasync.out 2>/dev/null |
+        tee "$work/gemm_summary.txt"
 else
     status=1
 fi
@@ -354,7 +385,8 @@ say "finished, status $status"
 if [ -n "${OUT:-}" ] && [ -d "$OUT" ]; then
     { echo "GPU: $gpu"; cat "$report"; echo "goldens: $pass passed, $fail failed, $unsup unsupported";
       cat "$ptx_report"; echo "PTX goldens: $ptx_pass passed, $ptx_fail failed, $ptx_unsup unsupported";
-      cat "$work"/gemm*.out "$work"/lin*.out "$work/gemm_summary.txt" 2>/dev/null; cat "$bench_results"; } > "$OUT/gpu_results.txt"
+      cat "$work"/gemm*.out "$work"/lin*.out "$work/wgedges.out" "$work/gemm_summary.txt" 2>/dev/null
+      cat "$bench_results"; } > "$OUT/gpu_results.txt"
     # every case's log in one file (a machine lent for a session may return only a few files)
     tar -czf "$OUT/gpu_logs.tgz" -C "$work" res ptx 2>/dev/null
 fi
