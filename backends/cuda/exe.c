@@ -42,6 +42,31 @@ static const char *nvcc_path(void)
     return access("/usr/local/cuda/bin/nvcc", X_OK) == 0 ? "/usr/local/cuda/bin/nvcc" : "nvcc";
 }
 
+/* NDLC_NVCC_FLAGS: more nvcc options for --emit exe (e.g. the opt-in kernels' -D options),
+ * split on blanks (no quoting), appended to argv at *argc; copied into buf, which the words
+ * point into. Too long or too many is an error, never a silently cut command line. */
+enum { NVCC_MAX_FLAGS_LEN = 1024, NVCC_MAX_EXTRA_FLAGS = 32 };
+static bool nvcc_extra_flags(char buf[NVCC_MAX_FLAGS_LEN], char **argv, int *argc, char *err, size_t errlen)
+{
+    const char *env = getenv("NDLC_NVCC_FLAGS");
+    if (!env) return true;
+    if (strlen(env) >= NVCC_MAX_FLAGS_LEN) {
+        snprintf(err, errlen, "NDLC_NVCC_FLAGS is longer than %d characters", NVCC_MAX_FLAGS_LEN - 1);
+        return false;
+    }
+    strcpy(buf, env);
+    int words = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(buf, " \t\n", &save); w; w = strtok_r(NULL, " \t\n", &save)) {
+        if (++words > NVCC_MAX_EXTRA_FLAGS) {
+            snprintf(err, errlen, "NDLC_NVCC_FLAGS has more than %d options", NVCC_MAX_EXTRA_FLAGS);
+            return false;
+        }
+        argv[(*argc)++] = w;
+    }
+    return true;
+}
+
 bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_path, char *err, size_t errlen)
 {
     /* generate in memory first: nothing is left behind when the model cannot be emitted */
@@ -95,8 +120,13 @@ bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_pat
         snprintf(s[2], sizeof s[2], "%s/driver.c", dir);
         snprintf(s[3], sizeof s[3], "%s/safetensors.c", dir);
         snprintf(inc, sizeof inc, "-I%s/runtime", dir);
-        char *argv[] = {(char *)nvcc_path(), "-O3", archf, inc, "-o", exe, s[0], s[1], s[2], s[3], "-lm", NULL};
-        ok = backend_run(argv, "the CUDA compiler", "on the generated code", err, errlen);
+        char *argv[16 + NVCC_MAX_EXTRA_FLAGS] = {(char *)nvcc_path(), "-O3", archf, inc};
+        int argc = 4;
+        char extra[NVCC_MAX_FLAGS_LEN];
+        ok = nvcc_extra_flags(extra, argv, &argc, err, errlen);
+        char *tail[] = {"-o", exe, s[0], s[1], s[2], s[3], "-lm", NULL};
+        for (size_t i = 0; ok && i < sizeof tail / sizeof *tail; i++) argv[argc++] = tail[i];
+        ok = ok && backend_run(argv, "the CUDA compiler", "on the generated code", err, errlen);
         if (ok && rename(exe, out_path) != 0) {
             snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
             ok = false;

@@ -989,7 +989,7 @@ template <class Ops, bool Bkf, class Params> static int ndlcu_gemm_mma(const Par
  * -DNDLCU_TF32_PASSES=1 (the 3xTF32 split would need hi/lo copies of both tiles in shared
  * memory), and the tensor cores read the f32 bits truncated to TF32 (no cvt.rna rounding).
  * Two kernels: a plain GEMM whose rows are 16-byte aligned (a linear) runs on the TMA kernel
- * of the next section (H200, 4096^3: 339 TFLOP/s, 68% of the dense TF32 peak); the others
+ * of the next section (H200, 4096^3: 339-347 TFLOP/s, 69-70% of the dense TF32 peak); the others
  * (conv2d's implicit GEMM, batched or unaligned operands) on the cp.async kernel here
  * (137 TFLOP/s on the same GEMM). Both are checked on an H200 by tests/gpu/run.sh (the
  * 4096^3 GEMM and edge shapes against a double reference) and by the linear and conv2d
@@ -1234,7 +1234,7 @@ template <class Ops, class Params> static int ndlcu_gemm_wgmma(const Params &p, 
  * cudaGetDriverEntryPointByVersion: no libcuda to link) and passed as __grid_constant__
  * parameters.
  * The shape was chosen on an H200 (4096^3, TFLOP/s; tests/gpu/run.sh): 128 x 256 tiles,
- * one CTA per SM, 4 stages: 248; 128 x 128 tiles, two CTAs per SM: 3 stages 339, 2 stages
+ * one CTA per SM, 4 stages: 248; 128 x 128 tiles, two CTAs per SM: 3 stages 339-347, 2 stages
  * 336; the cluster of 2 over none: 328 / 292; of 4: 267; a wgmma group left in flight while
  * the next waits (LAG 1): 275 (2 stages). Two CTAs per SM overlap one's barrier waits and
  * epilogue with the other's wgmma. The macros below override the shape for tuning. */
