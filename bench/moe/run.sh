@@ -18,8 +18,9 @@
 # executable's --repeat median; ORT's the median of N session.run calls (bench/node_modules,
 # as bench/run.sh installs it). Each round times every case once in turn; the table shows the
 # median over rounds, and the best single run over all rounds (on a shared machine the
-# medians take the other jobs' share; the minimum is the run that had a core). Exit status 1
-# if a check fails.
+# medians take the other jobs' share; the minimum is the run that had a core). Below the table:
+# moe32's floor, the bytes of its active experts over what one core reads (stream.c). Exit
+# status 1 if a check fails.
 set -euo pipefail
 HERE=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -112,3 +113,16 @@ else
   printf '| ONNX Runtime | not run: no bench/node_modules/onnxruntime-node (bench/run.sh installs it) | | | | |\n'
 fi
 row 'ndlc moe32 (top-2 of 32)' moe32 '' '<= 1.3x'
+
+# The floor under moe32: it must read the weights of every expert that received a token (its
+# --repeat statistics print the per-expert load) and one core reads memory at read_gbps.
+CC=${CC:-cc}
+if "$CC" -O3 -march=native -o "$OUT/stream" "$HERE/stream.c" 2>/dev/null; then
+  gbps=$("$OUT/stream" 512 5 | sed -n 's/^read_gbps=\([0-9.]*\).*/\1/p')
+  active=$("$OUT/moe32" "$OUT/moe32.in.safetensors" "$OUT/moe32.ndlc.safetensors" --repeat 1 |
+           sed -n 's/.* load=//p' | tr , '\n' | grep -c -v '^0$')
+  mb=$(echo "$active * (2 * 2048 * 512 + 2048 + 512) * 4 / 1000000" | bc -l)
+  floor=$(echo "$mb / $gbps" | bc -l)
+  printf '\nmoe32 reads the weights of its %d active experts (%.0f MB); one core reads %s GB/s (stream.c), so moe32 takes >= %.2f ms = %.2fx moe8'"'"'s median\n' \
+    "$active" "$mb" "$gbps" "$floor" "$(echo "$floor / $m8" | bc -l)"
+fi
