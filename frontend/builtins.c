@@ -595,10 +595,17 @@ static Cv fn_cast(Lower *L, const BuiltinFn *fn, Bound *a)
         want_fail(L, ARG(1), ASPAN(1), "argument 'dtype' of 'cast'", "a dtype (f32, i32, i64, bool)");
         return cv_error();
     }
-    DType dt = ir_dtype_compute((DType)ARG(1)->u.i);
-    if (dt == ir_type(L->m, x)->dtype) return cv_tensor(x);
-    Attr at = ir_attr_int(ATTR_DTYPE, dt);
-    return emit_op(L, OP_CAST, &x, 1, &at, 1, layer_name(L), a->call);
+    DType to = (DType)ARG(1)->u.i, dt = ir_dtype_compute(to);
+    if (dt != ir_type(L->m, x)->dtype) {
+        Attr at = ir_attr_int(ATTR_DTYPE, dt);
+        Cv c = emit_op(L, OP_CAST, &x, 1, &at, 1, layer_name(L), a->call);
+        if (c.kind != CV_TENSOR) return c;
+        x = c.u.t;
+    }
+    /* f16/bf16 are computed in f32, but x.to(float16) rounds: keep the rounded value */
+    if (to == DT_F16 || to == DT_BF16)
+        return emit_op(L, to == DT_F16 ? OP_ROUND_F16 : OP_ROUND_BF16, &x, 1, NULL, 0, layer_name(L), a->call);
+    return cv_tensor(x);
 }
 
 static bool seed_arg(Lower *L, const BuiltinFn *fn, Bound *a, int i, int64_t *seed)

@@ -20,6 +20,13 @@
 #include <immintrin.h>
 #endif
 
+/* Which activations the vector paths below implement: all but log, and the f16/bf16
+ * roundings of a cast, which stay scalar (exact libm arithmetic; never the hot loop). */
+static inline int ndlrt_act_has_vector(int act)
+{
+    return act != NDLRT_ACT_LOG && act != NDLRT_ACT_ROUND_F16 && act != NDLRT_ACT_ROUND_BF16;
+}
+
 #define VM_LOG2E 1.44269504088896341f
 #define VM_LN2_HI 0.693359375f
 #define VM_LN2_LO -2.12194440e-4f
@@ -132,7 +139,7 @@ static inline __m512 ndlrt_v16_clamp6(__m512 v)
 }
 
 /* Whether ndlrt_v16_act has a vector form of act. */
-static inline int ndlrt_v16_has_act(int act) { return act != NDLRT_ACT_LOG; }
+static inline int ndlrt_v16_has_act(int act) { return ndlrt_act_has_vector(act); }
 
 /* The activation act (NdlrtAct) on 16 lanes; act must satisfy ndlrt_v16_has_act. */
 static inline __m512 ndlrt_v16_act(__m512 x, int act)
@@ -229,7 +236,7 @@ static inline __m256 ndlrt_v8_clamp6(__m256 v)
     return _mm256_min_ps(_mm256_max_ps(v, _mm256_setzero_ps()), VM_S8(6.0f));
 }
 
-static inline int ndlrt_v8_has_act(int act) { return act != NDLRT_ACT_LOG; }
+static inline int ndlrt_v8_has_act(int act) { return ndlrt_act_has_vector(act); }
 
 static inline __m256 ndlrt_v8_act(__m256 x, int act)
 {

@@ -297,6 +297,8 @@ moe_route    (^|[^A-Za-z0-9_])(topk|threshold)\(
 moe_assign   (^|[^A-Za-z0-9_])assign\(
 moe_gather   (^|[^A-Za-z0-9_])moe\(
 moe_scatter  (^|[^A-Za-z0-9_])moe\(
+round_f16    (^|[^A-Za-z0-9_])cast\([^,]*, *f16\)
+round_bf16   (^|[^A-Za-z0-9_])cast\([^,]*, *bf16\)
 EOF
     # the code lines of the goldens, comments dropped (recurse and moe ops: tests/recurse, tests/moe)
     sed -e 's/#.*//' -e 's|//.*||' ../ops/*.ndl ../recurse/*.ndl ../moe/*.ndl >"$tmp/code"

@@ -216,6 +216,8 @@ static void test_unary(T *t)
         {OP_RSQRT, {4, 1, 0.25f}, {0.5f, 1, 2}},
         {OP_ABS, {-2, 0, 3}, {2, 0, 3}},
         {OP_NEG, {3, 0, -1.5f}, {-3, 0, 1.5f}},
+        {OP_ROUND_F16, {3.14159265f, 65519, 2049}, {3.140625f, 65504, 2048}}, /* ties to even */
+        {OP_ROUND_BF16, {3.14159265f, 257, 259}, {3.140625f, 256, 260}},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         fresh(t);

@@ -137,6 +137,81 @@ static double dot_tol(int64_t k, double abssum)
     return 1e-5 + 4e-7 * sqrt((double)(k > 0 ? k : 1)) * abssum;
 }
 
+/* ---- the f16 / bf16 roundings of cast ------------------------------------------------ */
+
+/* x.to(float16).float() bit by bit (ties to even; subnormals through an exact double
+ * product; from 65520 up, infinity): written apart from eltwise.def's ldexpf/ilogbf form. */
+static float f16_ref(float f)
+{
+    uint32_t x, sign;
+    memcpy(&x, &f, 4);
+    sign = x & 0x80000000u;
+    x ^= sign;
+    uint32_t h;
+    if (x > 0x7f800000u) return f;                      /* NaN */
+    if (x >= 0x477ff000u) h = 0x7c00;                    /* >= 65520: infinity */
+    else if (x < 0x38800000u) {                          /* below 2^-14: multiples of 2^-24 */
+        float a;
+        memcpy(&a, &x, 4);
+        h = (uint32_t)nearbyint((double)a * 16777216.0);
+    } else {
+        x += 0xc8000fffu + ((x >> 13) & 1);              /* rebias 127 -> 15, round to even */
+        h = x >> 13;
+    }
+    uint32_t e = (h >> 10) & 0x1f, m = h & 0x3ff;
+    double v = e == 31 ? INFINITY : e ? ldexp(1024.0 + m, (int)e - 25) : ldexp(m, -24);
+    return sign ? -(float)v : (float)v;
+}
+
+/* x.to(bfloat16).float(): PyTorch's round_to_nearest_even on the bits */
+static float bf16_ref(float f)
+{
+    uint32_t x;
+    memcpy(&x, &f, 4);
+    if ((x & 0x7fffffffu) > 0x7f800000u) return f;
+    x = (x + 0x7fffu + ((x >> 16) & 1)) & 0xffff0000u;
+    memcpy(&f, &x, 4);
+    return f;
+}
+
+/* The kernels' rounding (the epilogue path generated code takes) against the references on
+ * a million bit patterns spread over all floats (stride 4099), and the edges: ties, the
+ * largest finite f16 and the overflow threshold, subnormals of both formats. Results must
+ * be identical bits (signed zeros too), NaN for NaN. */
+static void test_half_roundings(void)
+{
+    const float edges[] = {2049.0f, 2051.0f, 65504.0f, 65519.996f, 65520.0f, -65520.0f, 65536.0f,
+                           0x1p-24f, 0x1p-25f, 0x3p-26f, 0x1p-14f, 0x1.ffcp-15f, -0x1p-25f,
+                           257.0f, 259.0f, 0x1.fffffep127f, 0x1.ff8p127f, 0x1p-149f, 0x1p-126f,
+                           0.0f, -0.0f, INFINITY, -INFINITY, NAN};
+    enum { NE = sizeof edges / sizeof *edges };
+    int64_t n = NE + ((1ll << 32) / 4099 + 1);
+    float *x = malloc((size_t)n * sizeof *x), *y = malloc((size_t)n * sizeof *y);
+    memcpy(x, edges, sizeof edges);
+    int64_t at = NE;
+    for (uint64_t b = 0; b < (1ull << 32); b += 4099, at++) {
+        uint32_t u = (uint32_t)b;
+        memcpy(&x[at], &u, 4);
+    }
+    for (int half = 0; half < 2; half++) {
+        NdlrtEpilogue ep = {NULL, half ? NDLRT_ACT_ROUND_BF16 : NDLRT_ACT_ROUND_F16, NULL, NDLRT_ACT_NONE};
+        memcpy(y, x, (size_t)at * sizeof *y);
+        ndlrt_epilogue_f32(&ep, 1, at, y, at, NULL, NULL, 0);
+        int64_t bad = 0;
+        for (int64_t i = 0; i < at; i++) {
+            float r = half ? bf16_ref(x[i]) : f16_ref(x[i]);
+            if (isnan(r) ? !isnan(y[i]) : memcmp(&r, &y[i], 4) != 0) {
+                if (bad++ < 4)
+                    fprintf(stderr, "round_%s(%a) = %a, expected %a\n", half ? "bf16" : "f16",
+                            (double)x[i], (double)y[i], (double)r);
+            }
+        }
+        CHECK(bad == 0);
+    }
+    free(x);
+    free(y);
+}
+
 /* ---- vectorized activations ------------------------------------------------------------ */
 
 /* Every activation through the epilogue (the path the kernels' vector code takes) against
@@ -1014,6 +1089,7 @@ static void test_strerror(void)
 int main(void)
 {
     test_activations();
+    test_half_roundings();
     test_gemm();
     test_linear();
     test_conv();

@@ -18,7 +18,13 @@
 #ifdef __NVPTX__
 float __nv_expf(float), __nv_logf(float), __nv_erff(float), __nv_tanhf(float), __nv_sqrtf(float),
     __nv_fminf(float, float), __nv_fmaxf(float, float), __nv_fabsf(float);
+float __nv_ldexpf(float, int), __nv_rintf(float), __nv_copysignf(float, float);
+int __nv_ilogbf(float);
 double __nv_sqrt(double);
+#define ldexpf __nv_ldexpf /* the f16/bf16 roundings of eltwise.def */
+#define rintf __nv_rintf
+#define copysignf __nv_copysignf
+#define ilogbf __nv_ilogbf
 #define expf __nv_expf
 #define logf __nv_logf
 #define erff __nv_erff
