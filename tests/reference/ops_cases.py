@@ -687,6 +687,23 @@ def _(c):
                          "y5": T(ids).to(torch.int32).to(torch.float32)})
 
 
+@case("ops", "neg_int")
+def _(c):
+    a = c.ints(-50, 50, 3, 4, dtype=np.int32)
+    b = c.ints(-2**40, 2**40, 2, 5)
+    body = """
+    y1 = -a;
+    y2 = neg(b);
+    y3 = -(a * 3) + 7;
+    """
+    return dict(doc="unary minus and neg on i32/i64 tensors (torch.neg keeps the int dtype)",
+                ndl=simple("neg_int", body, [("a", ty(a, "i32")), ("b", ty(b, "i64"))],
+                           ["y1", "y2", "y3"], None),
+                inputs={"a": a, "b": b},
+                outputs={"y1": torch.neg(T(a)), "y2": torch.neg(T(b)),
+                         "y3": torch.neg(T(a) * 3) + 7})
+
+
 # ---- hashing (spec 8.3, 8.4) -----------------------------------------------------------------
 @case("ops", "hashed")
 def _(c):
