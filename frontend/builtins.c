@@ -169,6 +169,7 @@ static Cv fn_unary(Lower *L, const BuiltinFn *fn, Bound *a)
 {
     ValueId x;
     if (!tensor_arg(L, fn, a, 0, &x)) return cv_error();
+    if (fn->op == OP_NEG) return emit_neg(L, x, layer_name(L), a->call);
     return emit_op(L, (OpKind)fn->op, &x, 1, NULL, 0, layer_name(L), a->call);
 }
 
@@ -761,7 +762,8 @@ const BuiltinFn *builtin_fn_lookup(const char *name)
     return NULL;
 }
 
-/* min/max of compile-time numbers: min(a, b, ...); an int result when all are ints. */
+/* min/max of compile-time numbers: min(a, b, ...), the first extreme argument as it is
+ * (Python's rule: its int or real kind is kept; ties keep the earlier argument). */
 static Cv ct_minmax(Lower *L, bool is_max, CallArgs *args)
 {
     if (args->nkw || args->npos < 2) {
@@ -770,7 +772,7 @@ static Cv ct_minmax(Lower *L, bool is_max, CallArgs *args)
         return cv_error();
     }
     uint32_t best = 0;
-    bool all_int = true, elastic = false;
+    bool elastic = false;
     for (uint32_t i = 0; i < args->npos; i++) {
         const Cv *v = &args->pos[i];
         double x, y = 0;
@@ -779,16 +781,14 @@ static Cv ct_minmax(Lower *L, bool is_max, CallArgs *args)
             return cv_error();
         }
         elastic |= v->elastic;
-        all_int &= v->kind == CV_INT;
         number(&args->pos[best], &y);
         bool better = v->kind == CV_INT && args->pos[best].kind == CV_INT
                           ? (is_max ? v->u.i > args->pos[best].u.i : v->u.i < args->pos[best].u.i)
                           : (is_max ? x > y : x < y);
         if (better) best = i;
     }
-    double r = 0;
-    number(&args->pos[best], &r);
-    Cv out = all_int ? args->pos[best] : cv_real(r);
+    /* Python returns the chosen argument unchanged: min(2, 3.5) is the int 2 */
+    Cv out = args->pos[best];
     out.elastic = elastic;
     return out;
 }

@@ -46,6 +46,61 @@ static bool json_int(const cJSON *v, int64_t *out)
     return true;
 }
 
+static bool is_digit(char c) { return c >= '0' && c <= '9'; }
+
+/* cJSON is laxer than RFC 8259 where a --subnet file could be misread: it reads numbers
+ * with strtod (`01`, `1.`, `-.5` pass) and decodes `\u0000` (or takes a raw NUL) into a NUL that
+ * silently ends a key. Runs after cJSON accepted the text, so the structure is valid and only strings and
+ * numbers need a look; reports the first offence with its byte offset. */
+static bool strict_scan(const char *t, size_t len, char *err, size_t errlen)
+{
+    size_t i = 0;
+    while (i < len) {
+        if (t[i] == '"') {
+            for (i++; i < len && t[i] != '"'; i++) {
+                if ((unsigned char)t[i] < 0x20) {
+                    snprintf(err, errlen, "invalid JSON at byte %zu: a control character in a "
+                             "string", i);
+                    return false;
+                }
+                if (t[i] != '\\') continue;
+                i++;
+                if (i + 4 < len && t[i] == 'u' && memcmp(t + i + 1, "0000", 4) == 0) {
+                    snprintf(err, errlen, "invalid JSON at byte %zu: a NUL character (\\u0000) "
+                             "in a string", i - 1);
+                    return false;
+                }
+            }
+            i++;
+            continue;
+        }
+        if (t[i] != '-' && !is_digit(t[i])) { i++; continue; }
+        /* -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, and nothing number-like after */
+        size_t j = i + (t[i] == '-');
+        bool ok = j < len && is_digit(t[j]);
+        if (ok && t[j] == '0') j++;
+        else while (j < len && is_digit(t[j])) j++;
+        if (ok && j < len && t[j] == '.') {
+            ok = ++j < len && is_digit(t[j]);
+            while (j < len && is_digit(t[j])) j++;
+        }
+        if (ok && j < len && (t[j] == 'e' || t[j] == 'E')) {
+            j++;
+            if (j < len && (t[j] == '+' || t[j] == '-')) j++;
+            ok = j < len && is_digit(t[j]);
+            while (j < len && is_digit(t[j])) j++;
+        }
+        if (ok && j < len && t[j] && strchr("0123456789+-.eE", t[j])) ok = false;
+        if (!ok) {
+            snprintf(err, errlen, "invalid JSON at byte %zu: malformed number (no leading zeros, "
+                     "digits on both sides of '.')", i);
+            return false;
+        }
+        i = j;
+    }
+    return true;
+}
+
 bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n, char *err,
                       size_t errlen)
 {
@@ -59,7 +114,21 @@ bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n
         free(text);
         return false;
     }
+    /* the value must be the whole file, as RFC 8259 says; trailing whitespace is allowed */
+    size_t pos = (size_t)(end - text);
+    while (pos < len && (text[pos] == ' ' || text[pos] == '\t' || text[pos] == '\n' ||
+                         text[pos] == '\r'))
+        pos++;
+    bool strict = pos == len;
+    if (!strict)
+        snprintf(err, errlen, "invalid JSON at byte %zu: text after the top-level value", pos);
+    else
+        strict = strict_scan(text, len, err, errlen);
     free(text);
+    if (!strict) {
+        cJSON_Delete(root);
+        return false;
+    }
     if (!cJSON_IsObject(root)) {
         snprintf(err, errlen, "expected a JSON object of elastic variable values");
         cJSON_Delete(root);
@@ -68,6 +137,12 @@ bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n
     uint32_t count = (uint32_t)cJSON_GetArraySize(root), k = 0;
     SubnetEntry *e = arena_alloc(a, (count ? count : 1) * sizeof *e);
     for (const cJSON *it = root->child; it; it = it->next, k++) {
+        for (const cJSON *p = root->child; p != it; p = p->next)
+            if (it->string && p->string && strcmp(p->string, it->string) == 0) {
+                snprintf(err, errlen, "duplicate key '%s'", it->string);
+                cJSON_Delete(root);
+                return false;
+            }
         SubnetEntry *s = &e[k];
         s->name = arena_strdup(a, it->string ? it->string : "");
         if (cJSON_IsNull(it)) { s->is_null = true; continue; }

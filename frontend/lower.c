@@ -207,6 +207,17 @@ ValueId const_scalar(Lower *L, double x, DType dt, Span span)
     }
 }
 
+/* -x and neg(x): the neg op on floats; on i32/i64 (torch.neg accepts them) `0 - x` in x's
+ * dtype, which every backend already computes (the neg kernels are float-only). */
+Cv emit_neg(Lower *L, ValueId x, const char *name, Span span)
+{
+    DType dt = ir_type(L->m, x)->dtype;
+    if (dt != DT_I32 && dt != DT_I64) return emit_op(L, OP_NEG, &x, 1, NULL, 0, name, span);
+    TensorType t = {.dtype = dt, .rank = 0};
+    int64_t zero = 0; /* all-zero bytes read as 0 in both widths */
+    return emit_binary(L, OP_SUB, ir_add_const(L->m, &t, &zero, span), x, name, span);
+}
+
 Cv emit_reshape(Lower *L, ValueId x, const Dim *dims, unsigned rank, const char *name, Span span)
 {
     const TensorType *t = ir_type(L->m, x);
@@ -362,16 +373,39 @@ static OpKind binop_kind(int op)
     return op == BIN_ADD ? OP_ADD : op == BIN_SUB ? OP_SUB : op == BIN_MUL ? OP_MUL : OP_DIV;
 }
 
-/* A tensor operand of arithmetic: a tensor, or a scalar converted to dtype dt. */
+/* A tensor operand of arithmetic: a tensor, or a compile-time scalar that takes the other
+ * operand's dtype dt (spec 4). On an integer or bool tensor the scalar must be held exactly:
+ * a real, or an int out of range, is an error, where PyTorch would promote the result. */
 static bool tensor_operand(Lower *L, const Cv *v, DType dt, Span span, ValueId *out)
 {
     if (v->kind == CV_TENSOR) { *out = v->u.t; return true; }
-    if (v->kind == CV_INT || v->kind == CV_REAL || v->kind == CV_BOOL) {
+    if (v->kind != CV_INT && v->kind != CV_REAL && v->kind != CV_BOOL)
+        return want_fail(L, v, span, "an arithmetic operand", "a tensor or a number");
+    if (dt != DT_I32 && dt != DT_I64 && dt != DT_BOOL) {
         double x = v->kind == CV_INT ? (double)v->u.i : v->kind == CV_REAL ? v->u.r : v->u.b;
         *out = const_scalar(L, x, dt, span);
         return true;
     }
-    return want_fail(L, v, span, "an arithmetic operand", "a tensor or a number");
+    if (v->kind == CV_REAL) {
+        diag_error(L->diag, span, "real scalar %g with a tensor of dtype %s: arithmetic needs equal dtypes "
+                   "(no implicit promotion); cast the tensor to f32 or write an int",
+                   v->u.r, dtype_info[dt].name);
+        return false;
+    }
+    int64_t x = v->kind == CV_INT ? v->u.i : v->u.b;
+    int64_t lo = dt == DT_I32 ? INT32_MIN : dt == DT_I64 ? INT64_MIN : 0;
+    int64_t hi = dt == DT_I32 ? INT32_MAX : dt == DT_I64 ? INT64_MAX : 1;
+    if (x < lo || x > hi) {
+        diag_error(L->diag, span, "value %" PRId64 " does not fit %s, the dtype of the tensor operand",
+                   x, dtype_info[dt].name);
+        return false;
+    }
+    TensorType t = {.dtype = dt, .rank = 0};
+    int32_t i32 = (int32_t)x;
+    uint8_t u8 = (uint8_t)x;
+    const void *data = dt == DT_I32 ? (const void *)&i32 : dt == DT_I64 ? (const void *)&x : &u8;
+    *out = ir_add_const(L->m, &t, data, span);
+    return true;
 }
 
 static Cv eval_binary(Lower *L, Scope *s, const AstNode *n)
@@ -381,10 +415,14 @@ static Cv eval_binary(Lower *L, Scope *s, const AstNode *n)
         Cv a = eval(L, s, n->a);
         bool x, y;
         if (!want_bool(L, &a, N(L, n->a)->span, binop_text(op), &x)) return cv_error();
-        if (op == BIN_AND ? !x : x) return cv_bool(x); /* short-circuit */
+        Cv r = cv_bool(x);
+        r.elastic = a.elastic;
+        if (op == BIN_AND ? !x : x) return r; /* short-circuit */
         Cv b = eval(L, s, n->b);
         if (!want_bool(L, &b, N(L, n->b)->span, binop_text(op), &y)) return cv_error();
-        return cv_bool(y);
+        r = cv_bool(y);
+        r.elastic = a.elastic || b.elastic;
+        return r;
     }
     Cv a = eval(L, s, n->a), b = eval(L, s, n->b);
     if (a.kind == CV_ERROR || b.kind == CV_ERROR) return cv_error();
@@ -443,7 +481,7 @@ static Cv eval_unary(Lower *L, Scope *s, const AstNode *n)
     } else if (a.kind == CV_REAL) {
         r = cv_real(-a.u.r);
     } else if (a.kind == CV_TENSOR) {
-        return emit_op(L, OP_NEG, &a.u.t, 1, NULL, 0, NULL, n->span);
+        return emit_neg(L, a.u.t, NULL, n->span);
     } else {
         diag_error(L->diag, n->span, "unary '-' cannot apply to %s", cv_kind_name(L, &a));
         return cv_error();
@@ -586,7 +624,9 @@ static Cv eval_index(Lower *L, Scope *s, const AstNode *n)
         Cv iv = eval(L, s, n->list.v[0]);
         uint32_t k;
         if (!list_index(L, &iv, base.u.list.n, N(L, n->list.v[0])->span, &k)) return cv_error();
-        return base.u.list.v[k];
+        Cv r = base.u.list.v[k];
+        r.elastic |= iv.elastic; /* W[e - 1] depends on e (spec 8.1) */
+        return r;
     }
     diag_error(L->diag, N(L, n->a)->span, "%s cannot be indexed", cv_kind_name(L, &base));
     return cv_error();
@@ -825,8 +865,12 @@ Cv eval(Lower *L, Scope *s, AstId e)
     case AST_TERNARY: {
         Cv c = eval(L, s, n->a);
         bool b;
-        if (!want_bool(L, &c, N(L, n->a)->span, "a condition", &b)) r = cv_error();
-        else r = eval(L, s, b ? n->b : n->c);
+        if (!want_bool(L, &c, N(L, n->a)->span, "a condition", &b)) {
+            r = cv_error();
+            break;
+        }
+        r = eval(L, s, b ? n->b : n->c);
+        if (r.kind != CV_ERROR) r.elastic |= c.elastic; /* the choice depends on it (8.1) */
         break;
     }
     case AST_CALL: r = eval_call(L, s, n); break;
@@ -932,6 +976,13 @@ static Exec exec_stmt(Lower *L, Scope *s, AstId id, Cv *ret, bool in_model)
         Iter it;
         if (!iter_begin(L, s, n->a, &it)) return EX_ERROR;
         uint64_t cnt = iter_count(&it);
+        if (N(L, n->b)->list.n == 0) {
+            /* nothing to bind or run, but each iteration still counts against the budget,
+             * so `for i in 0..huge { }` stops like any other unbounded unrolling */
+            for (uint64_t k = 0; k < cnt; k++)
+                if (!lower_budget(L, n->span)) return EX_ERROR;
+            return EX_OK;
+        }
         for (uint64_t k = 0; k < cnt; k++) {
             Scope *body = scope_new(L, s);
             scope_bind(L, body, n->str, iter_item(&it, k), n->span, BIND_CONST);
@@ -1200,6 +1251,26 @@ bool check_param_expr(Lower *L, ValueId v, Span span)
     return false;
 }
 
+/* Whether the compile-time part of t's element count is within LOWER_MAX_NUMEL; an error
+ * at span if not (3000000000^3 elements would wrap the generated code's loop bounds). */
+static bool numel_fits(Lower *L, const TensorType *t, Span span)
+{
+    int64_t n = 1;
+    bool over = false;
+    for (unsigned i = 0; i < t->rank; i++) {
+        Dim d = t->dims[i];
+        int64_t c = d >= 0 ? d : ir_dim_upper(L->m, d);
+        if (c < 0) c = ir_dim_expr(L->m, d)->coef;
+        if (c == 0) return true;
+        over = over || __builtin_mul_overflow(n, c, &n) || n > LOWER_MAX_NUMEL;
+    }
+    if (!over) return true;
+    char buf[256];
+    diag_error(L->diag, span, "type %s has more than 2^48 elements (the compiler's limit)",
+               ir_format_type(L->m, t, buf, sizeof buf));
+    return false;
+}
+
 /* Evaluates a tensor type; dims may be symbolic. In a model's input declarations, a
  * bare unknown name (or `N <= 64`) introduces a symbol. */
 bool eval_tensor_type(Lower *L, Scope *s, AstId id, bool introduce_symbols, TensorType *t,
@@ -1271,7 +1342,7 @@ bool eval_tensor_type(Lower *L, Scope *s, AstId id, bool introduce_symbols, Tens
         if (v.elastic && elastic_dims) *elastic_dims |= 1u << i;
         t->dims[i] = dim;
     }
-    return ok;
+    return ok && numel_fits(L, t, n->span);
 }
 
 static void elaborate_param(Lower *L, Inst *inst, const AstNode *n)

@@ -163,6 +163,10 @@ typedef struct Lower {
 #define LOWER_MAX_DEPTH 100      /* expression nesting within one body or forward */
 #define LOWER_MAX_INST_DEPTH 32  /* modules inside modules */
 #define LOWER_MAX_WORK 2000000u
+/* Elements of a declared tensor type, counting a symbolic size at its bound or, unbounded,
+ * at its integer coefficient: the bound of a weight file's shape entries (spec 11), so the
+ * byte sizes (below 2^51) and the sums of thousands of them stay far from int64 overflow. */
+#define LOWER_MAX_NUMEL (INT64_C(1) << 48)
 
 /* ---- lower.c ---------------------------------------------------------------------- */
 Cv cv_error(void);
@@ -204,6 +208,8 @@ Cv emit_op(Lower *L, OpKind kind, const ValueId *in, unsigned nin, const Attr *a
            unsigned nattr, const char *name, Span span);
 /* A compile-time scalar as a rank-0 constant of dtype dt. */
 ValueId const_scalar(Lower *L, double x, DType dt, Span span);
+/* -x: the neg op on floats, `0 - x` on i32/i64 tensors (the neg kernels are float-only). */
+Cv emit_neg(Lower *L, ValueId x, const char *name, Span span);
 /* Tensor helpers shared by builtins and modules. */
 Cv emit_reshape(Lower *L, ValueId x, const Dim *dims, unsigned rank, const char *name, Span span);
 Cv emit_permute(Lower *L, ValueId x, const int64_t *perm, unsigned rank, const char *name, Span span);

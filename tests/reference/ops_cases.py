@@ -692,7 +692,7 @@ def _(c):
     # random values, then the edges: f16 ties (2049 and 2051 lie halfway), its largest
     # finite value and the largest value that rounds to it, subnormals (6e-8 is about
     # 2^-24), bf16 ties (257, 259), a float subnormal, signed zeros (goldens are finite:
-    # overflow to inf is checked by tests/unit/test_interp.c)
+    # overflow to inf is checked by tests/unit/test_kernels.c)
     edges = [2049.0, 2051.0, 65504.0, 65519.0, -65519.0, 4097.0, 6.0e-8, 2.0e-8, -3.0e-6,
              257.0, 259.0, 60001.0, 1.0e-40, 0.0, -0.0, 3.14159265]
     x = np.concatenate([c.randn(32, scale=3.0), np.array(edges, np.float32)]).reshape(6, 8)
@@ -705,13 +705,30 @@ def _(c):
     """
     t = T(x)
     return dict(doc="cast to f16/bf16 rounds as x.to(float16/bfloat16).float() (ties to even, "
-                    "subnormals, overflow to inf); int -> f16",
+                    "subnormals, the largest f16); int -> f16",
                 ndl=simple("cast_half", body, [("x", ty(x)), ("ids", ty(ids, "i64"))],
                            ["y1", "y2", "y3", "y4"], None),
                 inputs={"x": x, "ids": ids},
                 outputs={"y1": t.half().float(), "y2": t.bfloat16().float(),
                          "y3": T(ids).half().float(),
                          "y4": (t * 1.0e-10).bfloat16().half().float() * 2.0})
+
+
+@case("ops", "neg_int")
+def _(c):
+    a = c.ints(-50, 50, 3, 4, dtype=np.int32)
+    b = c.ints(-2**40, 2**40, 2, 5)
+    body = """
+    y1 = -a;
+    y2 = neg(b);
+    y3 = -(a * 3) + 7;
+    """
+    return dict(doc="unary minus and neg on i32/i64 tensors (torch.neg keeps the int dtype)",
+                ndl=simple("neg_int", body, [("a", ty(a, "i32")), ("b", ty(b, "i64"))],
+                           ["y1", "y2", "y3"], None),
+                inputs={"a": a, "b": b},
+                outputs={"y1": torch.neg(T(a)), "y2": torch.neg(T(b)),
+                         "y3": torch.neg(T(a) * 3) + 7})
 
 
 # ---- hashing (spec 8.3, 8.4) -----------------------------------------------------------------
