@@ -9,16 +9,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fuzz_target.h"
 #include "frontend/frontend.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void discard(void *ud, DiagLevel level, const char *text)
-{
-    (void)ud;
-    (void)level;
-    (void)text;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -28,7 +21,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     if (!options_parse(&opt, 4, argv, err, sizeof err)) return 0;
     SourceMgr *sm = src_new();
     uint32_t file = src_add(sm, "fuzz.ndl", (const char *)data, size);
-    Diag *d = file ? diag_new(sm, discard, NULL) : NULL;
+    Diag *d = file ? diag_new(sm, fuzz_discard_diag, NULL) : NULL;
     if (d) {
         Ast ast;
         ast_init(&ast);

@@ -8,22 +8,15 @@
 #include <stdint.h>
 #include <stdlib.h>
 
+#include "fuzz_target.h"
 #include "frontend/ast.h"
 #include "frontend/onnx/onnx.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void discard(void *ud, DiagLevel level, const char *text)
-{
-    (void)ud;
-    (void)level;
-    (void)text;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     SourceMgr *sm = src_new();
-    Diag *d = diag_new(sm, discard, NULL);
+    Diag *d = diag_new(sm, fuzz_discard_diag, NULL);
     OnnxResult r;
     bool ok = onnx_import_buffer(data, size, "fuzz.onnx", "fuzz", "fuzz.safetensors", d, &r);
     if (ok != (diag_errors(d) == 0)) abort();

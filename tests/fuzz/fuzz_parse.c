@@ -8,16 +8,9 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "fuzz_target.h"
 #include "frontend/ast.h"
 
-int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
-
-static void discard(void *ud, DiagLevel level, const char *text)
-{
-    (void)ud;
-    (void)level;
-    (void)text;
-}
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
@@ -27,7 +20,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         src_free(sm);
         return 0;
     }
-    Diag *d = diag_new(sm, discard, NULL);
+    Diag *d = diag_new(sm, fuzz_discard_diag, NULL);
     Ast ast;
     ast_init(&ast);
     parse_file(&ast, sm, file, d);
