@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "frontend.h"
 
 static void to_stderr(void *ud, DiagLevel level, const char *text)
@@ -21,7 +20,8 @@ int main(int argc, char **argv)
     char err[512];
     if (!options_parse(&opt, argc, argv, err, sizeof err)) {
         fprintf(stderr, "ndlc: error: %s\n%s", err, "run 'ndlc --help' for usage\n");
-        if (opt.output) unlink(opt.output); /* no stale artefact after any failure */
+        /* no stale artefact after any failure; not a device, not an input (driver.c) */
+        if (opt.output) ndlc_remove_outputs(&opt);
         options_free(&opt);
         return 2;
     }
