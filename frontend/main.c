@@ -14,6 +14,10 @@ static void to_stderr(void *ud, DiagLevel level, const char *text)
     fputs(text, stderr);
 }
 
+/* An internal error before the driver has listed the outputs (ir/base.c) still removes
+ * them; the driver then installs its own cleanup, which removes temporaries too. */
+static void ice_remove_outputs(void *opt) { ndlc_remove_outputs(opt); }
+
 int main(int argc, char **argv)
 {
     Options opt;
@@ -25,6 +29,7 @@ int main(int argc, char **argv)
         options_free(&opt);
         return 2;
     }
+    ndlc_set_ice_cleanup(ice_remove_outputs, &opt);
     size_t len = 1;
     for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
     char *command = xmalloc(len), *o = command;
