@@ -391,10 +391,12 @@ depfile_escape)
     # -MD without -o names the default output (a.c for --emit c); Make's specials are
     # escaped as GCC does: a space as '\ ', '#' as '\#', '$' as '$$'.
     mkdir "$tmp/d" && cp net.ndl net.w.safetensors "$tmp/d/" || exit 1
-    (cd "$tmp/d" && "$ndlc" net.ndl --emit c -MD) || fail "--emit c -MD failed"
+    last="ndlc net.ndl --emit c -MD"
+    (cd "$tmp/d" && "$ndlc" net.ndl --emit c -MD) || fail "'$last' failed"
     printf 'a.c: net.ndl \\\n  net.w.safetensors\n' | expect_text "$tmp/d/a.d"
     cp net.ndl "$tmp/d/my net.ndl"
-    (cd "$tmp/d" && "$ndlc" "my net.ndl" --emit ir -o 'o $x#1.ir' -MD) || fail "--emit ir -MD failed"
+    last="ndlc 'my net.ndl' --emit ir -o 'o \$x#1.ir' -MD"
+    (cd "$tmp/d" && "$ndlc" "my net.ndl" --emit ir -o 'o $x#1.ir' -MD) || fail "'$last' failed"
     printf 'o\\ $$x\\#1.ir: my\\ net.ndl \\\n  net.w.safetensors\n' | expect_text "$tmp/d/o \$x#1.d"
     ;;
 list_ops)
