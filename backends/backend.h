@@ -108,6 +108,22 @@ bool emitc_module(const Module *m, const EmitOptions *o, FILE *c, FILE *h, char 
 /* The C identifier the generated API is named with (the model's name), malloc'd. */
 char *emitc_prefix(const Module *m);
 
+/* Output files (backends/output.c; spec section 9). backend_temp_create makes the
+ * temporary that becomes path, `<path>.tmp<pid>.XXXXXX` beside it with mode 0666 & ~umask,
+ * and returns its name (malloc'd; its descriptor in *fd_out, or closed when fd_out is
+ * NULL). When path exists and is not a regular file it is written in place: the result is
+ * path itself, opened and truncated, unless `real` asks for a regular temporary anyway
+ * (one a linker writes), which then goes to backend_temp_dir(path). NULL with the
+ * reason in err. backend_install moves a finished temporary (or a build directory's
+ * file) to path: rename, or a copy of the bytes into a path written in place; tmp is
+ * removed either way. */
+char *backend_temp_create(const char *path, bool real, int *fd_out, char *err, size_t errlen);
+bool backend_install(const char *tmp, const char *path, char *err, size_t errlen);
+/* Where the temporaries and build directories of path go (in dir, len bytes; no
+ * allocation, so an internal-error cleanup may call it): its directory, or $TMPDIR
+ * (default /tmp) when path is written in place. */
+void backend_temp_dir(const char *path, char *dir, size_t len);
+
 /* --emit exe: generates the C in a temporary directory, compiles it with the runtime's
  * driver using $CC (default cc) -O3 -march=cpu, and renames the result to out_path. */
 /* A temporary build directory next to out_path, in tmpl (backends/c/exe.c). */

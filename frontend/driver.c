@@ -3,10 +3,13 @@
  * model, verify, run the passes, then emit (compile) or execute (run).
  *
  * Outputs are written to a temporary file in the target directory and renamed into
- * place; when a command fails, the output path is removed, so no partial or stale
- * artefact survives (spec section 9). Exit statuses: 0, 1 diagnostics, 2 usage, 3 ICE.
+ * place (backends/output.c; a device or FIFO is written in place); when a command fails,
+ * every output it names is removed (regular files only), so no partial or stale
+ * artefact survives (spec section 9), and an output that is one of the inputs is refused
+ * before anything is read or written. Exit statuses: 0, 1 diagnostics, 2 usage, 3 ICE.
  */
-#define _POSIX_C_SOURCE 200809L /* mkstemp, fdopen */
+#define _POSIX_C_SOURCE 200809L /* fdopen */
+#include <dirent.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -31,28 +34,40 @@ typedef struct OutFile {
 
 static bool out_open(OutFile *o, const char *path, Diag *d)
 {
+    char err[512];
+    int fd = -1;
     o->path = path;
-    o->tmp = xmalloc(strlen(path) + 32);
-    sprintf(o->tmp, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(o->tmp);
-    if (fd < 0 || !(o->f = fdopen(fd, "wb"))) {
-        diag_file_error(d, path, "cannot write: %s", strerror(errno));
-        if (fd >= 0) { close(fd); unlink(o->tmp); }
+    o->f = NULL;
+    o->tmp = backend_temp_create(path, false, &fd, err, sizeof err);
+    if (o->tmp && !(o->f = fdopen(fd, "wb"))) {
+        snprintf(err, sizeof err, "cannot write: %s", strerror(errno));
+        close(fd);
+        if (strcmp(o->tmp, path) != 0) unlink(o->tmp);
         free(o->tmp);
         o->tmp = NULL;
-        return false;
     }
-    return true;
+    if (!o->tmp) diag_file_error(d, path, "%s", err);
+    return o->tmp != NULL;
+}
+
+/* Closes and removes the temporary of an output that will not be committed. */
+static void out_abandon(OutFile *o)
+{
+    fclose(o->f);
+    if (strcmp(o->tmp, o->path) != 0) unlink(o->tmp);
+    free(o->tmp);
 }
 
 static bool out_commit(OutFile *o, Diag *d)
 {
+    char err[512];
     bool ok = fflush(o->f) == 0 && !ferror(o->f);
     ok = (fclose(o->f) == 0) && ok;
-    if (ok && rename(o->tmp, o->path) != 0) ok = false;
+    if (!ok) snprintf(err, sizeof err, "cannot write: %s", strerror(errno));
+    else ok = backend_install(o->tmp, o->path, err, sizeof err);
     if (!ok) {
-        diag_file_error(d, o->path, "cannot write: %s", strerror(errno));
-        unlink(o->tmp);
+        diag_file_error(d, o->path, "%s", err);
+        if (strcmp(o->tmp, o->path) != 0) unlink(o->tmp);
     }
     free(o->tmp);
     return ok;
@@ -278,15 +293,176 @@ static char *with_suffix(const char *path, const char *from, const char *to)
     return r;
 }
 
+/* ---- the command's outputs ------------------------------------------------------------ */
+
+/* The suffix the main output's derived names replace (NET.c -> NET.h, NET.weights.safetensors). */
+static const char *emit_suffix(EmitKind k)
+{
+    switch (k) {
+    case EMIT_C: return ".c";
+    case EMIT_CUDA: return ".cu";
+    case EMIT_OBJ: return ".o";
+    case EMIT_LLVM: return ".ll";
+    case EMIT_PTX: return ".ptx";
+    default: return "";
+    }
+}
+
+/* The main output: -o, or the default name of what --emit makes (a.out, as cc); NULL for
+ * text written to stdout (--emit ir|json|dot, `ndlc run` without -o). The one place that
+ * chooses a default name. */
+static const char *main_output(const Options *opt)
+{
+    if (opt->output || opt->cmd != CMD_COMPILE) return opt->output;
+    switch (opt->emit) {
+    case EMIT_EXE: return "a.out";
+    case EMIT_C: return "a.c";
+    case EMIT_OBJ: return "a.o";
+    case EMIT_LLVM: return "a.ll";
+    case EMIT_CUDA: return "a.cu";
+    case EMIT_PTX: return "a.ptx";
+    default: return NULL;
+    }
+}
+
+/* Every file a command writes, so that all are checked against the inputs before
+ * anything happens and all are removed after a failure (or an internal error). */
+typedef struct Outputs {
+    const char *main;    /* main_output() */
+    char *header;        /* NET.h beside --emit c|cuda|obj */
+    char *weights;       /* --external-weights: NET.weights.safetensors */
+    const char *report;  /* --report */
+    const char *target;  /* the depfile's target: the main output, or a.out for stdout */
+    char *depfile;       /* -MD: -MF, or the target with its suffix replaced by .d (as GCC) */
+    const char *inputs[4]; /* the inputs named on the command line */
+    bool keep;           /* refused (an output is an input): remove nothing */
+} Outputs;
+
+static void outputs_init(Outputs *o, const Options *opt)
+{
+    *o = (Outputs){.main = main_output(opt)};
+    const char *in[] = {opt->input, opt->weights, opt->subnet, opt->inputs};
+    unsigned n = 0;
+    for (unsigned i = 0; i < 4; i++)
+        if (in[i]) o->inputs[n++] = in[i];
+    if (opt->cmd != CMD_COMPILE) return;
+    const char *sfx = emit_suffix(opt->emit);
+    bool native = opt->emit == EMIT_EXE || opt->emit == EMIT_C || opt->emit == EMIT_OBJ ||
+                  opt->emit == EMIT_LLVM || opt->emit == EMIT_CUDA;
+    if (opt->emit == EMIT_C || opt->emit == EMIT_CUDA || opt->emit == EMIT_OBJ)
+        o->header = with_suffix(o->main, sfx, ".h");
+    if (native && opt->external_weights) o->weights = with_suffix(o->main, sfx, ".weights.safetensors");
+    o->report = opt->report;
+    o->target = o->main ? o->main : "a.out";
+    if (opt->depfile && opt->depfile_path) {
+        o->depfile = xstrdup(opt->depfile_path);
+    } else if (opt->depfile) {
+        o->depfile = xmalloc(strlen(o->target) + 3);
+        strcpy(o->depfile, o->target);
+        char *dot = strrchr(o->depfile, '.'), *slash = strrchr(o->depfile, '/');
+        if (dot && (!slash || dot > slash)) *dot = 0;
+        strcat(o->depfile, ".d");
+    }
+}
+
+static void outputs_free(Outputs *o)
+{
+    free(o->header);
+    free(o->weights);
+    free(o->depfile);
+}
+
+/* The output paths in v (NULLs skipped), their count returned. */
+static unsigned outputs_list(const Outputs *o, const char *v[5])
+{
+    const char *all[] = {o->main, o->header, o->weights, o->report, o->depfile};
+    unsigned n = 0;
+    for (unsigned i = 0; i < 5; i++)
+        if (all[i]) v[n++] = all[i];
+    return n;
+}
+
+/* Whether writing out would destroy in: the same file (device and inode), or the same
+ * path while out does not exist yet. A device or FIFO is written in place and never
+ * removed, so it may be both (`--inputs /dev/stdin -o /dev/stdout`), as GCC's /dev/null. */
+static bool same_file(const char *out, const char *in)
+{
+    struct stat so, si;
+    if (stat(out, &so) != 0) return strcmp(out, in) == 0;
+    return S_ISREG(so.st_mode) && stat(in, &si) == 0 && so.st_dev == si.st_dev && so.st_ino == si.st_ino;
+}
+
+/* True, after an error, when an output is one of the n inputs in[]; the outputs are
+ * then kept, since one of them is an input (GCC: "input file is the same as output"). */
+static bool outputs_clash(Outputs *o, const char *const *in, size_t n, Diag *d)
+{
+    const char *v[5];
+    unsigned nv = outputs_list(o, v);
+    for (unsigned i = 0; i < nv; i++)
+        for (size_t k = 0; k < n; k++)
+            if (in[k] && same_file(v[i], in[k])) {
+                diag_error(d, (Span){0}, "output file '%s' is the input file '%s'", v[i], in[k]);
+                o->keep = true;
+                return true;
+            }
+    return false;
+}
+
+/* Removes the outputs of a failed command: regular files only (never /dev/null), never an
+ * input. Calls nothing that allocates through xmalloc, so an internal error may run it. */
+static void outputs_remove(const Outputs *o)
+{
+    const char *v[5];
+    unsigned nv = outputs_list(o, v);
+    for (unsigned i = 0; i < nv && !o->keep; i++) {
+        bool input = false;
+        for (unsigned k = 0; k < 4 && o->inputs[k]; k++) input = input || same_file(v[i], o->inputs[k]);
+        if (!input) ndlrt_out_remove(v[i]);
+    }
+}
+
+/* Removes this process's temporaries of path (`<name>.tmp<pid>.*`, backends/output.c). */
+static void remove_temps(const char *path)
+{
+    char dir[4096], prefix[512], full[4096 + 512];
+    backend_temp_dir(path, dir, sizeof dir);
+    const char *slash = strrchr(path, '/');
+    snprintf(prefix, sizeof prefix, "%s.tmp%ld.", slash ? slash + 1 : path, (long)getpid());
+    DIR *dp = opendir(dir);
+    if (!dp) return;
+    for (struct dirent *e; (e = readdir(dp)) != NULL;) {
+        if (strncmp(e->d_name, prefix, strlen(prefix)) != 0) continue;
+        snprintf(full, sizeof full, "%s/%s", dir, e->d_name);
+        ndlrt_out_remove(full);
+    }
+    closedir(dp);
+}
+
+/* ndlc_ice_at's cleanup (ir/base.c): an internal error leaves no output or temporary. */
+static void outputs_ice_cleanup(void *ud)
+{
+    const Outputs *o = ud;
+    const char *v[5];
+    unsigned nv = outputs_list(o, v);
+    outputs_remove(o);
+    for (unsigned i = 0; i < nv; i++) remove_temps(v[i]);
+}
+
+void ndlc_remove_outputs(const Options *opt)
+{
+    Outputs o;
+    outputs_init(&o, opt);
+    outputs_remove(&o);
+    outputs_free(&o);
+}
+
 /* --backend llvm (exe, obj, llvm) and --emit obj|llvm: the object ships the C backend's
  * header beside it (NET.o -> NET.h), since it exports the same API. */
-static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
+static bool emit_llvm(const Module *m, const Options *opt, const Outputs *outs, Diag *d)
 {
-    const char *out = opt->output ? opt->output : opt->emit == EMIT_OBJ ? "a.o" : opt->emit == EMIT_LLVM ? "a.ll" : "a.out";
-    char *weights = with_suffix(out, opt->emit == EMIT_OBJ ? ".o" : opt->emit == EMIT_LLVM ? ".ll" : "",
-                                ".weights.safetensors");
+    const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
-                      .external_weights = opt->external_weights, .weights_path = weights, .threads = 1,
+                      .external_weights = opt->external_weights, .weights_path = outs->weights, .threads = 1,
                       .sparse = (SparseMode)opt->sparse,
                       .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0};
     char err[512] = "";
@@ -294,62 +470,48 @@ static bool emit_llvm(const Module *m, const Options *opt, Diag *d)
     bool ok = emitll_module(m, &eo, kind, out, opt->cpu, err, sizeof err);
     if (!ok) diag_file_error(d, out, "%s", err);
     if (ok && kind == EMITLL_OBJ) {
-        char *hpath = with_suffix(out, ".o", ".h");
-        const char *slash = strrchr(hpath, '/');
-        eo.h_name = slash ? slash + 1 : hpath;
+        const char *slash = strrchr(outs->header, '/');
+        eo.h_name = slash ? slash + 1 : outs->header;
         OutFile h;
-        ok = out_open(&h, hpath, d);
+        ok = out_open(&h, outs->header, d);
         if (ok) {
             emitc_write_header(m, &eo, h.f);
             ok = out_commit(&h, d);
         }
-        if (!ok) unlink(out);
-        free(hpath);
     }
-    if (!ok && opt->external_weights) unlink(weights);
-    free(weights);
-    return ok;
+    return ok; /* after a failure the driver removes every output (outputs_remove) */
 }
 
 /* Writes the source and header pair an emitter produces (NET.c/.h, NET.cu/.h) atomically:
  * both appear, or neither. */
 typedef bool EmitPairFn(const Module *m, const EmitOptions *o, FILE *src, FILE *h, char *err, size_t errlen);
-static bool write_pair(const Module *m, EmitOptions *eo, EmitPairFn *emit, const char *out, const char *suffix, Diag *d)
+static bool write_pair(const Module *m, EmitOptions *eo, EmitPairFn *emit, const Outputs *outs, Diag *d)
 {
     char err[512] = "";
-    char *hpath = with_suffix(out, suffix, ".h");
-    const char *slash = strrchr(hpath, '/');
-    eo->h_name = slash ? slash + 1 : hpath;
+    const char *slash = strrchr(outs->header, '/');
+    eo->h_name = slash ? slash + 1 : outs->header;
     OutFile c, h;
-    bool ok = out_open(&c, out, d);
-    if (ok && !out_open(&h, hpath, d)) {
-        fclose(c.f);
-        unlink(c.tmp);
-        free(c.tmp);
+    bool ok = out_open(&c, outs->main, d);
+    if (ok && !out_open(&h, outs->header, d)) {
+        out_abandon(&c);
         ok = false;
     } else if (ok) {
         ok = emit(m, eo, c.f, h.f, err, sizeof err);
         if (!ok) {
-            diag_file_error(d, out, "%s", err);
-            fclose(c.f);
-            fclose(h.f);
-            unlink(c.tmp);
-            unlink(h.tmp);
-            free(c.tmp);
-            free(h.tmp);
+            diag_file_error(d, outs->main, "%s", err);
+            out_abandon(&c);
+            out_abandon(&h);
         } else {
             ok = out_commit(&c, d);
             ok = out_commit(&h, d) && ok;
         }
     }
-    if (!ok) unlink(hpath);
-    free(hpath);
     return ok;
 }
 
 /* --target cuda (--emit cuda|exe): NET.cu + NET.h, or an executable built by nvcc. An op
  * without a CUDA kernel yet is an error at its NDL location, before anything is written. */
-static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
+static bool emit_cuda(const Module *m, const Options *opt, const Outputs *outs, const SourceMgr *sm, Diag *d)
 {
     if (opt->emit != EMIT_CUDA && opt->emit != EMIT_EXE) {
         diag_error(d, (Span){0}, "--target cuda produces --emit cuda or exe (--emit %s is for the CPU)",
@@ -361,11 +523,9 @@ static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, 
                    "--backend c)", opt->backend);
         return false;
     }
-    const char *out = opt->output ? opt->output : (opt->emit == EMIT_CUDA ? "a.cu" : "a.out");
-    /* --external-weights: NET.cu -> NET.weights.safetensors, an executable NET -> NET.weights.safetensors */
-    char *weights = with_suffix(out, opt->emit == EMIT_CUDA ? ".cu" : "", ".weights.safetensors");
+    const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
-                      .external_weights = opt->external_weights, .weights_path = weights,
+                      .external_weights = opt->external_weights, .weights_path = outs->weights,
                       .sparse = (SparseMode)opt->sparse, .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
     OpId bad;
@@ -376,10 +536,8 @@ static bool emit_cuda(const Module *m, const Options *opt, const SourceMgr *sm, 
         ok = emitcu_build_exe(m, &eo, out, err, sizeof err);
         if (!ok) diag_file_error(d, out, "%s", err);
     } else {
-        ok = write_pair(m, &eo, emitcu_module, out, ".cu", d);
+        ok = write_pair(m, &eo, emitcu_module, outs, d);
     }
-    if (!ok && opt->external_weights) unlink(weights); /* no stale weight file either */
-    free(weights);
     return ok;
 }
 
@@ -412,31 +570,31 @@ static bool ptx_prepare(const Module *m, const Options *opt, Diag *d, PtxPlan *p
     return true;
 }
 
-static bool emit_ptx(const Module *m, const Options *opt, const PtxPlan *plan, const char *sm, Diag *d)
+static bool emit_ptx(const Module *m, const Options *opt, const Outputs *outs, const PtxPlan *plan, const char *sm,
+                     Diag *d)
 {
     char err[512] = "";
-    const char *out = opt->output ? opt->output : (opt->emit == EMIT_PTX ? "a.ptx" : "a.out");
+    const char *out = outs->main;
     bool ok = opt->emit == EMIT_PTX ? emitll_ptx(m, plan, sm, out, err, sizeof err)
                                     : emitll_ptx_exe(m, plan, sm, out, err, sizeof err);
     if (!ok) diag_file_error(d, out, "%s", err);
     return ok;
 }
 
-static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm, Diag *d)
+static bool emit_native(const Module *m, const Options *opt, const Outputs *outs, const SourceMgr *sm, Diag *d)
 {
-    if (strcmp(opt->target, "cuda") == 0 || opt->emit == EMIT_CUDA) return emit_cuda(m, opt, sm, d);
+    if (strcmp(opt->target, "cuda") == 0 || opt->emit == EMIT_CUDA) return emit_cuda(m, opt, outs, sm, d);
     if (strcmp(opt->target, "cpu") == 0 &&
         (opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0)))
-        return emit_llvm(m, opt, d);
+        return emit_llvm(m, opt, outs, d);
     if (strcmp(opt->backend, "c") != 0 || strcmp(opt->target, "cpu") != 0) {
         diag_error(d, (Span){0}, "--backend %s --target %s is not supported yet (only the C backend for "
                    "the CPU)", opt->backend, opt->target);
         return false;
     }
-    const char *out = opt->output ? opt->output : (opt->emit == EMIT_C ? "a.c" : "a.out");
-    char *weights = with_suffix(out, opt->emit == EMIT_C ? ".c" : "", ".weights.safetensors");
+    const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
-                      .external_weights = opt->external_weights, .weights_path = weights,
+                      .external_weights = opt->external_weights, .weights_path = outs->weights,
                       .threads = opt->threads, .sparse = (SparseMode)opt->sparse,
                       .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0,
                       .span_fmt = format_span, .span_ud = (void *)sm};
@@ -446,10 +604,8 @@ static bool emit_native(const Module *m, const Options *opt, const SourceMgr *sm
         ok = emitc_build_exe(m, &eo, out, opt->cpu, err, sizeof err);
         if (!ok) diag_file_error(d, out, "%s", err);
     } else {
-        ok = write_pair(m, &eo, emitc_module, out, ".c", d);
+        ok = write_pair(m, &eo, emitc_module, outs, d);
     }
-    if (!ok && opt->external_weights) unlink(weights);
-    free(weights);
     return ok;
 }
 
@@ -461,29 +617,33 @@ static bool is_onnx(const char *path)
     return n >= 5 && strcmp(path + n - 5, ".onnx") == 0;
 }
 
-static void write_depfile(const Options *opt, const Module *m, Diag *d)
+/* A path as Make reads it in a rule: spaces as `\ `, `#` as `\#`, `$` as `$$` (as GCC). */
+static void put_make_path(FILE *f, const char *p)
 {
-    const char *target = opt->output ? opt->output : "a.out";
-    char *path = NULL;
-    if (!opt->depfile_path) { /* as GCC: the output's name with its suffix replaced by .d */
-        path = xmalloc(strlen(target) + 3);
-        strcpy(path, target);
-        char *dot = strrchr(path, '.'), *slash = strrchr(path, '/');
-        if (dot && (!slash || dot > slash)) *dot = 0;
-        strcat(path, ".d");
+    for (; *p; p++) {
+        if (*p == ' ' || *p == '#') fputc('\\', f);
+        else if (*p == '$') fputc('$', f);
+        fputc(*p, f);
     }
-    OutFile o;
-    if (out_open(&o, opt->depfile_path ? opt->depfile_path : path, d)) {
-        fprintf(o.f, "%s: %s", target, opt->input);
-        /* an imported ONNX model reads only itself (its weights are a temporary) */
-        for (uint32_t i = 0; i < m->deps.n && !is_onnx(opt->input); i++) fprintf(o.f, " \\\n  %s", m->deps.v[i]);
-        fputc('\n', o.f);
-        out_commit(&o, d);
-    }
-    free(path);
 }
 
-static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
+static bool write_depfile(const Options *opt, const Outputs *outs, const Module *m, Diag *d)
+{
+    OutFile o;
+    if (!out_open(&o, outs->depfile, d)) return false;
+    put_make_path(o.f, outs->target);
+    fputs(": ", o.f);
+    put_make_path(o.f, opt->input);
+    /* an imported ONNX model reads only itself (its weights are a temporary) */
+    for (uint32_t i = 0; i < m->deps.n && !is_onnx(opt->input); i++) {
+        fputs(" \\\n  ", o.f);
+        put_make_path(o.f, m->deps.v[i]);
+    }
+    fputc('\n', o.f);
+    return out_commit(&o, d);
+}
+
+static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t file, Diag *d)
 {
     char err[512];
     Ast ast;
@@ -504,6 +664,11 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     int status = 0;
     if (!m) {
         status = usage ? 2 : 1;
+        goto done;
+    }
+    /* the weight files the .ndl names are inputs too */
+    if (outputs_clash(outs, m->deps.v, m->deps.n, d)) {
+        status = 2;
         goto done;
     }
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
@@ -529,14 +694,8 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
         }
         pc.ptx = &ptx_plan;
     }
-    if (opt->report) {
-        OutFile o;
-        if (!out_open(&o, opt->report, d)) { status = 1; goto done; }
-        print_json(o.f, &pc);
-        if (!out_commit(&o, d)) { status = 1; goto done; }
-    }
     switch (wants_ptx(opt) ? EMIT_PTX : opt->emit) {
-    case EMIT_PTX: status = emit_ptx(m, opt, &ptx_plan, ptx_sm, d) ? 0 : 1; break;
+    case EMIT_PTX: status = emit_ptx(m, opt, outs, &ptx_plan, ptx_sm, d) ? 0 : 1; break;
     case EMIT_IR: status = write_text(opt->output, d, print_ir, &pc) ? 0 : 1; break;
     case EMIT_DOT: status = write_text(opt->output, d, print_dot, &pc) ? 0 : 1; break;
     case EMIT_JSON: status = write_text(opt->output, d, print_json, &pc) ? 0 : 1; break;
@@ -544,11 +703,20 @@ static int compile(const Options *opt, SourceMgr *sm, uint32_t file, Diag *d)
     case EMIT_OBJ:
     case EMIT_LLVM:
     case EMIT_CUDA:
-    case EMIT_EXE: status = emit_native(m, opt, sm, d) ? 0 : 1; break;
+    case EMIT_EXE: status = emit_native(m, opt, outs, sm, d) ? 0 : 1; break;
     default: NDLC_ICE("--emit kind %d has no backend", (int)opt->emit); /* EMIT_AST returned above */
     }
-    if (status == 0 && opt->depfile)
-        write_depfile(opt, m, d);
+    /* the report and depfile only describe an output that exists */
+    if (status == 0 && opt->report) {
+        OutFile o;
+        if (out_open(&o, opt->report, d)) {
+            print_json(o.f, &pc);
+            if (!out_commit(&o, d)) status = 1;
+        } else {
+            status = 1;
+        }
+    }
+    if (status == 0 && opt->depfile && !write_depfile(opt, outs, m, d)) status = 1;
 done:
     if (pc.ptx) ptx_plan_free(&ptx_plan);
     ir_module_free(m);
@@ -574,6 +742,13 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
     case CMD_SUBNETS: return subnets_run(opt, sm, d); /* subnets.c */
     default: break;
     }
+    Outputs outs;
+    outputs_init(&outs, opt);
+    if (outputs_clash(&outs, outs.inputs, 4, d)) { /* before reading or writing anything */
+        outputs_free(&outs);
+        return 2;
+    }
+    ndlc_set_ice_cleanup(outputs_ice_cleanup, &outs);
     int status = 1;
     char err[512];
     if (is_onnx(opt->input)) {
@@ -583,18 +758,18 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
         if (onnx_prepare_compile(opt, sm, d, &file, &weights)) {
             Options imported = *opt;
             imported.weights = weights;
-            status = compile(&imported, sm, file, d);
+            status = compile(&imported, &outs, sm, file, d);
         }
         onnx_remove_temp(weights);
     } else {
         uint32_t file = src_load(sm, opt->input, err, sizeof err);
-        if (file) status = compile(opt, sm, file, d);
+        if (file) status = compile(opt, &outs, sm, file, d);
         else diag_file_error(d, opt->input, "%s", err);
     }
     /* no stale or partial artefact survives a failure (as GCC), but only a regular file is
      * removed: `-o /dev/null` (as root) must not delete the device */
-    struct stat out_st;
-    if (status != 0 && opt->output && lstat(opt->output, &out_st) == 0 && S_ISREG(out_st.st_mode))
-        unlink(opt->output);
+    if (status != 0) outputs_remove(&outs);
+    ndlc_set_ice_cleanup(NULL, NULL);
+    outputs_free(&outs);
     return status;
 }

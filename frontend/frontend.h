@@ -19,5 +19,8 @@ Module *lower_model(const Ast *ast, const SourceMgr *sm, uint32_t file, const Op
 /* Runs one command (compile, run, ...) and returns the process exit status
  * (0 ok, 1 diagnostics, 2 usage, 3 internal error). Diagnostics go to d's sink. */
 int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d);
+/* Removes the outputs the command line names (-o and the files derived from it, --report,
+ * the depfile), regular files only and never an input: after a usage error. */
+void ndlc_remove_outputs(const Options *opt);
 
 #endif

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 #include "frontend.h"
 
 static void to_stderr(void *ud, DiagLevel level, const char *text)
@@ -15,16 +14,22 @@ static void to_stderr(void *ud, DiagLevel level, const char *text)
     fputs(text, stderr);
 }
 
+/* An internal error before the driver has listed the outputs (ir/base.c) still removes
+ * them; the driver then installs its own cleanup, which removes temporaries too. */
+static void ice_remove_outputs(void *opt) { ndlc_remove_outputs(opt); }
+
 int main(int argc, char **argv)
 {
     Options opt;
     char err[512];
     if (!options_parse(&opt, argc, argv, err, sizeof err)) {
         fprintf(stderr, "ndlc: error: %s\n%s", err, "run 'ndlc --help' for usage\n");
-        if (opt.output) unlink(opt.output); /* no stale artefact after any failure */
+        /* no stale artefact after any failure; not a device, not an input (driver.c) */
+        if (opt.output) ndlc_remove_outputs(&opt);
         options_free(&opt);
         return 2;
     }
+    ndlc_set_ice_cleanup(ice_remove_outputs, &opt);
     size_t len = 1;
     for (int i = 0; i < argc; i++) len += strlen(argv[i]) + 1;
     char *command = xmalloc(len), *o = command;

@@ -14,6 +14,22 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- internal-error cleanup ------------------------------------------------------
+ * Process-wide, like the allocation counter below, for the same reason: an ICE can come
+ * from any depth (xmalloc has no context to carry a hook in) and ends the whole process
+ * with exit(3), so the one command the process runs registers here what must not
+ * survive it (its outputs and temporaries, frontend/driver.c). Set and cleared by that
+ * command's thread only; the hook is taken before it runs, so an ICE inside it cannot
+ * recurse. */
+static NdlcIceCleanup *ice_cleanup;
+static void *ice_cleanup_ud;
+
+void ndlc_set_ice_cleanup(NdlcIceCleanup *fn, void *ud)
+{
+    ice_cleanup = fn;
+    ice_cleanup_ud = ud;
+}
+
 void ndlc_ice_at(const char *file, int line, const char *fmt, ...)
 {
     va_list ap;
@@ -24,6 +40,9 @@ void ndlc_ice_at(const char *file, int line, const char *fmt, ...)
     va_end(ap);
     fputc('\n', stderr);
     fflush(stderr);
+    NdlcIceCleanup *fn = ice_cleanup;
+    ice_cleanup = NULL;
+    if (fn) fn(ice_cleanup_ud);
     exit(3);
 }
 

@@ -28,6 +28,10 @@ typedef struct Span {
 /* Internal compiler error: prints "ndlc: internal error at FILE:LINE: ..." and exits 3. */
 NDLC_NORETURN void ndlc_ice_at(const char *file, int line, const char *fmt, ...) NDLC_PRINTF(3, 4);
 #define NDLC_ICE(...) ndlc_ice_at(__FILE__, __LINE__, __VA_ARGS__)
+/* Called by ndlc_ice_at before exit(3), once (NULL: none): the driver removes the
+ * command's outputs and temporaries there. Process-wide (base.c says why). */
+typedef void NdlcIceCleanup(void *ud);
+void ndlc_set_ice_cleanup(NdlcIceCleanup *fn, void *ud);
 
 /* Checked allocation: never returns NULL (an exhausted heap is an internal error).
  * Under NDLC_FAIL_ALLOC=N (debug builds) the N-th allocation fails, to test that path. */

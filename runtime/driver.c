@@ -701,6 +701,6 @@ int ndlrt_driver_main(const NdlrtModelInfo *info, int argc, char **argv)
     free(r.out_dims);
     free(r.weights);
     /* no stale or partial output survives a failure (as GCC) */
-    if (status != DRV_OK) unlink(r.out_path);
+    if (status != DRV_OK) ndlrt_out_remove(r.out_path); /* a regular file only, never a device */
     return status;
 }

@@ -84,6 +84,7 @@
  *     cannot create a temporary file next to it: <strerror>
  *     cannot write: <strerror>
  *     cannot rename the temporary file into place: <strerror>
+ *   (an existing path that is not a regular file is written in place, no temporary)
  *     out of memory
  */
 #ifndef _DEFAULT_SOURCE
@@ -1361,6 +1362,22 @@ static int build_header(Buf *h, const NdlrtStOut **order, size_t n, char *err, s
     return 0;
 }
 
+/* ---- outputs ----------------------------------------------------------------------
+ * A path that exists and is not a regular file (a device, a FIFO, a symlink) is written
+ * in place, as cc does: renaming a temporary over it would replace /dev/null with a
+ * regular file. Only a regular file is ever removed after a failure. */
+NDLRT_API int ndlrt_out_in_place(const char *path)
+{
+    struct stat st;
+    return lstat(path, &st) == 0 && !S_ISREG(st.st_mode);
+}
+
+NDLRT_API void ndlrt_out_remove(const char *path)
+{
+    struct stat st;
+    if (path && lstat(path, &st) == 0 && S_ISREG(st.st_mode)) unlink(path);
+}
+
 NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t n, char *err,
                    size_t errlen)
 {
@@ -1386,12 +1403,16 @@ NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t
     }
     if (build_header(&h, order, n, err, errlen) < 0) goto done;
 
+    int in_place = ndlrt_out_in_place(path);
+    if (in_place && (fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)) < 0) goto write_error;
     size_t plen = strlen(path);
-    if (!(tmp = malloc(plen + 64))) {
+    if (in_place) {
+        /* written where it is, no temporary */
+    } else if (!(tmp = malloc(plen + 64))) {
         errf(err, errlen, "out of memory");
         goto done;
     }
-    for (int attempt = 0; fd < 0; attempt++) {
+    for (int attempt = 0; !in_place && fd < 0; attempt++) {
         snprintf(tmp, plen + 64, "%s.tmp%ld.%d", path, (long)getpid(), attempt);
         fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666);
         if (fd < 0 && (errno != EEXIST || attempt >= 100)) {
@@ -1399,7 +1420,7 @@ NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t
             goto done;
         }
     }
-    created = 1;
+    created = !in_place;
     unsigned char len8[8];
     for (int i = 0; i < 8; i++) len8[i] = (unsigned char)((uint64_t)h.n >> (8 * i));
     if (write_all(fd, len8, 8) < 0 || write_all(fd, h.p, h.n) < 0) goto write_error;
@@ -1408,11 +1429,13 @@ NDLRT_API int ndlrt_st_write(const char *path, const NdlrtStOut *tensors, size_t
         check_out(order[i], i, &bytes, NULL, 0);
         if (bytes && write_all(fd, order[i]->data, (size_t)bytes) < 0) goto write_error;
     }
-    if (fsync(fd) != 0) goto write_error;
+    /* a device or FIFO may not support fsync (EINVAL): that is no failure */
+    if (fsync(fd) != 0 && !(in_place && (errno == EINVAL || errno == ENOTSUP || errno == EROFS)))
+        goto write_error;
     e = close(fd);
     fd = -1;
     if (e != 0) goto write_error;
-    if (rename(tmp, path) != 0) {
+    if (!in_place && rename(tmp, path) != 0) {
         errf(err, errlen, "cannot rename the temporary file into place: %s", strerror(errno));
         goto done;
     }

@@ -69,8 +69,15 @@ NDLRT_API int ndlrt_st_read_i64(const NdlrtStTensor *t, int64_t *dst);
 
 /* Writing: tensors in any order; the header lists them sorted by name, data in the
  * same order, header padded with spaces to a multiple of 8 (as the reference writer).
- * The file is written to a temporary in the same directory and renamed into place;
- * on failure nothing is left at path. */
+ * The file is written to a temporary in the same directory and renamed into place
+ * (or in place, see ndlrt_out_in_place); on failure nothing is left at path. */
+/* Output paths (spec section 9): 1 when path exists and is not a regular file (a device,
+ * FIFO or symlink), which writers then open and truncate in place instead of renaming a
+ * temporary over it; ndlrt_out_remove unlinks path only when it is a regular file, so
+ * that removing a failed output never deletes /dev/null. */
+NDLRT_API int ndlrt_out_in_place(const char *path);
+NDLRT_API void ndlrt_out_remove(const char *path);
+
 typedef struct NdlrtStOut {
     const char *name;
     NdlrtStDType dtype;

@@ -42,11 +42,13 @@ static void remove_tree(const char *dir, const char *const *names, size_t n)
 }
 
 /* A temporary build directory next to out_path (in tmpl, len bytes), so that rename()
- * into place cannot cross devices; NULL with the reason in err. */
+ * into place cannot cross devices (in $TMPDIR when out_path is written in place: the
+ * executable is then copied); NULL with the reason in err. */
 char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err, size_t errlen)
 {
-    const char *slash = strrchr(out_path, '/');
-    snprintf(tmpl, len, "%.*sndlc-build-XXXXXX", slash ? (int)(slash - out_path + 1) : 0, out_path);
+    char where[4096];
+    backend_temp_dir(out_path, where, sizeof where);
+    snprintf(tmpl, len, "%s/ndlc-build-XXXXXX", where);
     char *dir = mkdtemp(tmpl);
     if (!dir) snprintf(err, errlen, "cannot create a temporary directory next to '%s': %s", out_path, strerror(errno));
     return dir;
@@ -133,10 +135,7 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc,
                         o->threads > 1 ? "-fopenmp" : "-O3", "-o", exe, s1, s2, s3, s4, "-lm", NULL};
         ok = backend_run(argv, "the C compiler", "on the generated code", err, errlen);
-        if (ok && rename(exe, out_path) != 0) {
-            snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
-            ok = false;
-        }
+        ok = ok && backend_install(exe, out_path, err, errlen); /* rename, or copy onto a device */
     }
     remove_tree(dir, files, nfiles);
     return ok;

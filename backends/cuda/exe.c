@@ -127,10 +127,7 @@ bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_pat
         char *tail[] = {"-o", exe, s[0], s[1], s[2], s[3], "-lm", NULL};
         for (size_t i = 0; ok && i < sizeof tail / sizeof *tail; i++) argv[argc++] = tail[i];
         ok = ok && backend_run(argv, "the CUDA compiler", "on the generated code", err, errlen);
-        if (ok && rename(exe, out_path) != 0) {
-            snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
-            ok = false;
-        }
+        ok = ok && backend_install(exe, out_path, err, errlen); /* rename, or copy onto a device */
     }
     backend_remove_build_dir(dir, tree, sizeof tree / sizeof *tree);
     return ok;

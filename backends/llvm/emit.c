@@ -941,27 +941,14 @@ static bool run_linker(const char *obj, const char *exe, char *err, size_t errle
     return backend_run(argv, "the linker", "on the object", err, errlen);
 }
 
-/* A temporary name beside path (created empty, so it is ours). An object without a
- * suffix is still linker input for cc. */
-static char *temp_beside(const char *path, char *err, size_t errlen)
-{
-    char *t = xmalloc(strlen(path) + 16);
-    sprintf(t, "%s.tmpXXXXXX", path);
-    int fd = mkstemp(t);
-    if (fd < 0) {
-        snprintf(err, errlen, "cannot create a file next to '%s': %s", path, strerror(errno));
-        free(t);
-        return NULL;
-    }
-    close(fd);
-    return t;
-}
-
+/* The object (or IR) goes to a temporary beside out (backend_temp_create; an object
+ * without a suffix is still linker input for cc), then to out by backend_install; an
+ * executable links the object into a second, regular temporary. */
 static bool write_output(EmitL *e, LLVMTargetMachineRef tm, EmitLlvmKind kind, const char *out, char *err,
                          size_t errlen)
 {
     char *msg = NULL;
-    char *tmp = temp_beside(out, err, errlen);
+    char *tmp = backend_temp_create(out, kind == EMITLL_EXE, NULL, err, errlen);
     if (!tmp) return false;
     bool ok;
     if (kind == EMITLL_IR) ok = !LLVMPrintModuleToFile(e->mod, tmp, &msg);
@@ -969,20 +956,15 @@ static bool write_output(EmitL *e, LLVMTargetMachineRef tm, EmitLlvmKind kind, c
     if (!ok) snprintf(err, errlen, "LLVM cannot write '%s': %s", out, msg ? msg : "");
     LLVMDisposeMessage(msg);
     if (ok && kind == EMITLL_EXE) {
-        char *exe = temp_beside(out, err, errlen);
+        char *exe = backend_temp_create(out, true, NULL, err, errlen);
         ok = exe && run_linker(tmp, exe, err, errlen);
-        if (ok && rename(exe, out) != 0) {
-            snprintf(err, errlen, "cannot move the executable to '%s': %s", out, strerror(errno));
-            ok = false;
-        }
+        ok = ok && backend_install(exe, out, err, errlen);
         if (exe) unlink(exe);
         free(exe);
-        unlink(tmp);
-    } else if (ok && rename(tmp, out) != 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", out, strerror(errno));
-        ok = false;
+    } else if (ok) {
+        ok = backend_install(tmp, out, err, errlen);
     }
-    if (!ok) unlink(tmp);
+    if (strcmp(tmp, out) != 0) unlink(tmp);
     free(tmp);
     return ok;
 }

@@ -166,13 +166,15 @@ bool emitll_ptx_text(const Module *m, const PtxPlan *p, const char *sm, FILE *f,
 
 bool emitll_ptx(const Module *m, const PtxPlan *p, const char *sm, const char *out_path, char *err, size_t errlen)
 {
-    char *tmp = xmalloc(strlen(out_path) + 16);
-    sprintf(tmp, "%s.tmpXXXXXX", out_path);
-    int fd = mkstemp(tmp);
-    FILE *f = fd >= 0 ? fdopen(fd, "wb") : NULL;
+    int fd;
+    char *tmp = backend_temp_create(out_path, false, &fd, err, errlen);
+    FILE *f = tmp ? fdopen(fd, "wb") : NULL;
     if (!f) {
-        snprintf(err, errlen, "cannot create a file next to '%s': %s", out_path, strerror(errno));
-        if (fd >= 0) close(fd);
+        if (tmp) {
+            snprintf(err, errlen, "cannot write '%s': %s", out_path, strerror(errno));
+            close(fd);
+            if (strcmp(tmp, out_path) != 0) unlink(tmp);
+        }
         free(tmp);
         return false;
     }
@@ -181,11 +183,8 @@ bool emitll_ptx(const Module *m, const PtxPlan *p, const char *sm, const char *o
         snprintf(err, errlen, "cannot write '%s': %s", out_path, strerror(errno));
         ok = false;
     }
-    if (ok && rename(tmp, out_path) != 0) {
-        snprintf(err, errlen, "cannot write '%s': %s", out_path, strerror(errno));
-        ok = false;
-    }
-    if (!ok) unlink(tmp);
+    ok = ok && backend_install(tmp, out_path, err, errlen);
+    if (!ok && strcmp(tmp, out_path) != 0) unlink(tmp);
     free(tmp);
     return ok;
 }

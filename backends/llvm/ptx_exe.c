@@ -195,10 +195,7 @@ bool emitll_ptx_exe(const Module *m, const PtxPlan *p, const char *sm, const cha
         char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-O2", "-std=c11", inc, "-o", exe, s[0], s[1], s[2], s[3],
                         s[4], "-ldl", "-lm", NULL};
         ok = backend_run(argv, "the C compiler", "on the PTX host code", err, errlen);
-        if (ok && rename(exe, out_path) != 0) {
-            snprintf(err, errlen, "cannot move the executable to '%s': %s", out_path, strerror(errno));
-            ok = false;
-        }
+        ok = ok && backend_install(exe, out_path, err, errlen); /* rename, or copy onto a device */
     }
     backend_remove_build_dir(dir, tree, sizeof tree / sizeof *tree);
     free(abs);

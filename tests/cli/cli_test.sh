@@ -76,6 +76,13 @@ expect_usage() {
     printf 'ndlc: error: %s\nrun '"'"'ndlc --help'"'"' for usage\n' "$1" | expect_text "$tmp/stderr"
 }
 
+# A refused command: exit status 2 and just "ndlc: error: MESSAGE", nothing on stdout.
+expect_usage_only() {
+    expect_rc 2
+    expect_empty "$tmp/stdout"
+    printf 'ndlc: error: %s\n' "$1" | expect_text "$tmp/stderr"
+}
+
 case $name in
 version)
     run --version
@@ -272,6 +279,125 @@ render.ndl:11:9: error: cannot broadcast [8,64] with [8,32] in 'add'
    11 |     y = h + b;
       |         ^~~~~
 EOF
+    ;;
+out_device)
+    # An output path that exists and is not a regular file is written in place (as cc),
+    # never replaced by a renamed temporary nor removed after a failure: a FIFO, a
+    # character device (mknod, root only), and the runtime writer of `ndlc run -o`.
+    mkfifo "$tmp/fifo" || { fail "mkfifo"; exit 1; }
+    timeout 20 cat "$tmp/fifo" >"$tmp/fifo.out" &   # a reader, so that the writer can open it
+    run net.ndl --emit ir -o "$tmp/fifo"
+    wait
+    expect_rc 0
+    [ -p "$tmp/fifo" ] || fail "'$last' replaced the FIFO"
+    grep -q 'conv2d' "$tmp/fifo.out" || fail "'$last': the IR did not go through the FIFO"
+    run net.ndl --emit ir -o "$tmp/fifo" --frob
+    expect_rc 2
+    [ -p "$tmp/fifo" ] || fail "'$last' removed the FIFO"
+    if [ "$(id -u)" = 0 ] && mknod -m 666 "$tmp/null" c 1 3 2>/dev/null; then
+        for emit in ir c; do
+            run net.ndl --emit $emit -o "$tmp/null"
+            expect_rc 0
+            [ -c "$tmp/null" ] || fail "'$last' replaced the device"
+        done
+        run ../../examples/tinynet.ndl --emit ir -o "$tmp/null" --nothing
+        [ -c "$tmp/null" ] || fail "'$last' removed the device"
+        run run ../../examples/tinynet.ndl --inputs ../../examples/tinynet.in.safetensors -o "$tmp/null"
+        expect_rc 0
+        [ -c "$tmp/null" ] || fail "'$last' replaced the device"
+        run run ../../examples/tinynet.ndl --inputs net.w.safetensors -o "$tmp/null"
+        expect_rc 1
+        [ -c "$tmp/null" ] || fail "'$last' removed the device"
+    else
+        echo "out_device: not root (or no mknod): character device part skipped"
+    fi
+    ;;
+out_is_input)
+    # An output that is an input is refused before anything is read or written (exit 2),
+    # and nothing is deleted, whether the command would succeed or fail.
+    cp net.ndl net.w.safetensors net.subnet.json "$tmp/" && cd "$tmp" || exit 1
+    cp net.ndl v.ndl
+    echo 'bogus' >>v.ndl
+    cp v.ndl v.orig
+    run v.ndl -o v.ndl
+    expect_usage_only "output file 'v.ndl' is the input file 'v.ndl'"
+    cmp -s v.ndl v.orig || fail "'$last' changed its input"
+    run net.ndl --emit ir -o ./net.ndl
+    expect_usage_only "output file './net.ndl' is the input file 'net.ndl'"
+    cmp -s net.ndl "$here/net.ndl" || fail "'$last' overwrote its input"
+    for o in "--weights w.safetensors -o w.safetensors" "-o x.c --emit c --weights x.h" \
+             "--emit ir -o y.ir --report net.subnet.json --subnet net.subnet.json"; do
+        cp net.w.safetensors w.safetensors
+        cp net.w.safetensors x.h
+        # shellcheck disable=SC2086
+        run net.ndl $o
+        expect_rc 2
+        expect_grep "$tmp/stderr" "^ndlc: error: output file '[^']*' is the input file '[^']*'$"
+    done
+    cmp -s w.safetensors net.w.safetensors || fail "--weights w.safetensors -o w.safetensors changed it"
+    cmp -s x.h net.w.safetensors || fail "the header beside -o x.c replaced the --weights x.h"
+    [ -s net.subnet.json ] || fail "--report net.subnet.json removed the --subnet file"
+    # the weight file named inside the .ndl, known after elaboration
+    run net.ndl --emit ir -o net.w.safetensors
+    expect_usage_only "output file 'net.w.safetensors' is the input file 'net.w.safetensors'"
+    cmp -s net.w.safetensors "$here/net.w.safetensors" || fail "'$last' changed the weights"
+    run run net.ndl --inputs in.st -o in.st
+    expect_usage_only "output file 'in.st' is the input file 'in.st'"
+    ;;
+usage_keeps_input)
+    # After a usage error the -o file is removed only when it is a regular file that is
+    # not an input (main.c).
+    cp net.ndl "$tmp/v.ndl"
+    run "$tmp/v.ndl" -o "$tmp/v.ndl" --frob
+    expect_rc 2
+    [ -s "$tmp/v.ndl" ] || fail "'$last' deleted its input"
+    echo stale >"$tmp/stale.ir"
+    run net.ndl -o "$tmp/stale.ir" --frob
+    expect_rc 2
+    [ -e "$tmp/stale.ir" ] && fail "'$last' left the stale output"
+    ;;
+failure_removes_outputs)
+    # A failure removes every output of the command, stale or fresh: the header, the
+    # external weights, the report and the depfile too; the report and depfile are
+    # written only after the main output.
+    cp net.ndl "$tmp/bad.ndl"
+    echo 'bogus' >>"$tmp/bad.ndl"
+    for f in o.c o.h o.weights.safetensors rep.json o.d; do echo stale >"$tmp/$f"; done
+    run "$tmp/bad.ndl" --emit c -o "$tmp/o.c" --external-weights --report "$tmp/rep.json" -MD
+    expect_rc 1
+    for f in o.c o.h o.weights.safetensors rep.json o.d; do
+        [ -e "$tmp/$f" ] && fail "'$last' left $f"
+    done
+    run net.ndl --emit c -o "$tmp/nonexistent/out.c" --report "$tmp/rep.json" -MF "$tmp/dep.d" -MD
+    expect_rc 1
+    [ -e "$tmp/rep.json" ] && fail "'$last' wrote the report of an output that failed"
+    [ -e "$tmp/dep.d" ] && fail "'$last' wrote the depfile of an output that failed"
+    ls "$tmp" | grep -q 'tmp' && fail "'$last' left a temporary: $(ls "$tmp")"
+    ;;
+output_mode)
+    # Outputs get 0666 & ~umask (as cc), not mkstemp's 0600.
+    for f in ir c json dot; do
+        (umask 022 && "$ndlc" net.ndl --emit $f -o "$tmp/m.$f" --report "$tmp/r.json" -MD) ||
+            fail "--emit $f failed"
+        [ "$(stat -c %a "$tmp/m.$f")" = 644 ] || fail "--emit $f made mode $(stat -c %a "$tmp/m.$f") under umask 022"
+    done
+    for f in m.h r.json m.d; do
+        [ "$(stat -c %a "$tmp/$f")" = 644 ] || fail "$f has mode $(stat -c %a "$tmp/$f") under umask 022"
+    done
+    (umask 027 && "$ndlc" net.ndl --emit ir -o "$tmp/n.ir") || fail "--emit ir failed"
+    [ "$(stat -c %a "$tmp/n.ir")" = 640 ] || fail "umask 027 gave mode $(stat -c %a "$tmp/n.ir")"
+    ;;
+depfile_escape)
+    # -MD without -o names the default output (a.c for --emit c); Make's specials are
+    # escaped as GCC does: a space as '\ ', '#' as '\#', '$' as '$$'.
+    mkdir "$tmp/d" && cp net.ndl net.w.safetensors "$tmp/d/" || exit 1
+    last="ndlc net.ndl --emit c -MD"
+    (cd "$tmp/d" && "$ndlc" net.ndl --emit c -MD) || fail "'$last' failed"
+    printf 'a.c: net.ndl \\\n  net.w.safetensors\n' | expect_text "$tmp/d/a.d"
+    cp net.ndl "$tmp/d/my net.ndl"
+    last="ndlc 'my net.ndl' --emit ir -o 'o \$x#1.ir' -MD"
+    (cd "$tmp/d" && "$ndlc" "my net.ndl" --emit ir -o 'o $x#1.ir' -MD) || fail "'$last' failed"
+    printf 'o\\ $$x\\#1.ir: my\\ net.ndl \\\n  net.w.safetensors\n' | expect_text "$tmp/d/o \$x#1.d"
     ;;
 list_ops)
     # Every op of `ndlc --list-ops` has a golden in tests/ops: some tests/ops/*.ndl uses
