@@ -93,6 +93,8 @@ typedef struct EmitOptions {
     bool external_weights;
     const char *weights_path;    /* --external-weights: the OUT.weights.safetensors */
     int threads;                 /* --threads: NDLRT_THREADS in the generated kernels */
+    int opt_level;               /* -O0..-O3: how hard cc/nvcc/LLVM optimize an exe or object
+                                    (backend_opt_flag); the IR passes are the same at every level */
     SparseMode sparse;           /* --sparse */
     bool share_compressed;       /* --share compressed: a linear reads its hashed weight
                                     through the pool (C backend) */
@@ -133,6 +135,10 @@ char *backend_build_dir(const char *out_path, char *tmpl, size_t len, char *err,
 void backend_remove_build_dir(const char *dir, const char *const *tree, size_t n);
 bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path, const char *cpu,
                      char *err, size_t errlen);
+
+/* The optimization flag for the C compiler (and nvcc) at ndlc's level: -O0, -O1, and -O3
+ * for -O2 (the default) and -O3, since the runtime's kernels are tuned at -O3. */
+const char *backend_opt_flag(int opt_level);
 
 /* Runs argv (a system tool) and waits; on failure err says "<who> 'argv[0]' failed <what>". */
 bool backend_run(char *const *argv, const char *who, const char *what, char *err, size_t errlen);

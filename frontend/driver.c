@@ -94,6 +94,8 @@ typedef struct PrintCtx {
     const Ast *ast;
     int sparse;              /* --sparse, for the report */
     const PtxPlan *ptx;      /* --emit ptx: its launch plan, for the report */
+    PassRecord *passes;      /* the report's per-pass sizes: elaboration, then each pass */
+    unsigned npasses;
 } PrintCtx;
 
 static const char *format_span(void *ud, Span s, char *buf, size_t len)
@@ -116,7 +118,8 @@ static void print_dot(FILE *f, void *ud) { ir_print_dot(((PrintCtx *)ud)->m, f);
 
 static void print_json(FILE *f, void *ud)
 {
-    char *s = json_report_ptx(((PrintCtx *)ud)->m, ((PrintCtx *)ud)->sparse, ((PrintCtx *)ud)->ptx);
+    const PrintCtx *c = ud;
+    char *s = json_report(c->m, c->sparse, c->ptx, c->passes, c->npasses);
     fputs(s, f);
     fputc('\n', f);
     free(s);
@@ -345,11 +348,11 @@ static void outputs_init(Outputs *o, const Options *opt)
     unsigned n = 0;
     for (unsigned i = 0; i < 4; i++)
         if (in[i]) o->inputs[n++] = in[i];
-    if (opt->cmd != CMD_COMPILE) return;
+    if (opt->cmd != CMD_COMPILE && opt->cmd != CMD_RUN) return;
     const char *sfx = emit_suffix(opt->emit);
-    bool native = opt->emit == EMIT_EXE || opt->emit == EMIT_C || opt->emit == EMIT_OBJ ||
-                  opt->emit == EMIT_LLVM || opt->emit == EMIT_CUDA;
-    if (opt->emit == EMIT_C || opt->emit == EMIT_CUDA || opt->emit == EMIT_OBJ)
+    bool native = opt->cmd == CMD_COMPILE && (opt->emit == EMIT_EXE || opt->emit == EMIT_C || opt->emit == EMIT_OBJ ||
+                                               opt->emit == EMIT_LLVM || opt->emit == EMIT_CUDA);
+    if (native && (opt->emit == EMIT_C || opt->emit == EMIT_CUDA || opt->emit == EMIT_OBJ))
         o->header = with_suffix(o->main, sfx, ".h");
     if (native && opt->external_weights) o->weights = with_suffix(o->main, sfx, ".weights.safetensors");
     o->report = opt->report;
@@ -462,6 +465,7 @@ static bool emit_llvm(const Module *m, const Options *opt, const Outputs *outs, 
 {
     const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .opt_level = opt->opt_level,
                       .external_weights = opt->external_weights, .weights_path = outs->weights, .threads = 1,
                       .sparse = (SparseMode)opt->sparse,
                       .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0};
@@ -513,18 +517,10 @@ static bool write_pair(const Module *m, EmitOptions *eo, EmitPairFn *emit, const
  * without a CUDA kernel yet is an error at its NDL location, before anything is written. */
 static bool emit_cuda(const Module *m, const Options *opt, const Outputs *outs, const SourceMgr *sm, Diag *d)
 {
-    if (opt->emit != EMIT_CUDA && opt->emit != EMIT_EXE) {
-        diag_error(d, (Span){0}, "--target cuda produces --emit cuda or exe (--emit %s is for the CPU)",
-                   opt->emit == EMIT_C ? "c" : opt->emit == EMIT_OBJ ? "obj" : "llvm");
-        return false;
-    }
-    if (strcmp(opt->backend, "c") != 0) {
-        diag_error(d, (Span){0}, "--backend %s --target cuda is not supported yet (the CUDA C emitter is "
-                   "--backend c)", opt->backend);
-        return false;
-    }
+    /* --emit c|obj|llvm and --backend llvm with --target cuda are usage errors (options.c) */
     const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .opt_level = opt->opt_level,
                       .external_weights = opt->external_weights, .weights_path = outs->weights,
                       .sparse = (SparseMode)opt->sparse, .span_fmt = format_span, .span_ud = (void *)sm};
     char err[512] = "";
@@ -552,15 +548,8 @@ static bool wants_ptx(const Options *opt)
 /* The plan, or false after a located error; *sm is the --cpu architecture. */
 static bool ptx_prepare(const Module *m, const Options *opt, Diag *d, PtxPlan *plan, const char **sm)
 {
+    /* options.c checked --cpu and refused --external-weights */
     *sm = strcmp(opt->cpu, "native") == 0 ? "sm_80" : opt->cpu;
-    if (!ptx_sm_valid(*sm)) {
-        diag_error(d, (Span){0}, "invalid --cpu '%s' for PTX (expected sm_80 or sm_90)", opt->cpu);
-        return false;
-    }
-    if (opt->external_weights) {
-        diag_error(d, (Span){0}, "--external-weights is not supported for --emit ptx yet");
-        return false;
-    }
     OpId bad;
     char why[256];
     if (!ptx_plan_build(m, plan, &bad, why, sizeof why)) {
@@ -587,13 +576,11 @@ static bool emit_native(const Module *m, const Options *opt, const Outputs *outs
     if (strcmp(opt->target, "cpu") == 0 &&
         (opt->emit == EMIT_OBJ || opt->emit == EMIT_LLVM || (opt->emit == EMIT_EXE && strcmp(opt->backend, "llvm") == 0)))
         return emit_llvm(m, opt, outs, d);
-    if (strcmp(opt->backend, "c") != 0 || strcmp(opt->target, "cpu") != 0) {
-        diag_error(d, (Span){0}, "--backend %s --target %s is not supported yet (only the C backend for "
-                   "the CPU)", opt->backend, opt->target);
-        return false;
-    }
+    if (strcmp(opt->backend, "c") != 0 || strcmp(opt->target, "cpu") != 0) /* options.c refused the rest */
+        NDLC_ICE("--backend %s --target %s --emit %d reached the C backend", opt->backend, opt->target, (int)opt->emit);
     const char *out = outs->main;
     EmitOptions eo = {.c_path = out, .source = opt->input, .command = opt->command ? opt->command : "ndlc",
+                      .opt_level = opt->opt_level,
                       .external_weights = opt->external_weights, .weights_path = outs->weights,
                       .threads = opt->threads, .sparse = (SparseMode)opt->sparse,
                       .share_compressed = opt->share && strcmp(opt->share, "compressed") == 0,
@@ -643,6 +630,13 @@ static bool write_depfile(const Options *opt, const Outputs *outs, const Module 
     return out_commit(&o, d);
 }
 
+/* PassObserver: the report's record of the pass that just ran */
+static void record_pass(const Module *m, const char *pass, void *ud)
+{
+    PrintCtx *pc = ud;
+    json_pass_record(m, pass, &pc->passes[pc->npasses++]);
+}
+
 static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t file, Diag *d)
 {
     char err[512];
@@ -650,6 +644,8 @@ static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t fi
     ast_init(&ast);
     bool parsed = parse_file(&ast, sm, file, d);
     PrintCtx pc = {.sm = sm, .ast = &ast, .sparse = opt->sparse};
+    PtxPlan ptx_plan = {0};
+    const char *ptx_sm = NULL;
     if (parsed && opt->emit == EMIT_AST) {
         bool ok = write_text(opt->output, d, print_ast, &pc);
         ast_free(&ast);
@@ -674,19 +670,22 @@ static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t fi
     if (opt->verify_each && !ir_verify(m, err, sizeof err)) NDLC_ICE("IR invalid after elaboration: %s", err);
     pc.m = m;
     if (opt->dump_after && strcmp(opt->dump_after, "elaborate") == 0) print_ir(stderr, &pc);
+    bool reported = opt->report || (opt->cmd == CMD_COMPILE && opt->emit == EMIT_JSON);
+    if (reported) {
+        pc.passes = xcalloc(pipeline_default_len + 1, sizeof *pc.passes);
+        record_pass(m, "elaborate", &pc);
+    }
     PassContext cx = {.m = m, .error = pass_error, .ud = d, .keep_hashed = opt->share != NULL,
                       .hyper_init = opt->hyper && strcmp(opt->hyper, "init") == 0};
     if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, opt->dump_after,
-                      stderr, format_span, (void *)sm)) {
+                      stderr, format_span, (void *)sm, reported ? record_pass : NULL, &pc)) {
         status = 1;
         goto done;
     }
     if (opt->cmd == CMD_RUN) {
         status = run_model(m, opt, d) ? 0 : 1;
-        goto done;
+        goto described;
     }
-    PtxPlan ptx_plan = {0};
-    const char *ptx_sm = NULL;
     if (wants_ptx(opt)) {
         if (!ptx_prepare(m, opt, d, &ptx_plan, &ptx_sm)) {
             status = 1;
@@ -706,6 +705,7 @@ static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t fi
     case EMIT_EXE: status = emit_native(m, opt, outs, sm, d) ? 0 : 1; break;
     default: NDLC_ICE("--emit kind %d has no backend", (int)opt->emit); /* EMIT_AST returned above */
     }
+described:
     /* the report and depfile only describe an output that exists */
     if (status == 0 && opt->report) {
         OutFile o;
@@ -719,6 +719,7 @@ static int compile(const Options *opt, Outputs *outs, SourceMgr *sm, uint32_t fi
     if (status == 0 && opt->depfile && !write_depfile(opt, outs, m, d)) status = 1;
 done:
     if (pc.ptx) ptx_plan_free(&ptx_plan);
+    free(pc.passes);
     ir_module_free(m);
     ast_free(&ast);
     return status;

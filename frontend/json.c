@@ -301,24 +301,32 @@ static size_t plan_arena_bytes(const Module *m, cJSON *mp)
     return arena;
 }
 
-void json_model_stats(const Module *m, ModelStats *s)
+void json_pass_record(const Module *m, const char *pass, PassRecord *r)
 {
-    memset(s, 0, sizeof *s);
+    *r = (PassRecord){.pass = pass};
     bool *used = stored_weights(m);
     for (WeightId w = 1; w < m->weights.n; w++) {
         if (!used[w]) continue;
         const Weight *wt = &m->weights.v[w];
-        s->params += (double)(wt->nbytes / dtype_info[wt->type.dtype].size);
-        s->param_bytes += (double)wt->nbytes;
+        r->params += (double)(wt->nbytes / dtype_info[wt->type.dtype].size);
+        r->param_bytes += (double)wt->nbytes;
     }
     free(used);
     for (OpId o = 1; o < m->ops.n; o++) {
         const Op *op = &m->ops.v[o];
         if (op->flags & OPF_DEAD) continue;
-        s->flops += (double)ir_op_flops(m, op);
-        s->macs += (double)json_op_macs(m, op);
+        r->ops += 1;
+        r->flops += (double)ir_op_flops(m, op);
+        r->macs += (double)json_op_macs(m, op);
     }
-    s->arena_bytes = (double)plan_arena_bytes(m, NULL);
+}
+
+void json_model_stats(const Module *m, ModelStats *s)
+{
+    PassRecord r;
+    json_pass_record(m, NULL, &r);
+    *s = (ModelStats){.params = r.params, .param_bytes = r.param_bytes, .macs = r.macs, .flops = r.flops,
+                      .arena_bytes = (double)plan_arena_bytes(m, NULL)};
 }
 
 /* Parameter sharing (spec 8.3): "logical" bytes count each stored tensor once per op that
@@ -631,9 +639,7 @@ static cJSON *ptx_json(const Module *m, const PtxPlan *p)
     return o;
 }
 
-char *json_report(const Module *m, int sparse) { return json_report_ptx(m, sparse, NULL); }
-
-char *json_report_ptx(const Module *m, int sparse, const PtxPlan *ptx)
+char *json_report(const Module *m, int sparse, const PtxPlan *ptx, const PassRecord *passes, unsigned npasses)
 {
     cJSON *root = cJSON_CreateObject();
     cJSON_AddStringToObject(root, "model", m->name);
@@ -692,6 +698,20 @@ char *json_report_ptx(const Module *m, int sparse, const PtxPlan *ptx)
     /* the memory plan of the backends, at each symbol's bound (or 1 when unbounded) */
     cJSON *mp = cJSON_AddObjectToObject(root, "memory_plan");
     size_t arena = plan_arena_bytes(m, mp);
+    /* what each pass changed: the model's size after elaboration and after every pass */
+    if (npasses) {
+        cJSON *pl = cJSON_AddArrayToObject(root, "passes");
+        for (unsigned i = 0; i < npasses; i++) {
+            cJSON *o = cJSON_CreateObject();
+            cJSON_AddStringToObject(o, "pass", passes[i].pass);
+            cJSON_AddNumberToObject(o, "ops", passes[i].ops);
+            cJSON_AddNumberToObject(o, "parameters", passes[i].params);
+            cJSON_AddNumberToObject(o, "parameter_bytes", passes[i].param_bytes);
+            cJSON_AddNumberToObject(o, "flops", passes[i].flops);
+            cJSON_AddNumberToObject(o, "macs", passes[i].macs);
+            cJSON_AddItemToArray(pl, o);
+        }
+    }
 
     cJSON *tot = cJSON_AddObjectToObject(root, "total");
     cJSON_AddNumberToObject(tot, "parameters", nparams);

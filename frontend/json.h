@@ -21,13 +21,21 @@ typedef struct SubnetEntry {
 bool json_read_subnet(const char *path, Arena *a, SubnetEntry **out, uint32_t *n, char *err,
                       size_t errlen);
 
+/* The model's size after elaboration and after each pass: the report's "passes" list. */
+typedef struct PassRecord {
+    const char *pass;    /* "elaborate", then the pipeline's passes in order */
+    double ops, params, param_bytes, flops, macs;
+} PassRecord;
+void json_pass_record(const Module *m, const char *pass, PassRecord *r);
+
 /* The report of --emit json / --report: parameters, bytes, FLOPs and MACs per op and
  * total, sparsity (per tensor, and per layer the format chosen under --sparse mode
- * `sparse`, a SparseMode) and the memory plan. Returns a malloc'd string. */
-char *json_report(const Module *m, int sparse);
-/* The same with --emit ptx's launch plan as "ptx_launch_plan" (kernels, grids, buffers). */
+ * `sparse`, a SparseMode), the memory plan, the npasses records of `passes` (none when
+ * 0), and with --emit ptx its launch plan as "ptx_launch_plan" (kernels, grids, buffers;
+ * ptx NULL otherwise). Returns a malloc'd string. */
 struct PtxPlan;
-char *json_report_ptx(const Module *m, int sparse, const struct PtxPlan *ptx);
+char *json_report(const Module *m, int sparse, const struct PtxPlan *ptx, const PassRecord *passes,
+                  unsigned npasses);
 
 /* Multiply-adds of one op, OFA's counting rule (ofa/utils/flops_counter.py): conv2d
  * out_numel * in/groups * kh * kw, linear out_numel * in, matmul out_numel * K, attention

@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include "options.h"
+#include "../backends/backend.h"
 #include "../passes/passes.h"
 
 static const char *const emit_names[] = {
@@ -107,6 +108,30 @@ static bool one_of(const char *v, const char *const *names, size_t n, int *out)
     return false;
 }
 
+/* Option combinations that cannot produce anything are usage errors (exit 2), found
+ * before any file is read: --emit picks the artefact, --backend and --target the way to it. */
+static bool check_combination(const Options *o, bool emit_given, char *err, size_t errlen)
+{
+    if (o->cmd == CMD_RUN && emit_given)
+        return fail(err, errlen, "'ndlc run' executes the model with the interpreter; --emit is for compiling");
+    if (o->cmd != CMD_COMPILE) return true;
+    bool cuda = strcmp(o->target, "cuda") == 0, llvm = strcmp(o->backend, "llvm") == 0;
+    const char *emit = emit_names[o->emit];
+    if (o->emit == EMIT_C && llvm)
+        return fail(err, errlen, "--emit c is the C backend's output (--backend llvm writes exe, obj or llvm)");
+    if ((o->emit == EMIT_C || o->emit == EMIT_OBJ || o->emit == EMIT_LLVM) && cuda)
+        return fail(err, errlen, "--emit %s is for --target cpu (--target cuda writes cuda, ptx or exe)", emit);
+    if (o->emit == EMIT_CUDA && llvm)
+        return fail(err, errlen, "--emit cuda is CUDA C from --backend c (--backend llvm writes PTX: --emit ptx)");
+    bool ptx = o->emit == EMIT_PTX || (o->emit == EMIT_EXE && cuda && llvm);
+    if (ptx && strcmp(o->cpu, "native") != 0 && !ptx_sm_valid(o->cpu))
+        return fail(err, errlen, "invalid --cpu '%s' for PTX (expected sm_80 or sm_90)", o->cpu);
+    if (ptx && o->external_weights)
+        return fail(err, errlen, "--external-weights is not supported for PTX (--emit ptx, or exe with "
+                    "--backend llvm --target cuda) yet");
+    return true;
+}
+
 bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
 {
     memset(o, 0, sizeof *o);
@@ -119,7 +144,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     o->threads = 1;
     o->verify_each = true;
     o->subnets = (SubnetsOptions){.repeat = 20, .budget = 2000, .seed = 1};
-    bool have_cmd = false, subnets_given = false;
+    bool have_cmd = false, subnets_given = false, emit_given = false;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
         /* options taking a value: "--opt VALUE" or "--opt=VALUE" */
@@ -175,6 +200,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
                     return fail(err, errlen, "invalid value '%s' for --emit (expected exe, c, obj, llvm, ptx, "
                                 "cuda, ir, json or dot)", val);
                 o->emit = (EmitKind)e;
+                emit_given = true;
             } else if (strcmp(name, "--backend") == 0) {
                 static const char *const b[] = {"c", "llvm"};
                 if (!one_of(val, b, 2, &e)) return fail(err, errlen, "invalid value '%s' for --backend (expected c or llvm)", val);
@@ -261,7 +287,7 @@ bool options_parse(Options *o, int argc, char **argv, char *err, size_t errlen)
     if (o->dump_after && strcmp(o->dump_after, "elaborate") != 0 && !pass_lookup(o->dump_after)) {
         return fail(err, errlen, "unknown pass '%s' for --dump-after (see 'ndlc --help')", o->dump_after);
     }
-    return true;
+    return check_combination(o, emit_given, err, errlen);
 }
 
 void options_free(Options *o)

@@ -128,7 +128,7 @@ static Module *build(const Search *S, const uint8_t *g)
     Module *m = lower_model(S->ast, S->sm, S->file, &o, q, &usage);
     if (m) {
         PassContext cx = {.m = m, .error = quiet_pass_error, .ud = q};
-        if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, false, NULL, NULL, NULL, NULL)) {
+        if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, false, NULL, NULL, NULL, NULL, NULL, NULL)) {
             ir_module_free(m);
             m = NULL;
         }
@@ -412,6 +412,7 @@ static bool measure(Search *S, Point *p, const char *dir, uint32_t idx, char *er
     snprintf(wpath, sizeof wpath, "%s/p%u.weights.safetensors", dir, idx);
     snprintf(rep, sizeof rep, "%d", S->opt->subnets.repeat);
     EmitOptions eo = {.c_path = exe, .source = S->opt->input, .command = "ndlc subnets --measure",
+                      .opt_level = S->opt->opt_level,
                       .weights_path = wpath, .threads = S->opt->threads};
     bool ok = emitc_build_exe(m, &eo, exe, S->opt->cpu, err, errlen) && write_inputs(m, in, err, errlen);
     ir_module_free(m);
@@ -567,7 +568,7 @@ int subnets_run(const Options *opt, SourceMgr *sm, Diag *d)
     int status = 0;
     if (m) {
         PassContext cx = {.m = m, .error = quiet_pass_error, .ud = d};
-        if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, NULL, NULL, NULL, NULL))
+        if (!pipeline_run(&cx, pipeline_default, pipeline_default_len, opt->verify_each, NULL, NULL, NULL, NULL, NULL, NULL))
             status = 1;
     } else {
         status = usage ? 2 : 1;

@@ -80,10 +80,14 @@ bool *hyper_init_part(const Module *m);
 extern const char *const pipeline_default[];
 extern const unsigned pipeline_default_len;
 
+/* Called after each pass with the pass's name (the report's per-pass sizes). */
+typedef void PassObserver(const Module *m, const char *pass, void *ud);
+
 /* Runs passes names[0..n) on cx->m. After each: ir_verify when verify is set (a failure
- * is an ICE: "IR invalid after pass 'x'"), and the IR printed to dump_out when the pass
- * is named dump_after. False when a pass reported errors. */
+ * is an ICE: "IR invalid after pass 'x'"), the IR printed to dump_out when the pass
+ * is named dump_after, and observe (when not NULL). False when a pass reported errors. */
 bool pipeline_run(PassContext *cx, const char *const *names, unsigned n, bool verify,
-                  const char *dump_after, FILE *dump_out, IrSpanFormatter *fmt, void *fmt_ud);
+                  const char *dump_after, FILE *dump_out, IrSpanFormatter *fmt, void *fmt_ud,
+                  PassObserver *observe, void *observe_ud);
 
 #endif

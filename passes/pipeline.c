@@ -31,7 +31,8 @@ const Pass *pass_lookup(const char *name)
 }
 
 bool pipeline_run(PassContext *cx, const char *const *names, unsigned n, bool verify,
-                  const char *dump_after, FILE *dump_out, IrSpanFormatter *fmt, void *fmt_ud)
+                  const char *dump_after, FILE *dump_out, IrSpanFormatter *fmt, void *fmt_ud,
+                  PassObserver *observe, void *observe_ud)
 {
     char err[512];
     for (unsigned i = 0; i < n; i++) {
@@ -43,6 +44,7 @@ bool pipeline_run(PassContext *cx, const char *const *names, unsigned n, bool ve
             NDLC_ICE("IR invalid after pass '%s': %s", p->name, err);
         }
         if (dump_after && strcmp(dump_after, p->name) == 0) ir_print(cx->m, dump_out, fmt, fmt_ud);
+        if (observe) observe(cx->m, p->name, observe_ud);
     }
     return true;
 }

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT
  * exe.c - `--emit exe` with the C backend: generate the model's C into a private
  * temporary directory beside the runtime's driver, compile everything with the system C
- * compiler ($CC, default cc) at -O3 -march=<--cpu>, and move the executable into place.
+ * compiler ($CC, default cc) at backend_opt_flag(-O) -march=<--cpu>, and move the executable into place.
  * The temporary directory is always removed; the output appears only on success.
  */
 #define _POSIX_C_SOURCE 200809L /* mkdtemp, fork */
@@ -39,6 +39,11 @@ static void remove_tree(const char *dir, const char *const *names, size_t n)
     snprintf(path, sizeof path, "%s/runtime", dir);
     rmdir(path);
     rmdir(dir);
+}
+
+const char *backend_opt_flag(int opt_level)
+{
+    return opt_level <= 0 ? "-O0" : opt_level == 1 ? "-O1" : "-O3";
 }
 
 /* A temporary build directory next to out_path (in tmpl, len bytes), so that rename()
@@ -131,9 +136,10 @@ bool emitc_build_exe(const Module *m, const EmitOptions *o, const char *out_path
         snprintf(s3, sizeof s3, "%s/driver.c", dir);
         snprintf(s4, sizeof s4, "%s/safetensors.c", dir);
         snprintf(inc, sizeof inc, "-I%s/runtime", dir);
-        /* --threads: the kernels' OpenMP paths need -fopenmp; otherwise a harmless -O3 */
-        char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", "-O3", march, inc,
-                        o->threads > 1 ? "-fopenmp" : "-O3", "-o", exe, s1, s2, s3, s4, "-lm", NULL};
+        /* --threads: the kernels' OpenMP paths need -fopenmp; otherwise the -O flag again */
+        const char *ol = backend_opt_flag(o->opt_level);
+        char *argv[] = {(char *)(cc && cc[0] ? cc : "cc"), "-std=c11", (char *)ol, march, inc,
+                        (char *)(o->threads > 1 ? "-fopenmp" : ol), "-o", exe, s1, s2, s3, s4, "-lm", NULL};
         ok = backend_run(argv, "the C compiler", "on the generated code", err, errlen);
         ok = ok && backend_install(exe, out_path, err, errlen); /* rename, or copy onto a device */
     }

@@ -120,7 +120,7 @@ bool emitcu_build_exe(const Module *m, const EmitOptions *o, const char *out_pat
         snprintf(s[2], sizeof s[2], "%s/driver.c", dir);
         snprintf(s[3], sizeof s[3], "%s/safetensors.c", dir);
         snprintf(inc, sizeof inc, "-I%s/runtime", dir);
-        char *argv[16 + NVCC_MAX_EXTRA_FLAGS] = {(char *)nvcc_path(), "-O3", archf, inc};
+        char *argv[16 + NVCC_MAX_EXTRA_FLAGS] = {(char *)nvcc_path(), (char *)backend_opt_flag(o->opt_level), archf, inc};
         int argc = 4;
         char extra[NVCC_MAX_FLAGS_LEN];
         ok = nvcc_extra_flags(extra, argv, &argc, err, errlen);

@@ -878,8 +878,8 @@ static int isa_level(const char *cpu, const char *features)
     return 1;
 }
 
-static LLVMTargetMachineRef make_tm(const char *cpu_opt, char **cpu_out, char **features_out, int *level,
-                                    char *err, size_t errlen)
+static LLVMTargetMachineRef make_tm(const char *cpu_opt, int opt_level, char **cpu_out, char **features_out,
+                                    int *level, char *err, size_t errlen)
 {
     LLVMInitializeNativeTarget();
     LLVMInitializeNativeAsmPrinter();
@@ -896,8 +896,10 @@ static LLVMTargetMachineRef make_tm(const char *cpu_opt, char **cpu_out, char **
     char *cpu = host ? LLVMGetHostCPUName() : xstrdup(cpu_opt);
     char *features = host ? LLVMGetHostCPUFeatures() : xstrdup("");
     *level = isa_level(cpu, features);
-    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, LLVMCodeGenLevelAggressive,
-                                                      LLVMRelocPIC, LLVMCodeModelDefault);
+    LLVMCodeGenOptLevel cg = opt_level <= 0 ? LLVMCodeGenLevelNone
+                             : opt_level == 1 ? LLVMCodeGenLevelLess : LLVMCodeGenLevelAggressive;
+    LLVMTargetMachineRef tm = LLVMCreateTargetMachine(target, triple, cpu, features, cg, LLVMRelocPIC,
+                                                      LLVMCodeModelDefault);
     LLVMDisposeMessage(triple);
     if (host) {
         *cpu_out = xstrdup(cpu);
@@ -999,7 +1001,7 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
     }
     char *cpu = NULL, *features = NULL;
     int level = 1;
-    LLVMTargetMachineRef tm = ok ? make_tm(cpu_opt, &cpu, &features, &level, err, errlen) : NULL;
+    LLVMTargetMachineRef tm = ok ? make_tm(cpu_opt, o->opt_level, &cpu, &features, &level, err, errlen) : NULL;
     ok = ok && tm;
     if (ok) {
         e.ctx = LLVMContextCreate();
@@ -1059,7 +1061,10 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
         if (LLVMVerifyModule(e.mod, LLVMReturnStatusAction, &msg)) NDLC_ICE("invalid LLVM module: %s", msg);
         LLVMDisposeMessage(msg);
         LLVMPassBuilderOptionsRef po = LLVMCreatePassBuilderOptions();
-        LLVMErrorRef perr = LLVMRunPasses(e.mod, "globaldce,default<O3>", tm, po);
+        /* -O0 and -O1 as LLVM's; the default -O2 and -O3 are O3, as the C backend's cc */
+        const char *pipeline = o->opt_level <= 0 ? "globaldce,default<O0>"
+                               : o->opt_level == 1 ? "globaldce,default<O1>" : "globaldce,default<O3>";
+        LLVMErrorRef perr = LLVMRunPasses(e.mod, pipeline, tm, po);
         if (perr) {
             char *pm = LLVMGetErrorMessage(perr);
             NDLC_ICE("LLVM passes failed: %s", pm);

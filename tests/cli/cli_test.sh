@@ -121,6 +121,37 @@ bad_emit)
     run net.ndl --emit exe2
     expect_usage "invalid value 'exe2' for --emit (expected exe, c, obj, llvm, ptx, cuda, ir, json or dot)"
     ;;
+bad_combinations)
+    # option pairs that cannot produce anything are usage errors, before any file is read
+    run net.ndl --emit c --backend llvm -o "$tmp/o.c"
+    expect_usage "--emit c is the C backend's output (--backend llvm writes exe, obj or llvm)"
+    run net.ndl --emit obj --target cuda -o "$tmp/o.o"
+    expect_usage "--emit obj is for --target cpu (--target cuda writes cuda, ptx or exe)"
+    run net.ndl --emit cuda --backend llvm -o "$tmp/o.cu"
+    expect_usage "--emit cuda is CUDA C from --backend c (--backend llvm writes PTX: --emit ptx)"
+    run net.ndl --backend llvm --target cuda --cpu sm_70 -o "$tmp/o"
+    expect_usage "invalid --cpu 'sm_70' for PTX (expected sm_80 or sm_90)"
+    run run net.ndl --inputs net.w.safetensors --emit ir
+    expect_usage "'ndlc run' executes the model with the interpreter; --emit is for compiling"
+    run no_such_file.ndl --emit c --target cuda
+    expect_usage "--emit c is for --target cpu (--target cuda writes cuda, ptx or exe)"
+    ;;
+opt_levels)
+    # -O0 reaches the C compiler as such; the default -O2 (and -O3) build at cc -O3
+    printf '#!/bin/sh\necho "$*" >>"%s/cc.log"\nexec cc "$@"\n' "$tmp" >"$tmp/cc"
+    chmod +x "$tmp/cc"
+    CC="$tmp/cc"
+    export CC
+    for lv in 0 2; do
+        : >"$tmp/cc.log"
+        run ../../examples/tinynet.ndl -O$lv -o "$tmp/tiny$lv"
+        expect_rc 0
+        want=$([ $lv -ge 2 ] && echo 3 || echo $lv)
+        expect_grep "$tmp/cc.log" "^-std=c11 -O$want "
+        "$tmp/tiny$lv" ../../examples/tinynet.in.safetensors "$tmp/out$lv.safetensors" ||
+            fail "the -O$lv executable failed"
+    done
+    ;;
 no_input)
     run
     expect_usage "no input file"
@@ -202,6 +233,35 @@ report)
     json_is "$tmp/report.json" total.parameters 58
     run lin.ndl --emit json -o "$tmp/lin.json"
     cmp -s "$tmp/report.json" "$tmp/lin.json" || fail "--report differs from --emit json"
+    ;;
+report_passes)
+    # spec 9: the report's sizes per pass. net.ndl: elaboration makes 6 ops with 266
+    # parameters; bnfold folds BatchNorm into the conv (5 ops, 242), dce drops the dead
+    # sigmoid (4 ops), prune removes the conv's all-zero output channels (212)
+    run net.ndl --emit json -o "$tmp/net.json"
+    expect_rc 0
+    json_is "$tmp/net.json" 'passes.#' 7
+    json_is "$tmp/net.json" passes.0.pass elaborate
+    json_is "$tmp/net.json" passes.0.ops 6
+    json_is "$tmp/net.json" passes.0.parameters 266
+    json_is "$tmp/net.json" passes.3.pass bnfold
+    json_is "$tmp/net.json" passes.3.ops 5
+    json_is "$tmp/net.json" passes.3.parameters 242
+    json_is "$tmp/net.json" passes.4.pass dce
+    json_is "$tmp/net.json" passes.4.ops 4
+    json_is "$tmp/net.json" passes.6.parameters "$("$jsonget" "$tmp/net.json" total.parameters)"
+    json_is "$tmp/net.json" passes.6.flops "$("$jsonget" "$tmp/net.json" total.flops)"
+    ;;
+run_report_depfile)
+    # ndlc run writes --report and -MD as a compile does (they describe the model it ran)
+    run run ../../examples/tinynet.ndl --inputs ../../examples/tinynet.in.safetensors \
+        -o "$tmp/out.safetensors" --report "$tmp/run.json" -MD
+    expect_rc 0
+    [ -s "$tmp/out.safetensors" ] || fail "'$last' wrote no output"
+    json_is "$tmp/run.json" model TinyNet
+    json_is "$tmp/run.json" passes.0.pass elaborate
+    expect_grep "$tmp/out.d" 'out.safetensors: .*tinynet.ndl'
+    expect_grep "$tmp/out.d" 'tinynet.safetensors'
     ;;
 dump_after_elaborate)
     # the dead sigmoid is still there right after elaboration

@@ -1,7 +1,7 @@
 #!/bin/sh
 # SPDX-License-Identifier: MIT
 # refused.sh - ndlc refuses a --emit ptx request with exactly the expected first line,
-# exit 1, and leaves no output (or temporary) file.
+# exit 1 (EXPECT_RC=2 for an option error), and leaves no output (or temporary) file.
 #
 #   refused.sh NDLC CASE.ndl 'EXPECTED FIRST LINE' [NDLC OPTIONS...]
 set -u
@@ -15,7 +15,8 @@ echo stale > "$tmp/net.ptx"
 "$ndlc" "$case_ndl" --emit ptx "$@" -o "$tmp/net.ptx" 2> "$tmp/err"
 rc=$?
 cat "$tmp/err"
-[ $rc -eq 1 ] || { echo "FAIL: exit status $rc, expected 1" >&2; exit 1; }
+want_rc=${EXPECT_RC:-1}
+[ $rc -eq "$want_rc" ] || { echo "FAIL: exit status $rc, expected $want_rc" >&2; exit 1; }
 got=$(head -n 1 "$tmp/err")
 [ "$got" = "$want" ] || { echo "FAIL: first line '$got', expected '$want'" >&2; exit 1; }
 [ ! -e "$tmp/net.ptx" ] || { echo "FAIL: an output file exists" >&2; exit 1; }

@@ -854,7 +854,7 @@ static void test_pipeline(T *t)
     CHECK(interp(t, &before));
     int errors = 0;
     PassContext cx = {.m = t->m, .error = pass_error, .ud = &errors};
-    CHECK(pipeline_run(&cx, pipeline_default, pipeline_default_len, true, NULL, NULL, NULL, NULL));
+    CHECK(pipeline_run(&cx, pipeline_default, pipeline_default_len, true, NULL, NULL, NULL, NULL, NULL, NULL));
     CHECK_EQ_INT(count_live_ops(t), 2); /* conv, relu fused into it */
     const Op *relu = find_op(t, OP_RELU, 0);
     CHECK(relu && relu->group == op_id(t, find_op(t, OP_CONV2D, 0)));
