@@ -9,6 +9,7 @@
  * gives P = P_orig * P_mask, keeping the mask; ties make two parameters one tensor.
  */
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -44,13 +45,38 @@ static const NdlrtStTensor *find(Binder *b, const char *key)
     return t;
 }
 
-/* Whether the stored dtype may hold a parameter of computation dtype dt (spec 4, 6). */
+/* Whether the stored dtype may hold a parameter of computation dtype dt (spec 4, 6): a
+ * float from any dtype (integers and BOOL when every value is exact in f32, checked by
+ * load), an integer from any integer dtype or BOOL (values must fit), a bool from BOOL/U8. */
 static bool dtype_fits(NdlrtStDType st, DType dt)
 {
-    bool stored_float = ndlrt_st_dtype_is_float(st);
-    if (dt == DT_F32) return stored_float;
+    if (dt == DT_F32) return true;
     if (dt == DT_BOOL) return st == NDLRT_ST_BOOL || st == NDLRT_ST_U8;
-    return !stored_float && st != NDLRT_ST_BOOL; /* i32, i64 from any integer dtype */
+    return !ndlrt_st_dtype_is_float(st);
+}
+
+/* Whether the integer v is exactly an f32: at most 24 significant bits. */
+static bool exact_in_f32(int64_t v)
+{
+    uint64_t u = v < 0 ? 0 - (uint64_t)v : (uint64_t)v;
+    while (u && !(u & 1)) u >>= 1;
+    return u < (1u << 24);
+}
+
+/* The first value of t (read into f32 as `got`) that the conversion did not keep: an
+ * integer f32 cannot hold exactly, or a finite F64 beyond f32's range (made infinite);
+ * -1 when every value converted as spec 6 allows (floats may round). */
+static int64_t first_lossy(const NdlrtStTensor *t, const float *got, const int64_t *ints)
+{
+    for (uint64_t i = 0; i < t->nelem; i++) {
+        if (ints && !exact_in_f32(ints[i])) return (int64_t)i;
+        if (t->dtype == NDLRT_ST_F64 && isinf(got[i])) {
+            double d;
+            memcpy(&d, (const unsigned char *)t->data + 8 * i, 8);
+            if (isfinite(d)) return (int64_t)i;
+        }
+    }
+    return -1;
 }
 
 /* Checks t against the declared type (with allowed leading slices); reports at span. */
@@ -94,11 +120,31 @@ static void *load(Binder *b, const ParamDecl *p, const NdlrtStTensor *t, const T
     void *src = sliced ? xmalloc((size_t)t->nelem * 8 + 1) : NULL;
     void *full = sliced ? src : dst;
     int64_t *tmp = NULL;
-    if (is_float) {
-        ndlrt_st_read_f32(t, full);
-    } else {
+    bool stored_float = ndlrt_st_dtype_is_float(t->dtype);
+    if (!is_float || !stored_float) {
         tmp = xmalloc((size_t)t->nelem * sizeof *tmp + 1);
         ndlrt_st_read_i64(t, tmp);
+    }
+    if (is_float) {
+        ndlrt_st_read_f32(t, full);
+        int64_t bad = first_lossy(t, full, tmp);
+        if (bad >= 0) {
+            char v[64];
+            if (tmp) snprintf(v, sizeof v, "%" PRId64, tmp[bad]);
+            else {
+                double d;
+                memcpy(&d, (const unsigned char *)t->data + 8 * bad, 8);
+                snprintf(v, sizeof v, "%g", d);
+            }
+            diag_error(b->L->diag, p->span, "tensor '%s' in '%s' holds %s at flat index %" PRId64 ", which "
+                       "f32 cannot %s", t->name, b->path, v, bad, tmp ? "represent exactly" : "reach (beyond its range)");
+            free(tmp);
+            free(src);
+            free(dst);
+            return NULL;
+        }
+        free(tmp);
+        tmp = NULL;
     }
     if (!is_float) {
         /* narrow int64 into the computation dtype, exactly (spec 6) */
@@ -221,8 +267,12 @@ static bool bind_all(Binder *b)
         if (bound[r]) {
             /* a tied parameter: one tensor; if the file has this key too, it must agree */
             if (t && src[r] && !same_bytes(t, src[r])) {
-                diag_error(L->diag, p->span, "tied tensors '%s' and '%s' differ in '%s'", t->name,
-                           src[r]->name, b->path);
+                char sa[160], sb[160];
+                format_st_shape(t, sa, sizeof sa);
+                format_st_shape(src[r], sb, sizeof sb);
+                diag_error(L->diag, p->span, "tied tensors '%s' (%s %s) and '%s' (%s %s) differ in '%s'", t->name,
+                           ndlrt_st_dtype_name(t->dtype), sa, src[r]->name, ndlrt_st_dtype_name(src[r]->dtype), sb,
+                           b->path);
                 ok = false;
             }
             L->m->values.v[p->value].weight = bound[r];

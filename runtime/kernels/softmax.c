@@ -133,9 +133,9 @@ static void smax_run(const NdlrtAxis *p, const float *x, float *y, int logs)
         if (inner == 1) {
             float mx = smax_max(xo, len), sum = 0.0f;
             smax_exp(xo, yo, len, &mx, 0, &sum, NULL);
-            if (logs) {
-                float sh = mx + logf(sum);
-                for (int64_t j = 0; j < len; j++) yo[j] = xo[j] - sh;
+            if (logs) { /* (x - max) - log(sum), as PyTorch: max + log(sum) would round to max's ulp */
+                float ls = logf(sum);
+                for (int64_t j = 0; j < len; j++) yo[j] = (xo[j] - mx) - ls;
             } else {
                 float inv = 1.0f / sum;
                 for (int64_t j = 0; j < len; j++) yo[j] *= inv;
@@ -153,11 +153,11 @@ static void smax_run(const NdlrtAxis *p, const float *x, float *y, int logs)
             for (int64_t j = 0; j < len; j++)
                 smax_exp(xo + j * inner + q0, yo + j * inner + q0, w, mx, 1, NULL, sum);
             if (logs) {
-                for (int64_t q = 0; q < w; q++) sum[q] = mx[q] + logf(sum[q]);
+                for (int64_t q = 0; q < w; q++) sum[q] = logf(sum[q]);
                 for (int64_t j = 0; j < len; j++) {
                     const float *xr = xo + j * inner + q0;
                     float *yr = yo + j * inner + q0;
-                    for (int64_t q = 0; q < w; q++) yr[q] = xr[q] - sum[q];
+                    for (int64_t q = 0; q < w; q++) yr[q] = (xr[q] - mx[q]) - sum[q];
                 }
             } else {
                 for (int64_t q = 0; q < w; q++) sum[q] = 1.0f / sum[q];

@@ -14,7 +14,7 @@ import sys
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "reference"))
 from st import save  # noqa: E402  (the team's safetensors writer)
-FMT = {"F32": "f", "I32": "i", "I64": "q", "U8": "B"}
+FMT = {"F32": "f", "F64": "d", "I32": "i", "I64": "q", "U8": "B"}
 
 
 def tensor(dtype, shape, values=None):
@@ -31,9 +31,14 @@ CASES = {
     "weight_missing": {"fc.bias": tensor("F32", [4])},
     # fc = Linear(3, 4): fc.weight is [4,2] instead of [4,3].
     "weight_shape": {"fc.weight": tensor("F32", [4, 2]), "fc.bias": tensor("F32", [4])},
-    # fc = Linear(3, 4) stored as I32; param idx: i64[3] stored as F32.
-    "weight_dtype": {"fc.weight": tensor("I32", [4, 3]), "fc.bias": tensor("F32", [4]),
-                     "idx": tensor("F32", [3])},
+    # fc = Linear(3, 4) stored as I32 with 2^24 + 1 (no f32 holds it); param idx: i64[3]
+    # stored as F32.
+    "weight_dtype": {"fc.weight": tensor("I32", [4, 3], [i % 3 for i in range(11)] + [16777217]),
+                     "fc.bias": tensor("F32", [4]), "idx": tensor("F32", [3])},
+    # param p: f32[4] stored as F64 with 1e300, beyond f32's range (0.1 and 1e-50 round).
+    "weight_f64_range": {"p": tensor("F64", [4], [0.1, 1.0 / 3.0, 1e-50, 1e300])},
+    # tie b.weight = a.weight with both keys in the file, of different shapes.
+    "tie_differ": {"a.weight": tensor("F32", [2, 3]), "b.weight": tensor("F32", [3, 2])},
     # fc = Linear(6, 4) and conv = Conv2d(4, 8, 3), applied to inputs of the wrong size.
     "shape_modules": {"fc.weight": tensor("F32", [4, 6]), "fc.bias": tensor("F32", [4]),
                       "conv.weight": tensor("F32", [8, 4, 3, 3]), "conv.bias": tensor("F32", [8])},

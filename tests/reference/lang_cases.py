@@ -487,6 +487,41 @@ model LangF16Bf16Weights {
                 outputs={"y1": y1, "y2": y2})
 
 
+@case("ops", "lang_int_weights")
+def _(c):
+    wi = c.ints(-100, 100, 4, 5, dtype=np.int8)
+    bb = np.array([True, False, True, True])
+    big = np.array([16777216, -3, 2 ** 40, 7], np.int64)   # exact in f32 (2^24, 2^40)
+    idx = np.array([True, False, True])
+    x = c.randn(3, 5)
+    ndl = """
+model LangIntWeights {
+  input x: f32[3, 5];
+  output y1;
+  output y2;
+  output y3;
+  weights "lang_int_weights.w.safetensors";
+
+  fc = Linear(5, 4);                        # weight stored I8, bias stored BOOL
+  param big: f32[4];                        # stored I64, every value exact in f32
+  param idx: i64[3];                        # stored BOOL
+
+  forward {
+    y1 = fc(x);
+    y2 = big * 0.5;
+    y3 = take(x, idx);
+  }
+}
+"""
+    return dict(doc="float parameters stored as integer and BOOL dtypes, an integer parameter as BOOL "
+                    "(spec 6: converted where nothing is lost)",
+                ndl=ndl, inputs={"x": x},
+                weights={"fc.weight": wi, "fc.bias": bb, "big": big, "idx": idx},
+                outputs={"y1": F.linear(T(x), T(wi.astype(np.float32)), T(bb.astype(np.float32))),
+                         "y2": T(big.astype(np.float32)) * 0.5,
+                         "y3": torch.take(T(x), T(idx.astype(np.int64)))})
+
+
 # ---- sharing ----------------------------------------------------------------------------------
 @case("ops", "lang_shared_instance")
 def _(c):

@@ -161,6 +161,18 @@ def _(c):
                 outputs={"y1": torch.log_softmax(T(x), 0), "y2": torch.log_softmax(T(x), -1)})
 
 
+@case("ops", "log_softmax_large")
+def _(c):
+    # logits of 1e4 .. 1e5 (ulp 1e-3 .. 8e-3): max + log(sum) rounds to the max's ulp, so
+    # only (x - max) - log(sum), PyTorch's order, stays within the tolerance
+    x = (c.randn(4, 6, scale=4.0) + np.array([[1.0e4], [3.0e4], [1.0e5], [-5.0e4]], np.float32)).astype(np.float32)
+    return dict(doc="log_softmax of logits far from 0 (1e4 to 1e5), over dim 1 and dim 0",
+                ndl=simple("log_softmax_large", "y1 = log_softmax(x, 1);\ny2 = log_softmax(x, 0);",
+                           [("x", ty(x))], ["y1", "y2"], None),
+                inputs={"x": x},
+                outputs={"y1": torch.log_softmax(T(x), 1), "y2": torch.log_softmax(T(x), 0)})
+
+
 def _reduction(name, fn):
     def run(c):
         x = c.randn(3, 4, 5)
