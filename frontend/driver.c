@@ -348,6 +348,10 @@ static void outputs_init(Outputs *o, const Options *opt)
     unsigned n = 0;
     for (unsigned i = 0; i < 4; i++)
         if (in[i]) o->inputs[n++] = in[i];
+    if (opt->cmd == CMD_IMPORT) { /* OUT.ndl and OUT.safetensors (onnx/import.c) */
+        o->weights = with_suffix(o->main, ".ndl", ".safetensors");
+        return;
+    }
     if (opt->cmd != CMD_COMPILE && opt->cmd != CMD_RUN) return;
     const char *sfx = emit_suffix(opt->emit);
     bool native = opt->cmd == CMD_COMPILE && (opt->emit == EMIT_EXE || opt->emit == EMIT_C || opt->emit == EMIT_OBJ ||
@@ -739,7 +743,6 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
     case CMD_LIST_OPS:
         for (int k = 0; k < OP_COUNT; k++) printf("%s\n", op_info[k].name);
         return 0;
-    case CMD_IMPORT: return onnx_import_command(opt, d); /* onnx/import.c */
     case CMD_SUBNETS: return subnets_run(opt, sm, d); /* subnets.c */
     default: break;
     }
@@ -752,7 +755,9 @@ int ndlc_drive(const Options *opt, SourceMgr *sm, Diag *d)
     ndlc_set_ice_cleanup(outputs_ice_cleanup, &outs);
     int status = 1;
     char err[512];
-    if (is_onnx(opt->input)) {
+    if (opt->cmd == CMD_IMPORT) {
+        status = onnx_import_command(opt, outs.weights, d); /* onnx/import.c */
+    } else if (is_onnx(opt->input)) {
         /* imported in memory, then the normal pipeline; its weights are a temporary file */
         uint32_t file;
         char *weights;

@@ -17,6 +17,7 @@
 #include <string.h>
 #include <unistd.h>
 #include "onnx_impl.h"
+#include "../../backends/backend.h"
 
 /* ---- string sets ----------------------------------------------------------------------- */
 
@@ -963,14 +964,9 @@ static bool import_file(const char *path, const char *model_name, const char *we
     return ok;
 }
 
-int onnx_import_command(const Options *opt, Diag *d)
+int onnx_import_command(const Options *opt, const char *weights, Diag *d)
 {
     const char *out = opt->output; /* options_parse requires -o */
-    size_t n = strlen(out);
-    char *weights = xmalloc(n + 16);
-    memcpy(weights, out, n + 1);
-    if (n > 4 && strcmp(out + n - 4, ".ndl") == 0) weights[n - 4] = 0;
-    strcat(weights, ".safetensors");
     const char *wslash = strrchr(weights, '/');
     char *model = stem_of(opt->input);
     OnnxResult r;
@@ -980,27 +976,23 @@ int onnx_import_command(const Options *opt, Diag *d)
         if (ndlrt_st_write(weights, r.tensors, r.ntensors, err, sizeof err) != 0) {
             diag_file_error(d, weights, "%s", err);
         } else {
-            /* the NDL text: a temporary beside it, renamed into place */
-            char *tmp = xmalloc(n + 32);
-            snprintf(tmp, n + 32, "%s.tmp%ld", out, (long)getpid());
-            FILE *f = fopen(tmp, "wb");
+            /* the NDL text: a temporary beside it, installed in place (backends/output.c) */
+            int fd = -1;
+            char *tmp = backend_temp_create(out, false, &fd, err, sizeof err);
+            FILE *f = tmp ? fdopen(fd, "wb") : NULL;
+            if (tmp && !f) close(fd);
             bool ok = f && fwrite(r.ndl, 1, r.ndl_len, f) == r.ndl_len;
             if (f) ok = fclose(f) == 0 && ok;
-            if (ok && rename(tmp, out) == 0) status = 0;
-            else {
-                diag_file_error(d, out, "cannot write: %s", strerror(errno));
-                unlink(tmp);
-            }
+            if (!tmp) diag_file_error(d, out, "%s", err);
+            else if (!ok) diag_file_error(d, out, "cannot write: %s", strerror(errno));
+            else if (!backend_install(tmp, out, err, sizeof err)) diag_file_error(d, out, "%s", err);
+            else status = 0;
+            if (tmp && status != 0 && strcmp(tmp, out) != 0) unlink(tmp);
             free(tmp);
         }
         onnx_result_free(&r);
     }
-    if (status != 0) { /* no stale or partial output survives (spec section 9) */
-        unlink(out);
-        unlink(weights);
-    }
-    free(model);
-    free(weights);
+    free(model); /* after a failure the driver removes both outputs (regular files only) */
     return status;
 }
 

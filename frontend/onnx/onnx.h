@@ -32,8 +32,10 @@ bool onnx_import_buffer(const void *buf, size_t len, const char *path, const cha
                         const char *weights_ref, Diag *d, OnnxResult *out);
 void onnx_result_free(OnnxResult *r);
 
-/* `ndlc import`: returns the exit status. */
-int onnx_import_command(const Options *opt, Diag *d);
+/* `ndlc import`: writes opt->output and its weight file `weights` (the driver named both,
+ * checked them against the input and removes them after a failure); returns the exit
+ * status. */
+int onnx_import_command(const Options *opt, const char *weights, Diag *d);
 
 /* `ndlc MODEL.onnx`: imports opt->input, adds the NDL text to sm (*file) and writes the
  * parameters to a temporary safetensors file (*weights_tmp, malloc'd) for the caller to

@@ -152,6 +152,20 @@ opt_levels)
             fail "the -O$lv executable failed"
     done
     ;;
+import_outputs)
+    # ndlc import goes through the same output rules: refused when -o (or its .safetensors)
+    # is the input, and a failure removes a stale OUT.ndl
+    printf 'not protobuf' >"$tmp/bad.onnx"
+    run import "$tmp/bad.onnx" -o "$tmp/bad.onnx"
+    expect_usage_only "output file '$tmp/bad.onnx' is the input file '$tmp/bad.onnx'"
+    [ "$(cat "$tmp/bad.onnx")" = "not protobuf" ] || fail "'$last' changed its input"
+    echo stale >"$tmp/out.ndl"
+    echo stale >"$tmp/out.safetensors"
+    run import "$tmp/bad.onnx" -o "$tmp/out.ndl"
+    expect_rc 1
+    [ ! -e "$tmp/out.ndl" ] || fail "'$last' left a stale out.ndl"
+    [ ! -e "$tmp/out.safetensors" ] || fail "'$last' left a stale out.safetensors"
+    ;;
 no_input)
     run
     expect_usage "no input file"
