@@ -107,7 +107,7 @@ static const NdlrtPort affine_outputs[] = {
 };
 static const NdlrtModelInfo affine_info = {
     "Affine", 1, affine_syms, affine_bounds, 2, 3, affine_inputs, affine_outputs, 0,
-    fake_create, affine_reserve, affine_run, fake_destroy, fake_strerror, NULL,
+    fake_create, affine_reserve, affine_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* Lookup: syms {B, T}; ids [B,T] i64, off [] i32, keep [T] bool ->
@@ -169,7 +169,7 @@ static const NdlrtPort lookup_outputs[] = {
 };
 static const NdlrtModelInfo lookup_info = {
     "Lookup", 2, lookup_syms, NULL, 3, 3, lookup_inputs, lookup_outputs, 0,
-    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL,
+    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* Prod: z: f32[B*T] alone cannot bind its symbols. */
@@ -177,7 +177,7 @@ static const NdlrtDim prod_dims[] = {DIM_BT};
 static const NdlrtPort prod_inputs[] = {{"z", "f32", 1, prod_dims}};
 static const NdlrtModelInfo prod_info = {
     "Prod", 2, lookup_syms, NULL, 1, 1, prod_inputs, prod_inputs, 0,
-    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL,
+    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* ---- running the driver ----------------------------------------------------------------- */
