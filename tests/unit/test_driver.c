@@ -667,6 +667,24 @@ static void test_external_weights(void)
     CHECK_EQ_INT(r.status, 1);
     CHECK_STR(r.err, in_msg(m, w, "the weight file does not match the model"));
 
+    /* with the model's weight table the driver names the tensor (ndlrt_st_check) */
+    static const NdlrtWeightSpec specs[] = {{"table", NDLRT_ST_F32, 2, {4, 2}}};
+    ext.weights = specs;
+    ext.nweights = 1;
+    write_bytes(out, "stale", 5);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' has shape [2,4] but the model needs [4,2]"));
+    CHECK(!exists(out));
+    write_st(w, (NdlrtStOut[]){{"tablet", NDLRT_ST_F32, 2, ts, table}}, 1);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' is missing"));
+    write_st(w, (NdlrtStOut[]){{"table", NDLRT_ST_I32, 2, ts, table}}, 1);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' has dtype I32 but the model needs F32"));
+
     write_st(w, (NdlrtStOut[]){{"table", NDLRT_ST_F32, 2, ts, table}}, 1);
     drive(&r, &ext, exe, in, out, NULL);
     CHECK_EQ_INT(r.status, 0);
