@@ -34,6 +34,9 @@
  *   IN: error: output 'y' would have shape [...], too large                            1
  *   IN: error: <model strerror>             (run/reserve: NDLRT_EINDEX, NDLRT_ESIZE)  1
  *   WEIGHTS: error: <ndlrt_st_open message, or model strerror>   (NDLRT_EWEIGHTS)      1
+ *   WEIGHTS: error: tensor 'W_fc_weight' has shape [2,16] but the model needs [32]      1
+ *       (or "... is missing", "... has dtype F16 but the model needs F32": ndlrt_st_check
+ *       against NdlrtModelInfo.weights, when the file is valid safetensors)
  *   OUT: error: <ndlrt_st_write message>                                               1
  *   PROG: error: out of memory                                                         3
  *   PROG: error: internal error: <what> (a bad descriptor or another status code)      3
@@ -533,8 +536,13 @@ static int model_error(Run *r, const char *step, int code)
         if (r->weights) {
             NdlrtSt *st;
             if (ndlrt_st_open(r->weights, &st, err, sizeof err) == 0) {
+                /* valid safetensors, but not what the model needs: name the tensor, from the
+                 * model's weight table (the model's message when that finds nothing) */
+                long bad = r->info->weights && r->info->nweights > 0
+                               ? ndlrt_st_check(st, r->info->weights, (size_t)r->info->nweights, err, sizeof err)
+                               : -1;
                 ndlrt_st_close(st);
-                msg(r->weights, "%s", text);   /* valid safetensors, but not what the model needs */
+                msg(r->weights, "%s", bad >= 0 ? err : text);
             } else {
                 msg(r->weights, "%s", err);
             }

@@ -296,6 +296,17 @@ typedef struct NdlrtPort {
     const NdlrtDim *dims;
 } NdlrtPort;
 
+/* A tensor that create reads from the --external-weights file: its key, its dtype (an
+ * NdlrtStDType of safetensors.h, as a number: this header does not include that one) and
+ * the shape it must have (ndlrt_st_check compares all three). */
+#define NDLRT_MAX_WEIGHT_RANK 8  /* = NDLRT_ST_MAX_RANK: a file holds no higher rank */
+typedef struct NdlrtWeightSpec {
+    const char *name;
+    int dtype;
+    int rank;
+    int64_t dims[NDLRT_MAX_WEIGHT_RANK];
+} NdlrtWeightSpec;
+
 typedef struct NdlrtModelInfo {
     const char *name;
     int nsyms;
@@ -315,6 +326,10 @@ typedef struct NdlrtModelInfo {
      * run, into counts[0..E) and the layer's token count into *tokens (either may be NULL);
      * returns E, 0 past the last layer. The driver prints them after --repeat's timing. */
     int64_t (*moe_stats)(const void *model, int layer, int64_t *tokens, int64_t *counts);
+    /* external_weights: the tensors create reads, in its order (the driver names the one
+     * that does not match when create fails with NDLRT_EWEIGHTS); otherwise NULL, 0 */
+    const NdlrtWeightSpec *weights;
+    int nweights;
 } NdlrtModelInfo;
 
 /* The executable's main: `PROG IN.safetensors OUT.safetensors [--repeat N]`. */

@@ -68,6 +68,10 @@
  *     data_offsets [0, 4096] end beyond the file: the data section has 100 bytes
  *   after the last tensor
  *     N bytes after the last tensor                      ("1 byte after ...")
+ *   a model's weight table against the file (ndlrt_st_check; NAME is the model's key)
+ *     tensor 'NAME' is missing
+ *     tensor 'NAME' has dtype F16 but the model needs F32
+ *     tensor 'NAME' has shape [8,4] but the model needs [4,8]
  *   writing (ndlrt_st_write; failure leaves nothing at path)
  *     tensor #I has no name
  *     tensor 'NAME': name is not valid UTF-8
@@ -574,12 +578,17 @@ static int parse_dtype(Parser *p, const char *name, NdlrtStDType *dt)
     return tensor_fail(p, name, "unknown dtype '%s'", show(buf, s, len));
 }
 
-static void format_shape(char *buf, size_t cap, const NdlrtStTensor *t)
+static void format_dims(char *buf, size_t cap, int rank, const int64_t *dims)
 {
     size_t o = (size_t)snprintf(buf, cap, "[");
-    for (int d = 0; d < t->rank && o < cap; d++)
-        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? "," : "", (long long)t->shape[d]);
+    for (int d = 0; d < rank && o < cap; d++)
+        o += (size_t)snprintf(buf + o, cap - o, "%s%lld", d ? "," : "", (long long)dims[d]);
     if (o < cap) snprintf(buf + o, cap - o, "]");
+}
+
+static void format_shape(char *buf, size_t cap, const NdlrtStTensor *t)
+{
+    format_dims(buf, cap, t->rank, t->shape);
 }
 
 /* The fields of a tensor entry; bit f of a `seen` mask stands for fields[f]. */
@@ -1078,6 +1087,34 @@ NDLRT_API const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name
         else hi = mid;
     }
     return NULL;
+}
+
+/* A model's weight table against the file (spec 6: every parameter found with an equal
+ * shape). The name shown is the model's, which the file's matches byte for byte. */
+NDLRT_API long ndlrt_st_check(const NdlrtSt *st, const NdlrtWeightSpec *want, size_t n,
+                              char *err, size_t errlen)
+{
+    char name[SHOW_BUF], have[NDLRT_ST_MAX_RANK * 24 + 4], need[NDLRT_ST_MAX_RANK * 24 + 4];
+    for (size_t i = 0; i < n; i++) {
+        const NdlrtWeightSpec *w = &want[i];
+        const NdlrtStTensor *t = ndlrt_st_find(st, w->name);
+        const char *shown = show(name, w->name ? w->name : "", w->name ? strlen(w->name) : 0);
+        int rank = w->rank < 0 ? 0 : w->rank > NDLRT_ST_MAX_RANK ? NDLRT_ST_MAX_RANK : w->rank;
+        int same = t && t->rank == w->rank;
+        for (int d = 0; same && d < rank; d++) same = t->shape[d] == w->dims[d];
+        if (!t) errf(err, errlen, "tensor '%s' is missing", shown);
+        else if ((int)t->dtype != w->dtype)
+            errf(err, errlen, "tensor '%s' has dtype %s but the model needs %s", shown,
+                 ndlrt_st_dtype_name(t->dtype), ndlrt_st_dtype_name((NdlrtStDType)w->dtype));
+        else if (!same) {
+            format_shape(have, sizeof have, t);
+            format_dims(need, sizeof need, rank, w->dims);
+            errf(err, errlen, "tensor '%s' has shape %s but the model needs %s", shown, have, need);
+        } else
+            continue;
+        return (long)i;
+    }
+    return -1;
 }
 
 /* ---- conversions --------------------------------------------------------------------- */

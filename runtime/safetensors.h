@@ -4,7 +4,8 @@
  * Weight and input files are untrusted: ndlrt_st_parse checks everything spec section 11
  * lists before any tensor data is touched, and returns a message naming the problem.
  * This module depends on libc only (no cJSON, no compiler headers) because generated
- * code and the executable driver load weights with it too; its JSON reader accepts
+ * code and the executable driver load weights with it too (ndlrt.h, for the model's
+ * weight table, is the one project header it uses); its JSON reader accepts
  * exactly the subset a safetensors header needs, strictly.
  */
 #ifndef NDLRT_SAFETENSORS_H
@@ -12,6 +13,8 @@
 
 #include <stddef.h>
 #include <stdint.h>
+
+#include "ndlrt.h"   /* NdlrtWeightSpec */
 
 /* Generated code embeds this reader and defines NDLRT_API as `static`. */
 #ifndef NDLRT_API
@@ -57,6 +60,13 @@ NDLRT_API void ndlrt_advise_huge_pages(void *p, size_t len);
 NDLRT_API size_t ndlrt_st_count(const NdlrtSt *st);               /* tensors, in header order */
 NDLRT_API const NdlrtStTensor *ndlrt_st_tensor(const NdlrtSt *st, size_t i);
 NDLRT_API const NdlrtStTensor *ndlrt_st_find(const NdlrtSt *st, const char *name);
+
+/* Checks st against the n tensors a model reads (ndlrt.h's NdlrtWeightSpec: name, dtype
+ * and full shape, not just the element count). Returns -1 when all match, else the index
+ * of the first that does not, with a message naming it in err ("tensor 'fc.weight' has
+ * shape [8,4] but the model needs [4,8]"); the caller prefixes the file name. */
+NDLRT_API long ndlrt_st_check(const NdlrtSt *st, const NdlrtWeightSpec *want, size_t n,
+                              char *err, size_t errlen);
 
 NDLRT_API const char *ndlrt_st_dtype_name(NdlrtStDType dt);       /* "F32" */
 NDLRT_API size_t ndlrt_st_dtype_size(NdlrtStDType dt);

@@ -691,6 +691,18 @@ static void write_create(EmitC *e)
     FILE *f = e->c;
     const Module *m = e->m;
     const char *P = e->prefix;
+    /* the file holds the stored arrays only, each 1-D in the kernel's layout: name, dtype and
+     * shape [count], checked whole by ndlrt_st_check; also the info's weight table */
+    uint32_t nstored = 0;
+    for (uint32_t i = 0; i < e->cw.n; i++) nstored += !e->cw.v[i].same_as;
+    if (e->o->external_weights && nstored) {
+        fprintf(f, "static const NdlrtWeightSpec %s_weight_specs[%u] = {\n", P, nstored);
+        for (uint32_t i = 0; i < e->cw.n; i++)
+            if (!e->cw.v[i].same_as)
+                fprintf(f, "    {\"%s\", %d, 1, {%zu}},\n", e->cw.v[i].name, (int)st_dtype(e->cw.v[i].dtype),
+                        e->cw.v[i].count);
+        fprintf(f, "};\n\n");
+    }
     fprintf(f, "int %s_create(%s **out, const char *weights_path)\n{\n", P, P);
     fprintf(f, "    if (!out) return NDLRT_EARG;\n    *out = NULL;\n");
     if (!e->o->external_weights) fprintf(f, "    if (weights_path) return NDLRT_EARG; /* the weights are embedded */\n");
@@ -705,27 +717,29 @@ static void write_create(EmitC *e)
         /* one block for all weights, 64-byte aligned each, from the validated file */
         fprintf(f, "    NdlrtSt *st;\n    char err[256];\n");
         fprintf(f, "    if (ndlrt_st_open(weights_path, &st, err, sizeof err) != 0) {\n        free(m);\n        return NDLRT_EWEIGHTS;\n    }\n");
-        /* the file holds the stored arrays only; slot[i] is cw[i]'s entry in want[] */
-        uint32_t *slot = xcalloc(e->cw.n + 1, sizeof *slot), nstored = 0;
+        fprintf(f, "    if (ndlrt_st_check(st, %s_weight_specs, %uu, err, sizeof err) >= 0) {\n", P, nstored);
+        fprintf(f, "        ndlrt_st_close(st);\n        free(m);\n        return NDLRT_EWEIGHTS;\n    }\n");
+        /* slot[i] is cw[i]'s entry in the table; bytes[] its size */
+        uint32_t *slot = xcalloc(e->cw.n + 1, sizeof *slot), k = 0;
         for (uint32_t i = 0; i < e->cw.n; i++)
-            if (!e->cw.v[i].same_as) slot[i] = nstored++;
+            if (!e->cw.v[i].same_as) slot[i] = k++;
         for (uint32_t i = 0; i < e->cw.n; i++)
             if (e->cw.v[i].same_as) slot[i] = slot[e->cw.v[i].same_as - 1];
-        fprintf(f, "    static const struct { const char *name; int dtype; size_t count; } want[%u] = {\n", nstored);
+        fprintf(f, "    static const size_t bytes[%u] = {", nstored);
+        k = 0;
         for (uint32_t i = 0; i < e->cw.n; i++)
             if (!e->cw.v[i].same_as)
-                fprintf(f, "        {\"%s\", %d, %zu},\n", e->cw.v[i].name, (int)st_dtype(e->cw.v[i].dtype), e->cw.v[i].count);
-        fprintf(f, "    };\n    size_t total = 0, at[%u];\n", nstored);
+                fprintf(f, "%s%zu", k++ ? ", " : "", e->cw.v[i].count * ndlrt_st_dtype_size(st_dtype(e->cw.v[i].dtype)));
+        fprintf(f, "};\n    size_t total = 0, at[%u];\n", nstored);
         fprintf(f, "    for (unsigned i = 0; i < %uu; i++) {\n", nstored);
-        fprintf(f, "        at[i] = total;\n        total += (want[i].count * ndlrt_st_dtype_size((NdlrtStDType)want[i].dtype) + 63) & ~(size_t)63;\n    }\n");
+        fprintf(f, "        at[i] = total;\n        total += (bytes[i] + 63) & ~(size_t)63;\n    }\n");
         fprintf(f, "    m->weights = (unsigned char *)malloc(total + 64);\n");
         fprintf(f, "    if (m->weights) ndlrt_advise_huge_pages(m->weights, total + 64); /* streamed every run */\n");
         fprintf(f, "    int rc = m->weights ? NDLRT_OK : NDLRT_ENOMEM;\n");
         fprintf(f, "    unsigned char *base = m->weights ? m->weights + (64 - (uintptr_t)m->weights %% 64) %% 64 : NULL;\n");
         fprintf(f, "    for (unsigned i = 0; rc == NDLRT_OK && i < %uu; i++) {\n", nstored);
-        fprintf(f, "        const NdlrtStTensor *t = ndlrt_st_find(st, want[i].name);\n");
-        fprintf(f, "        if (!t || (int)t->dtype != want[i].dtype || t->nelem != want[i].count) rc = NDLRT_EWEIGHTS;\n");
-        fprintf(f, "        else memcpy(base + at[i], t->data, (size_t)(t->end - t->begin));\n    }\n");
+        fprintf(f, "        const NdlrtStTensor *t = ndlrt_st_find(st, %s_weight_specs[i].name); /* checked above */\n", P);
+        fprintf(f, "        memcpy(base + at[i], t->data, bytes[i]);\n    }\n");
         fprintf(f, "    ndlrt_st_close(st);\n    if (rc) {\n        free(m->weights);\n        free(m);\n        return rc;\n    }\n");
         for (uint32_t i = 0; i < e->cw.n; i++)
             if (!e->cw.v[i].same_as)
@@ -1205,8 +1219,12 @@ static void write_info(EmitC *e)
     fprintf(f, "static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", P, m->name, nsym, P, P);
     fprintf(f, "    %u, %u, %s_inputs, %s_outputs, %d,\n", m->inputs.n, m->outputs.n, P, P, e->o->external_weights ? 1 : 0);
     fprintf(f, "    %s_create_v, %s_reserve_v, %s_run_v, %s_destroy_v, %s_strerror,\n", P, P, P, P, P);
-    if (moe) fprintf(f, "    %s_moe_stats_v,\n};\n\n", P);
-    else fprintf(f, "    NULL,\n};\n\n");
+    if (moe) fprintf(f, "    %s_moe_stats_v,\n", P);
+    else fprintf(f, "    NULL,\n");
+    uint32_t nstored = 0;
+    for (uint32_t i = 0; i < e->cw.n; i++) nstored += !e->cw.v[i].same_as;
+    if (e->o->external_weights && nstored) fprintf(f, "    %s_weight_specs, %u,\n};\n\n", P, nstored);
+    else fprintf(f, "    NULL, 0,\n};\n\n");
     fprintf(f, "const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", P, P);
 }
 

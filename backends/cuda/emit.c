@@ -425,6 +425,14 @@ static void write_create(EmitCu *e)
     const char *Pf = e->c.prefix;
     uint32_t nw = e->c.cw.n;
     bool external = e->c.o->external_weights;
+    /* --external-weights: the tensors create reads (name, dtype, shape [count], as the C
+     * backend's file), checked whole by ndlrt_st_check; also the info's weight table */
+    if (external && nw) {
+        P("static const NdlrtWeightSpec %s_weight_specs[%u] = {\n", Pf, nw);
+        for (uint32_t i = 0; i < nw; i++)
+            P("    {\"%s\", %d, 1, {%zu}},\n", e->c.cw.v[i].name, emitc_st_dtype(e->c.cw.v[i].dtype), e->c.cw.v[i].count);
+        P("};\n\n");
+    }
     P("int %s_create(%s **out, const char *weights_path)\n{\n", Pf, Pf);
     P("    if (!out) return NDLRT_EARG;\n    *out = NULL;\n");
     if (external) P("    if (!weights_path) return NDLRT_ENOWEIGHTS; /* compiled with --external-weights */\n");
@@ -438,10 +446,9 @@ static void write_create(EmitCu *e)
         /* one device block, each array 256-byte aligned, uploaded once: from the host arrays,
          * or from the weight file read and validated on the host (runtime/safetensors.c) */
         if (external) {
-            P("    static const struct { const char *name; int dtype; size_t count, bytes; } w[%u] = {\n", nw);
+            P("    static const struct { size_t bytes; } w[%u] = {\n", nw);
             for (uint32_t i = 0; i < nw; i++)
-                P("        {\"%s\", %d, %zu, %zu},\n", e->c.cw.v[i].name, emitc_st_dtype(e->c.cw.v[i].dtype),
-                  e->c.cw.v[i].count, e->c.cw.v[i].count * dtype_info[e->c.cw.v[i].dtype].size);
+                P("        {%zu},\n", e->c.cw.v[i].count * dtype_info[e->c.cw.v[i].dtype].size);
         } else {
             P("    static const struct { const void *host; size_t bytes; } w[%u] = {\n", nw);
             for (uint32_t i = 0; i < nw; i++)
@@ -453,10 +460,10 @@ static void write_create(EmitCu *e)
         if (external) {
             P("    NdlrtSt *file = NULL;\n    char why[256];\n");
             P("    if (!rc && ndlrt_st_open(weights_path, &file, why, sizeof why) != 0) rc = NDLRT_EWEIGHTS;\n");
+            P("    if (!rc && ndlrt_st_check(file, %s_weight_specs, %uu, why, sizeof why) >= 0) rc = NDLRT_EWEIGHTS;\n", Pf, nw);
             P("    for (unsigned i = 0; !rc && i < %uu; i++) {\n", nw);
-            P("        const NdlrtStTensor *t = ndlrt_st_find(file, w[i].name);\n");
-            P("        if (!t || (int)t->dtype != w[i].dtype || t->nelem != w[i].count) rc = NDLRT_EWEIGHTS;\n");
-            P("        else rc = ndlcu_status(cudaMemcpy(m->weights + at[i], t->data, w[i].bytes, cudaMemcpyHostToDevice));\n");
+            P("        const NdlrtStTensor *t = ndlrt_st_find(file, %s_weight_specs[i].name); /* checked above */\n", Pf);
+            P("        rc = ndlcu_status(cudaMemcpy(m->weights + at[i], t->data, w[i].bytes, cudaMemcpyHostToDevice));\n");
             P("    }\n    if (file) ndlrt_st_close(file);\n");
         } else {
             P("    for (unsigned i = 0; !rc && i < %uu; i++)\n", nw);
@@ -670,7 +677,9 @@ static void write_info(EmitCu *e)
     P("static const NdlrtModelInfo %s_info_ = {\n    \"%s\", %u, %s_sym_names, %s_sym_bounds,\n", Pf, m->name, nsym, Pf, Pf);
     P("    %u, %u, %s_inputs, %s_outputs, %d,\n", m->inputs.n, m->outputs.n, Pf, Pf, e->c.o->external_weights ? 1 : 0);
     P("    %s_create_v, %s_reserve_v, %s_run_host, %s_destroy_v, %s_strerror,\n", Pf, Pf, Pf, Pf, Pf);
-    P("    NULL, /* moe_stats: the CUDA backend does not record expert loads */\n};\n\n");
+    P("    NULL, /* moe_stats: the CUDA backend does not record expert loads */\n");
+    if (e->c.o->external_weights && e->c.cw.n) P("    %s_weight_specs, %u,\n};\n\n", Pf, e->c.cw.n);
+    else P("    NULL, 0,\n};\n\n");
     P("const struct NdlrtModelInfo *%s_info(void) { return &%s_info_; }\n", Pf, Pf);
 }
 

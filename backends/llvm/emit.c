@@ -567,8 +567,35 @@ static char *export_name(NameVec *exported, const char *prefix, const char *what
 
 /* ---- the API ---------------------------------------------------------------------------- */
 
+/* --external-weights: ndlrt.h's NdlrtWeightSpec per weight table entry (name, safetensors
+ * dtype, shape [count] as write_weight_file writes it), in the C ABI's natural layout; the
+ * executor checks the file against it and the info hands it to the driver. */
+static LLVMValueRef weight_specs(EmitL *e)
+{
+    LLVMTypeRef dims_t = LLVMArrayType(e->i64, NDLRT_MAX_WEIGHT_RANK);
+    LLVMTypeRef spec_t = LLVMStructTypeInContext(e->ctx, (LLVMTypeRef[]){e->ptr, e->i32, e->i32, dims_t}, 4, 0);
+    LLVMValueRef *sv = xcalloc(e->w.n + 1, sizeof *sv);
+    for (uint32_t i = 0; i < e->w.n; i++) {
+        LLVMValueRef dims[NDLRT_MAX_WEIGHT_RANK];
+        for (unsigned k = 0; k < NDLRT_MAX_WEIGHT_RANK; k++)
+            dims[k] = LLVMConstInt(e->i64, k == 0 ? (unsigned long long)e->w.v[i].count : 0, 0);
+        LLVMValueRef fields[4] = {cstr(e, e->w.v[i].name), LLVMConstInt(e->i32, (unsigned)st_dtype(e->w.v[i].dtype), 0),
+                                  LLVMConstInt(e->i32, 1, 0), LLVMConstArray(e->i64, dims, NDLRT_MAX_WEIGHT_RANK)};
+        sv[i] = LLVMConstStructInContext(e->ctx, fields, 4, 0);
+    }
+    LLVMValueRef init = LLVMConstArray(spec_t, sv, e->w.n);
+    LLVMValueRef g = LLVMAddGlobal(e->mod, LLVMTypeOf(init), "ndlll_weight_specs");
+    LLVMSetInitializer(g, init);
+    LLVMSetGlobalConstant(g, 1);
+    LLVMSetLinkage(g, LLVMPrivateLinkage);
+    free(sv);
+    return g;
+}
+
 typedef struct Api {
-    LLVMValueRef prog, wtab, names, info;
+    LLVMValueRef prog, wtab, info;
+    LLVMValueRef specs;      /* external weights: NdlrtWeightSpec[nweights]; else a null pointer */
+    unsigned nspecs;
     unsigned nsym;
 } Api;
 
@@ -584,7 +611,7 @@ static void emit_api(EmitL *e, const char *P, Api *a, NameVec *exported)
     LLVMValueRef create = define(e, EXPORT("create"), e->i32, pt, 2, true);
     av[0] = a->prog;
     av[1] = a->wtab;
-    av[2] = a->names;
+    av[2] = a->specs;
     av[3] = LLVMGetParam(create, 0);
     av[4] = LLVMGetParam(create, 1);
     LLVMBuildRet(e->b, call(e, runtime_fn(e, "ndlll_create"), av, 5));
@@ -713,12 +740,13 @@ static void emit_api(EmitL *e, const char *P, Api *a, NameVec *exported)
                                  LLVMGetParam(moe_stats, 2), LLVMGetParam(moe_stats, 3)};
         LLVMBuildRet(e->b, call(e, runtime_fn(e, "ndlll_moe_stats"), margs, 5));
     }
-    LLVMValueRef info_fields[15] = {
+    LLVMValueRef info_fields[17] = {
         cstr(e, m->name), LLVMConstInt(e->i32, a->nsym, 0), sym_names, sym_bounds,
         LLVMConstInt(e->i32, m->inputs.n, 0), LLVMConstInt(e->i32, m->outputs.n, 0), ports[0], ports[1],
         LLVMConstInt(e->i32, e->o->external_weights, 0), create, reserve_v, run_v,
-        runtime_fn(e, "ndlll_destroy"), runtime_fn(e, "ndlrt_strerror"), moe_stats};
-    LLVMValueRef iinit = LLVMConstStructInContext(e->ctx, info_fields, 15, 0);
+        runtime_fn(e, "ndlll_destroy"), runtime_fn(e, "ndlrt_strerror"), moe_stats,
+        a->specs, LLVMConstInt(e->i32, a->nspecs, 0)};
+    LLVMValueRef iinit = LLVMConstStructInContext(e->ctx, info_fields, 17, 0);
     LLVMValueRef info = LLVMAddGlobal(e->mod, LLVMTypeOf(iinit), ".info");
     LLVMSetInitializer(info, iinit);
     LLVMSetGlobalConstant(info, 1);
@@ -1027,16 +1055,17 @@ bool emitll_module(const Module *m, const EmitOptions *o, EmitLlvmKind kind, con
         char *P = emitc_prefix(m);
         Api a = {.nsym = ir_api_symbols(m) - 1};
         a.prog = const_bytes(&e, "ndlll_program", e.prog.v, e.prog.n * sizeof(int64_t), 8, false);
-        LLVMValueRef *wv = xcalloc(e.w.n + 1, sizeof *wv), *nv = xcalloc(e.w.n + 1, sizeof *nv);
-        for (uint32_t i = 0; i < e.w.n; i++) {
+        LLVMValueRef *wv = xcalloc(e.w.n + 1, sizeof *wv);
+        for (uint32_t i = 0; i < e.w.n; i++)
             wv[i] = o->external_weights ? LLVMConstNull(e.ptr)
                                         : const_bytes(&e, e.w.v[i].name, e.w.v[i].data, e.w.v[i].bytes, 64, false);
-            nv[i] = o->external_weights ? cstr(&e, e.w.v[i].name) : LLVMConstNull(e.ptr);
-        }
         a.wtab = const_ptr_array(&e, "ndlll_weights", wv, e.w.n);
-        a.names = const_ptr_array(&e, "ndlll_weight_names", nv, e.w.n);
         free(wv);
-        free(nv);
+        a.specs = LLVMConstNull(e.ptr);
+        if (o->external_weights && e.w.n) {
+            a.specs = weight_specs(&e);
+            a.nspecs = e.w.n;
+        }
         NameVec exported = {0};
         emit_api(&e, P, &a, &exported);
         emit_dispatch(&e);

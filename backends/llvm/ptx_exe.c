@@ -105,7 +105,7 @@ static void write_model_c(FILE *f, const Module *m, const char *dir, uint64_t we
           "{\n    return ndlptx_run(model, syms, in, out);\n}\n"
           "static void destroy(void *model) { ndlptx_destroy(model); }\n\n", f);
     fprintf(f, "static const NdlrtModelInfo info = {\"%s\", %u, sym_names, sym_bounds, %u, %u, in_ports, out_ports, 0, "
-               "create, reserve, run, destroy, ndlrt_strerror, NULL};\n\n",
+               "create, reserve, run, destroy, ndlrt_strerror, NULL, NULL, 0};\n\n",
             m->name, nsym, m->inputs.n, m->outputs.n);
     fputs("int main(int argc, char **argv) { return ndlrt_driver_main(&info, argc, argv); }\n", f);
 }

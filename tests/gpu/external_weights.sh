@@ -2,10 +2,12 @@
 # SPDX-License-Identifier: MIT
 # external_weights.sh - `--target cuda --external-weights`: the CUDA C has no weight arrays,
 # NET.weights.safetensors beside it holds exactly the arrays the embedded build has (same
-# names, dtypes and element counts), and create's table names exactly those. With nvcc: the
+# names, dtypes and element counts), and create's table (<prefix>_weight_specs, which
+# ndlrt_st_check compares with the file: shape [count]) names exactly those. With nvcc: the
 # .cu compiles (host warnings are errors) and the executable links runtime/safetensors.c;
 # without a GPU it fails cleanly (exit 3, the CUDA device named, no output), with one it
-# reproduces the golden (run_golden.sh cuda-exe-ext).
+# reproduces the golden (run_golden.sh cuda-exe-ext, which also has the executable refuse a
+# reshaped and a missing tensor, naming it).
 #
 #   external_weights.sh NDLC STCMP CASE.ndl
 #
@@ -33,7 +35,7 @@ len=$(od -An -tu8 -N8 "$tmp/x.weights.safetensors" | tr -d ' ')
 dd if="$tmp/x.weights.safetensors" bs=1 skip=8 count="$len" 2> /dev/null | tr '}' '\n' |
     sed -n 's/.*"\(W_[A-Za-z0-9_]*\)":{"dtype":"\([A-Z0-9]*\)","shape":\[\([0-9]*\)\].*/\1 \2 \3/p' |
     sed 's/ F32 / float /; s/ I64 / int64_t /; s/ I32 / int32_t /; s/ BOOL / uint8_t /' | sort > "$tmp/file"
-sed -n 's/^        {"\(W_[A-Za-z0-9_]*\)", [0-9]*, \([0-9]*\), [0-9]*},$/\1 \2/p' "$tmp/x.cu" | sort > "$tmp/table"
+sed -n 's/^    {"\(W_[A-Za-z0-9_]*\)", [0-9]*, 1, {\([0-9]*\)}},$/\1 \2/p' "$tmp/x.cu" | sort > "$tmp/table"
 if ! cmp -s "$tmp/embedded" "$tmp/file"; then
     echo "embedded arrays vs weight file:" >&2
     diff "$tmp/embedded" "$tmp/file" >&2

@@ -20,6 +20,9 @@
 # MODE ptx-exe: `NDLC CASE.ndl --emit exe --backend llvm --target cuda -o TMP/net` (the PTX
 #      of the LLVM backend and its driver-API host runtime; needs a GPU to run), then as exe.
 # Then `STCMP TMP/out.safetensors CASE.out.safetensors`.
+# The -ext modes then check that the executable refuses a weight file that does not match
+# the model (exit 1, no output, one message naming the tensor): its first tensor reshaped
+# to the same element count, and its last tensor missing (st_mutate.py; needs python3).
 # A line `# TOL: ATOL RTOL` in CASE.ndl passes --atol/--rtol to stcmp (default 1e-4 1e-4).
 # A line `# ARGS: OPTIONS` in CASE.ndl adds OPTIONS to every ndlc command (split on blanks);
 # `{dir}` in it stands for the case's directory (e.g. --subnet {dir}/cfg.json).
@@ -74,6 +77,37 @@ fail() {
     exit 1
 }
 
+# refuse_weights EXE WEIGHTS: EXE must refuse WEIGHTS with one tensor reshaped, then with
+# one missing, naming it; WEIGHTS is restored afterwards.
+refuse_weights() {
+    rw_exe=$1
+    rw_w=$2
+    rw_cmd=$run_cmd
+    cp "$rw_w" "$tmp/good.weights" || fail "cannot copy $rw_w"
+    for rw_op in reshape drop; do
+        rw_line=$(python3 "$root/tests/harness/st_mutate.py" "$tmp/good.weights" "$rw_w" $rw_op)
+        rw_rc=$?
+        [ $rw_rc -eq 3 ] && break  # no tensor to change
+        [ $rw_rc -eq 0 ] || fail "st_mutate.py $rw_op exited with status $rw_rc"
+        rw_name=$(printf '%s\n' "$rw_line" | cut -f1)
+        if [ $rw_op = reshape ]; then
+            rw_want="$rw_w: error: tensor '$rw_name' has shape $(printf '%s\n' "$rw_line" | cut -f2) but the model needs $(printf '%s\n' "$rw_line" | cut -f3)"
+        else
+            rw_want="$rw_w: error: tensor '$rw_name' is missing"
+        fi
+        run_cmd="python3 $root/tests/harness/st_mutate.py $tmp/good.weights $rw_w $rw_op && $rw_exe $stem.in.safetensors $tmp/refused.safetensors"
+        echo stale > "$tmp/refused.safetensors"
+        "$rw_exe" "$stem.in.safetensors" "$tmp/refused.safetensors" 2> "$tmp/refused.err"
+        rw_rc=$?
+        [ $rw_rc -eq 1 ] || fail "with the $rw_op weight file the executable exited with status $rw_rc, expected 1"
+        [ "$(cat "$tmp/refused.err")" = "$rw_want" ] ||
+            fail "with the $rw_op weight file the executable said '$(cat "$tmp/refused.err")', expected '$rw_want'"
+        [ -e "$tmp/refused.safetensors" ] && fail "a refused weight file left an output"
+    done
+    cp "$tmp/good.weights" "$rw_w"
+    run_cmd=$rw_cmd
+}
+
 case $mode in
 interp)
     run_cmd="$ndlc run $case_ndl $args --inputs $stem.in.safetensors -o $out"
@@ -89,6 +123,7 @@ exe|exe-ext|llvm-exe|llvm-exe-ext|cuda-exe|cuda-exe-ext|ptx-exe)
     "$ndlc" "$case_ndl" $args $backend $ext -o "$tmp/net" || fail "ndlc exited with status $?"
     if [ -n "$ext" ] && [ ! -f "$tmp/net.weights.safetensors" ]; then fail "no net.weights.safetensors"; fi
     "$tmp/net" "$stem.in.safetensors" "$out" || fail "the executable exited with status $?"
+    [ -n "$ext" ] && refuse_weights "$tmp/net" "$tmp/net.weights.safetensors"
     ;;
 c|c-ext)
     ext=
@@ -105,6 +140,7 @@ c|c-ext)
         "$root/runtime/driver.c" "$root/runtime/safetensors.c" -lm || fail "the generated C does not compile cleanly"
     if [ -n "$ext" ] && [ ! -f "$tmp/model.weights.safetensors" ]; then fail "no model.weights.safetensors"; fi
     "$tmp/model" "$stem.in.safetensors" "$out" || fail "the program exited with status $?"
+    [ -n "$ext" ] && refuse_weights "$tmp/model" "$tmp/model.weights.safetensors"
     ;;
 *)
     echo "run_golden.sh: unknown mode '$mode'" >&2

@@ -107,7 +107,7 @@ static const NdlrtPort affine_outputs[] = {
 };
 static const NdlrtModelInfo affine_info = {
     "Affine", 1, affine_syms, affine_bounds, 2, 3, affine_inputs, affine_outputs, 0,
-    fake_create, affine_reserve, affine_run, fake_destroy, fake_strerror, NULL,
+    fake_create, affine_reserve, affine_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* Lookup: syms {B, T}; ids [B,T] i64, off [] i32, keep [T] bool ->
@@ -169,7 +169,7 @@ static const NdlrtPort lookup_outputs[] = {
 };
 static const NdlrtModelInfo lookup_info = {
     "Lookup", 2, lookup_syms, NULL, 3, 3, lookup_inputs, lookup_outputs, 0,
-    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL,
+    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* Prod: z: f32[B*T] alone cannot bind its symbols. */
@@ -177,7 +177,7 @@ static const NdlrtDim prod_dims[] = {DIM_BT};
 static const NdlrtPort prod_inputs[] = {{"z", "f32", 1, prod_dims}};
 static const NdlrtModelInfo prod_info = {
     "Prod", 2, lookup_syms, NULL, 1, 1, prod_inputs, prod_inputs, 0,
-    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL,
+    fake_create, NULL, lookup_run, fake_destroy, fake_strerror, NULL, NULL, 0,
 };
 
 /* ---- running the driver ----------------------------------------------------------------- */
@@ -666,6 +666,24 @@ static void test_external_weights(void)
     drive(&r, &ext, exe, in, out, NULL);
     CHECK_EQ_INT(r.status, 1);
     CHECK_STR(r.err, in_msg(m, w, "the weight file does not match the model"));
+
+    /* with the model's weight table the driver names the tensor (ndlrt_st_check) */
+    static const NdlrtWeightSpec specs[] = {{"table", NDLRT_ST_F32, 2, {4, 2}}};
+    ext.weights = specs;
+    ext.nweights = 1;
+    write_bytes(out, "stale", 5);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' has shape [2,4] but the model needs [4,2]"));
+    CHECK(!exists(out));
+    write_st(w, (NdlrtStOut[]){{"tablet", NDLRT_ST_F32, 2, ts, table}}, 1);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' is missing"));
+    write_st(w, (NdlrtStOut[]){{"table", NDLRT_ST_I32, 2, ts, table}}, 1);
+    drive(&r, &ext, exe, in, out, NULL);
+    CHECK_EQ_INT(r.status, 1);
+    CHECK_STR(r.err, in_msg(m, w, "tensor 'table' has dtype I32 but the model needs F32"));
 
     write_st(w, (NdlrtStOut[]){{"table", NDLRT_ST_F32, 2, ts, table}}, 1);
     drive(&r, &ext, exe, in, out, NULL);

@@ -631,6 +631,44 @@ static void test_metadata(void)
     free(b.p);
 }
 
+/* A model's weight table against a file (ndlrt_st_check): the full shape counts, not the
+ * element count; the first mismatch in table order is named. */
+static void test_check_specs(void)
+{
+    char e[512];
+    Bytes b = file_of("{\"fc.weight\":" W24 ",\"fc.bias\":{\"dtype\":\"F16\",\"shape\":[2],"
+                      "\"data_offsets\":[24,28]},\"s\":{\"dtype\":\"I64\",\"shape\":[],"
+                      "\"data_offsets\":[28,36]}}", NULL, 36);
+    NdlrtSt *st = parse_ok(b.p, b.n);
+    NdlrtWeightSpec ok[3] = {{"fc.weight", NDLRT_ST_F32, 2, {2, 3}}, {"fc.bias", NDLRT_ST_F16, 1, {2}},
+                             {"s", NDLRT_ST_I64, 0, {0}}};
+    e[0] = '\0';
+    CHECK_EQ_INT((int)ndlrt_st_check(st, ok, 3, e, sizeof e), -1);
+    CHECK_STR(e, "");
+    CHECK_EQ_INT((int)ndlrt_st_check(st, ok, 0, e, sizeof e), -1);
+
+    NdlrtWeightSpec t[3] = {{"fc.weight", NDLRT_ST_F32, 2, {3, 2}}, ok[1], ok[2]};   /* same count */
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, e, sizeof e), 0);
+    CHECK_STR(e, "tensor 'fc.weight' has shape [2,3] but the model needs [3,2]");
+    t[0] = (NdlrtWeightSpec){"fc.weight", NDLRT_ST_F32, 1, {6}};
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, e, sizeof e), 0);
+    CHECK_STR(e, "tensor 'fc.weight' has shape [2,3] but the model needs [6]");
+    t[0] = ok[0];
+    t[2] = (NdlrtWeightSpec){"s", NDLRT_ST_I64, 1, {1}};
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, e, sizeof e), 2);
+    CHECK_STR(e, "tensor 's' has shape [] but the model needs [1]");
+    t[2] = ok[2];
+    t[1] = (NdlrtWeightSpec){"fc.bias", NDLRT_ST_F32, 1, {2}};
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, e, sizeof e), 1);
+    CHECK_STR(e, "tensor 'fc.bias' has dtype F16 but the model needs F32");
+    t[1] = (NdlrtWeightSpec){"fc.b\x01ias", NDLRT_ST_F16, 1, {2}};
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, e, sizeof e), 1);
+    CHECK_STR(e, "tensor 'fc.b\\x01ias' is missing");
+    CHECK_EQ_INT((int)ndlrt_st_check(st, t, 3, NULL, 0), 1);   /* no message buffer */
+    ndlrt_st_close(st);
+    free(b.p);
+}
+
 static void test_escaped_names(void)
 {
     const char *hdr = "{\"a\\\"b\\\\c\\/\\u00e9\\u4E2d\\ud83d\\ude00\\b\\f\\n\\r\\t\":{\"dtype\":\"U8\","
@@ -1086,10 +1124,12 @@ static void test_write_errors(const char *dir)
     write_fails(dir, &t, 1, "data section is larger than 2^48 bytes");
 
     char path[512], e[512];
-    snprintf(path, sizeof path, "%s/sub", dir);   /* renaming a file onto a directory fails */
+    /* a directory is not a regular file, so it is opened in place (ndlrt_out_in_place),
+     * which fails: no temporary is made */
+    snprintf(path, sizeof path, "%s/sub", dir);
     CHECK_EQ_INT(mkdir(path, 0777), 0);
     CHECK_EQ_INT(ndlrt_st_write(path, &one, 1, e, sizeof e), -1);
-    CHECK_STR(e, "cannot rename the temporary file into place: Is a directory");
+    CHECK_STR(e, "cannot write: Is a directory");
     CHECK_EQ_INT(count_entries(dir), 1);
     rmdir(path);
     snprintf(path, sizeof path, "%s/no/such/dir/x.safetensors", dir);
@@ -1215,6 +1255,7 @@ int main(void)
     test_every_dtype();
     test_rank0_and_zero_size();
     test_metadata();
+    test_check_specs();
     test_escaped_names();
     test_unaligned();
     test_f16();

@@ -845,14 +845,21 @@ int ndlll_reserve(const int64_t *prog, void *model, const int64_t *s)
     return rc ? rc : grow(model, plan(prog, sv, off));
 }
 
-static int load_weights(const int64_t *prog, const char *const *names, NdlllModel *m, const char *path)
+/* The weight table from the file at path: checked whole against specs (name, dtype and
+ * shape) first, then copied into one block, each tensor 64-byte aligned. */
+static int load_weights(const int64_t *prog, const NdlrtWeightSpec *specs, NdlllModel *m, const char *path)
 {
     int64_t nw = prog[NDLLL_H_NWEIGHTS];
     const int64_t *want = prog + prog[NDLLL_H_WEIGHTS];
     if (nw == 0) return 0;
+    if (!specs) return NDLRT_EARG;
     NdlrtSt *st;
     char err[256];
     if (ndlrt_st_open(path, &st, err, sizeof err) != 0) return NDLRT_EWEIGHTS;
+    if (ndlrt_st_check(st, specs, (size_t)nw, err, sizeof err) >= 0) {
+        ndlrt_st_close(st);
+        return NDLRT_EWEIGHTS;
+    }
     size_t total = 0;
     for (int64_t i = 0; i < nw; i++) total = sat_add(total, ((size_t)want[3 * i + 2] + 63) & ~(size_t)63);
     m->weights = total < SIZE_MAX - 64 ? malloc(total + 64) : NULL;
@@ -860,8 +867,8 @@ static int load_weights(const int64_t *prog, const char *const *names, NdlllMode
     int rc = m->weights && m->wptr ? NDLRT_OK : NDLRT_ENOMEM;
     unsigned char *base = m->weights ? m->weights + (64 - (uintptr_t)m->weights % 64) % 64 : NULL;
     for (int64_t i = 0; rc == NDLRT_OK && i < nw; i++) {
-        const NdlrtStTensor *t = ndlrt_st_find(st, names[i]);
-        if (!t || (int64_t)t->dtype != want[3 * i] || (int64_t)t->nelem != want[3 * i + 1]) {
+        const NdlrtStTensor *t = ndlrt_st_find(st, specs[i].name);
+        if (!t || (int64_t)t->dtype != want[3 * i] || (int64_t)t->nelem != want[3 * i + 1]) { /* program vs specs */
             rc = NDLRT_EWEIGHTS;
         } else {
             memcpy(base, t->data, (size_t)(t->end - t->begin));
@@ -968,7 +975,7 @@ static int run_init(const int64_t *prog, const void *const *w, NdlllModel *m)
     return rc;
 }
 
-int ndlll_create(const int64_t *prog, const void *const *wtab, const char *const *names, void **out,
+int ndlll_create(const int64_t *prog, const void *const *wtab, const NdlrtWeightSpec *specs, void **out,
                  const char *path)
 {
     if (!out) return NDLRT_EARG;
@@ -981,7 +988,7 @@ int ndlll_create(const int64_t *prog, const void *const *wtab, const char *const
     m->plan_off = calloc((size_t)prog[NDLLL_H_NSLOTS] + 1, sizeof *m->plan_off);
     m->plan_syms = calloc((size_t)(prog[NDLLL_H_NSYMS] + prog[NDLLL_H_NDYN]) + 1, sizeof *m->plan_syms);
     int rc = !m->plan_off || !m->plan_syms ? NDLRT_ENOMEM : 0;
-    if (!rc && prog[NDLLL_H_EXTERNAL]) rc = load_weights(prog, names, m, path);
+    if (!rc && prog[NDLLL_H_EXTERNAL]) rc = load_weights(prog, specs, m, path);
     int64_t nlayers, ngathers = moe_gathers(prog, &nlayers);
     if (!rc && ngathers) {
         m->moe_load = calloc((size_t)ngathers, sizeof *m->moe_load);

@@ -28,9 +28,11 @@ typedef struct NdlllModel {
     int planned;                    /* plan_off and plan_syms hold a plan */
 } NdlllModel;
 
-/* wtab: the embedded weights (unused with external weights); names: the weight table's
- * tensor names (external weights only). Computes the init buffers, once. */
-int ndlll_create(const int64_t *prog, const void *const *wtab, const char *const *names, void **model,
+/* wtab: the embedded weights (unused with external weights); specs: the weight table's
+ * tensors as the file must hold them (external weights only; ndlrt_st_check). Computes
+ * the init buffers, once. */
+struct NdlrtWeightSpec;
+int ndlll_create(const int64_t *prog, const void *const *wtab, const struct NdlrtWeightSpec *specs, void **model,
                  const char *path);
 int ndlll_reserve(const int64_t *prog, void *model, const int64_t *syms);
 /* wtab: the embedded weights (unused with external weights) */
