@@ -47,7 +47,7 @@ void ndlc_ice_at(const char *file, int line, const char *fmt, ...)
 }
 
 /* ---- fault injection ------------------------------------------------------------
- * The allocation counter is the one piece of process-wide mutable state in the
+ * The allocation counter is, with the cleanup hook above, the process-wide mutable state of the
  * compiler. It cannot live in a context struct because xmalloc has none (VEC, flex and
  * every module call it directly), and "the N-th allocation of the process" is exactly
  * what a fault sweep wants. Both variables are atomic, so concurrent compilations on
