@@ -983,9 +983,14 @@ static bool cv_split(Imp *I, const char *arg)
         }
         for (unsigned k = 0; k < nout; k++) sizes[k] = X->dims[axis] / nout;
     }
+    /* each size within the dimension, so the sum of at most 8 cannot overflow */
     int64_t sum = 0;
-    for (unsigned k = 0; k < nout; k++) sum += sizes[k] < 0 ? INT64_MIN / 16 : sizes[k];
-    if (sum != X->dims[axis]) {
+    bool in_range = true;
+    for (unsigned k = 0; k < nout; k++) {
+        if (sizes[k] < 0 || sizes[k] > X->dims[axis]) in_range = false;
+        else sum += sizes[k];
+    }
+    if (!in_range || sum != X->dims[axis]) {
         imp_error(I, "split sizes %s do not add up to dimension %s", imp_ints_text(I, nout, sizes), imp_dim_text(I, X->dims[axis]));
         return false;
     }

@@ -82,6 +82,14 @@ def main():
                 [vi("x", [2, 3])], [vi("y", [2, 3])]),
           "{f}: error: node #1 (TopK): operator 'TopK' is not supported")
 
+    # split sizes whose sum overflows int64 (found by fuzz/onnx: the sum was undefined behaviour)
+    sp = numpy_helper.from_array(np.array([4213238871992827936, 6875999706613370170], np.int64), "sp")
+    write("split_overflow",
+          model([helper.make_node("Split", ["x", "sp"], ["a", "b"], name="split", axis=1)],
+                [vi("x", [2, 6])], [vi("a", [2, 3]), vi("b", [2, 3])], [sp]),
+          "{f}: error: node 'split' (Split): split sizes [4213238871992827936, 6875999706613370170] do not "
+          "add up to dimension 6")
+
 
 if __name__ == "__main__":
     main()
